@@ -1,0 +1,1 @@
+//! KMNIST data: readers (IDX, npz), download + md5 verification, downsampling.

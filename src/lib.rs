@@ -1,0 +1,10 @@
+//! aqnn: analog quantized neural networks.
+//!
+//! Pipeline: KMNIST files ([`data`]) -> u8 images -> input scheme ([`encode`]) -> QAT model
+//! ([`nn`], quantized by [`quant`]) -> trainer ([`train`]) -> run record; sweeps
+//! ([`experiment`]) -> [`analysis`] -> figures and report ([`report`]).
+
+pub mod data;
+pub mod npy;
+pub mod quant;
+pub mod report;

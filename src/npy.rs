@@ -1,0 +1,1 @@
+//! Minimal .npy / .npz reading and writing (the formats numpy reads).

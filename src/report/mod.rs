@@ -1,0 +1,2 @@
+//! Figures (plotters, embedded font) and the HTML report.
+pub mod plot;
