@@ -1,1 +1,22 @@
-fn main() {}
+//! The `aqnn` binary: parse the command line, call the library, map errors to exit codes.
+
+use aqnn::cli::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => aqnn::commands::train::run(&a),
+        Command::Levels(a) => aqnn::commands::levels::run(&a),
+        Command::Data(c) => aqnn::commands::data::run(&c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes, joined.
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Command-line definitions (clap only; the work happens in the library).
+
+use crate::config::{ModelKind, TrainConfig};
+use crate::encode::Scheme;
+use crate::nn::init::InitKind;
+use crate::nn::mlp::OutputKind;
+use crate::optim::OptimizerKind;
+use crate::quant::Rounding;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// aqnn: analog quantized neural networks.
+#[derive(Debug, Parser)]
+#[command(name = "aqnn", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one network and report its accuracy.
+    Train(TrainArgs),
+    /// Explain an n-level grid: levels, decision thresholds, where 0 goes.
+    Levels(LevelsArgs),
+    /// Download or inspect the KMNIST files.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+/// Where the KMNIST files are.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataDirArg {
+    /// Directory holding the KMNIST files [default: $AQNN_DATA_DIR, else ~/.cache/aqnn/kmnist]
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download the official files (md5-verified; files that verify are kept).
+    Fetch(DataDirArg),
+    /// For each file: present, size, md5, images per class.
+    Info(DataDirArg),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoundingArg {
+    HalfEven,
+    HalfUp,
+    HalfDown,
+    HalfAway,
+    Stochastic,
+}
+
+impl From<RoundingArg> for Rounding {
+    fn from(r: RoundingArg) -> Rounding {
+        match r {
+            RoundingArg::HalfEven => Rounding::HalfEven,
+            RoundingArg::HalfUp => Rounding::HalfUp,
+            RoundingArg::HalfDown => Rounding::HalfDown,
+            RoundingArg::HalfAway => Rounding::HalfAway,
+            RoundingArg::Stochastic => Rounding::Stochastic,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LevelsArgs {
+    /// Number of levels (>= 2).
+    #[arg(long, short = 'n')]
+    pub levels: u32,
+    /// Rounding mode.
+    #[arg(long, value_enum, default_value = "half-even")]
+    pub rounding: RoundingArg,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Training parameters shared by `train` and `sweep`.
+#[derive(Debug, Args, Clone)]
+pub struct TrainArgs {
+    /// Number of quantization levels (0 = full precision).
+    #[arg(long, short = 'n', default_value_t = 8)]
+    pub levels: u32,
+    /// Input scheme: plain, zero-shift or learned.
+    #[arg(long, default_value = "plain")]
+    pub scheme: String,
+    /// Epochs.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Seed (initialisation, shuffling, stochastic rounding).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Model: mlp (real) or complex.
+    #[arg(long, default_value = "mlp")]
+    pub model: String,
+    /// Hidden width.
+    #[arg(long, default_value_t = 16)]
+    pub hidden: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    /// Optimizer: adam or sgd.
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f32,
+    /// Initialiser: auto, glorot-uniform or uniform.
+    #[arg(long, default_value = "auto")]
+    pub init: String,
+    /// Limit a of --init uniform (U(-a, a)).
+    #[arg(long, default_value_t = 0.5)]
+    pub init_scale: f32,
+    /// Rounding mode of the quantizer.
+    #[arg(long, value_enum, default_value = "half-even")]
+    pub rounding: RoundingArg,
+    /// Image side after downsampling: 7, 14 or 28.
+    #[arg(long, default_value_t = 7)]
+    pub resolution: usize,
+    /// Output layer: linear or tanh.
+    #[arg(long, default_value = "linear")]
+    pub output: String,
+    /// Black-pixel shift of the zero-shift scheme.
+    #[arg(long, default_value_t = 1e-4)]
+    pub eps: f32,
+    /// Optimizer of the learned input table: adam or sgd.
+    #[arg(long, default_value = "adam")]
+    pub table_optimizer: String,
+    /// Learning rate of the learned input table.
+    #[arg(long, default_value_t = 1e-3)]
+    pub table_lr: f32,
+    /// Oscillation dampening: maximum lambda (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub dampening: f32,
+    /// Iterative weight freezing.
+    #[arg(long)]
+    pub freeze: bool,
+    /// Frequency above which a weight counts as oscillating (final freezing threshold).
+    #[arg(long, default_value_t = 0.01)]
+    pub osc_threshold: f32,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Write config.json, metrics.jsonl, weights.npz and result.json here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object (the result) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_kebab<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(v.to_string()))
+        .map_err(|_| format!("unknown {what} '{v}'; expected one of: {allowed}"))
+}
+
+impl TrainArgs {
+    /// The run config these flags describe (validated).
+    pub fn to_config(&self) -> Result<TrainConfig, String> {
+        let scheme: Scheme = self.scheme.parse()?;
+        let model: ModelKind = parse_kebab("model", &self.model, "mlp, complex")?;
+        let optimizer: OptimizerKind = parse_kebab("optimizer", &self.optimizer, "adam, sgd")?;
+        let table_optimizer: OptimizerKind =
+            parse_kebab("table optimizer", &self.table_optimizer, "adam, sgd")?;
+        let init: InitKind = parse_kebab("init", &self.init, "auto, glorot-uniform, uniform")?;
+        let output: OutputKind = parse_kebab("output", &self.output, "linear, tanh")?;
+        let mut cfg = TrainConfig {
+            model,
+            levels: self.levels,
+            rounding: self.rounding.into(),
+            scheme,
+            zero_shift_eps: self.eps,
+            table_optimizer,
+            table_lr: self.table_lr,
+            hidden: self.hidden,
+            resolution: self.resolution,
+            output,
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            optimizer,
+            momentum: self.momentum,
+            init,
+            init_scale: self.init_scale,
+            seed: self.seed,
+            ..TrainConfig::default()
+        };
+        cfg.oscillation.dampening = self.dampening;
+        cfg.oscillation.freeze = self.freeze;
+        cfg.oscillation.threshold = self.osc_threshold;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}

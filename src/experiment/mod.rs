@@ -1,0 +1,6 @@
+//! Experiments: sweep specifications ([`spec`]), the parallel resumable runner ([`runner`]),
+//! and the tidy summary of results ([`summary`]).
+
+pub mod runner;
+pub mod spec;
+pub mod summary;

@@ -1,0 +1,160 @@
+//! The sweep runner: runs in parallel across cores (one run per thread, each bit-identical to
+//! the same run alone), resumable, with one progress bar.
+
+use super::spec::Sweep;
+use super::summary::{load_results, write_summary};
+use crate::data::Dataset;
+use crate::store::{atomic_write, to_json, RunDir, RunResult};
+use crate::train::train;
+use anyhow::{anyhow, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How to run a sweep.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Output directory of the experiment: one sub-directory per run.
+    pub out: PathBuf,
+    /// Worker threads (runs at once).
+    pub jobs: usize,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// The command line, recorded in each run's config.json.
+    pub command: String,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    /// Runs in the (sharded) grid.
+    pub total: usize,
+    /// Runs already complete, skipped.
+    pub skipped: usize,
+    /// Runs trained now.
+    pub ran: usize,
+    /// Runs that failed: (label, error).
+    pub failed: Vec<(String, String)>,
+    /// Wall time.
+    pub seconds: f64,
+    /// Where the summary went.
+    pub summary: PathBuf,
+}
+
+/// Run `sweep` with datasets per resolution from `data`. Finished runs are kept on disk as
+/// they finish; complete runs found in `opts.out` are skipped.
+pub fn run_sweep(
+    sweep: &Sweep,
+    data: &BTreeMap<usize, Arc<Dataset>>,
+    opts: &RunOptions,
+) -> Result<SweepReport> {
+    let start = Instant::now();
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("cannot create output directory {}", opts.out.display()))?;
+    let manifest = serde_json::json!({
+        "name": sweep.name,
+        "description": sweep.description,
+        "runs": sweep.runs.iter().map(|r| r.run_id()).collect::<Vec<_>>(),
+    });
+    atomic_write(&opts.out.join("sweep.json"), to_json(&manifest).as_bytes())?;
+
+    let pending: Vec<_> = sweep
+        .runs
+        .iter()
+        .filter(|c| RunDir::new(opts.out.join(c.run_id())).load_complete().is_none())
+        .collect();
+    for c in &pending {
+        if !data.contains_key(&c.resolution) {
+            return Err(anyhow!("no data loaded for resolution {}", c.resolution));
+        }
+    }
+    let pb = if opts.progress {
+        let pb = ProgressBar::new(pending.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} runs {msg} ({elapsed}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb.set_prefix(sweep.name.clone());
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .context("cannot start worker threads")?;
+    let outcomes: Vec<Result<RunResult, (String, String)>> = pool.install(|| {
+        pending
+            .par_iter()
+            .map(|cfg| {
+                let rd = RunDir::new(opts.out.join(cfg.run_id()));
+                let ds = &data[&cfg.resolution];
+                let r = run_one(cfg, ds, &rd, &opts.command)
+                    .map_err(|e| (cfg.label(), format!("{e:#}")));
+                if let Ok(res) = &r {
+                    pb.set_message(format!("last: {} {:.3}", res.label, res.test_accuracy));
+                }
+                pb.inc(1);
+                r
+            })
+            .collect()
+    });
+    pb.finish_and_clear();
+    let mut report = SweepReport {
+        total: sweep.runs.len(),
+        skipped: sweep.runs.len() - pending.len(),
+        ..Default::default()
+    };
+    for o in outcomes {
+        match o {
+            Ok(_) => report.ran += 1,
+            Err(f) => report.failed.push(f),
+        }
+    }
+    let results = load_results(&[opts.out.clone()])?;
+    report.summary = opts.out.join("summary.csv");
+    write_summary(&report.summary, &results)?;
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Train one run into its directory.
+pub fn run_one(
+    cfg: &crate::config::TrainConfig,
+    ds: &Dataset,
+    rd: &RunDir,
+    command: &str,
+) -> Result<RunResult> {
+    rd.begin(cfg, command)?;
+    let mut append_err = None;
+    let out = train(cfg, ds, &mut |m| {
+        if let Err(e) = rd.append_metrics(m) {
+            append_err.get_or_insert(e);
+        }
+    });
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = atomic_write(&rd.file("error.txt"), format!("{e:#}\n").as_bytes());
+            return Err(e);
+        }
+    };
+    if let Some(e) = append_err {
+        return Err(e);
+    }
+    let result = RunResult::new(cfg, &out, ds.pixel_counts());
+    rd.finish(&out, &result)?;
+    let _ = std::fs::remove_file(rd.file("error.txt"));
+    Ok(result)
+}
+
+/// The directory a named experiment writes to under a root.
+pub fn experiment_dir(root: &Path, name: &str) -> PathBuf {
+    root.join(name)
+}

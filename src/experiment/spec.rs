@@ -1,0 +1,291 @@
+//! Sweep specifications: a TOML file (or command-line flags) naming an experiment, its fixed
+//! training parameters and a grid.
+//!
+//! ```toml
+//! name = "plain"
+//! description = "Observation 1: the plain scheme"
+//! [train]                       # fixed values of any training parameter
+//! epochs = 20
+//! [grid]                        # any training parameter as a list or a range
+//! levels = [0, "3..=18"]        # integers and ranges ("a..=b" or "a..b") mix
+//! scheme = ["plain"]
+//! seeds = 5                     # seeds 0..5 (or a list: [0, 7, 9])
+//! ```
+
+use crate::config::TrainConfig;
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// A parsed, validated sweep: its name and the runs its grid expands into, in order.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// Experiment name (directory name of its results).
+    pub name: String,
+    /// One line on what it shows.
+    pub description: String,
+    /// The runs, in deterministic grid order.
+    pub runs: Vec<TrainConfig>,
+}
+
+/// The training parameters a grid may vary, in expansion order (outermost first).
+fn key_order(key: &str) -> usize {
+    const ORDER: [&str; 12] = [
+        "model",
+        "scheme",
+        "rounding",
+        "table_optimizer",
+        "hidden",
+        "resolution",
+        "optimizer",
+        "lr",
+        "batch",
+        "epochs",
+        "levels",
+        "seed",
+    ];
+    ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
+}
+
+/// Parse a range like "3..=18" or "3..19" into its integers.
+pub fn parse_range(s: &str) -> Option<Vec<i64>> {
+    let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
+        (a, b, true)
+    } else {
+        let (a, b) = s.split_once("..")?;
+        (a, b, false)
+    };
+    let a: i64 = a.trim().parse().ok()?;
+    let b: i64 = b.trim().parse().ok()?;
+    let end = if inclusive { b } else { b - 1 };
+    if end < a || end - a > 100_000 {
+        return None;
+    }
+    Some((a..=end).collect())
+}
+
+/// Expand one grid entry (a scalar, a range string, or a list of those) into values.
+fn expand_values(key: &str, v: &Value, origin: &str) -> Result<Vec<Value>> {
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Value::String(s) if s.contains("..") => {
+                let r = parse_range(s).ok_or_else(|| {
+                    anyhow!("{origin}: grid.{key}: '{s}' is not a valid range; expected e.g. \"3..=18\" (inclusive) or \"3..19\"")
+                })?;
+                out.extend(r.into_iter().map(Value::from));
+            }
+            Value::Array(_) | Value::Object(_) => {
+                bail!("{origin}: grid.{key}: nested lists or tables are not allowed; give a list of values or ranges")
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    if out.is_empty() {
+        bail!("{origin}: grid.{key} is empty: give at least one value");
+    }
+    Ok(out)
+}
+
+fn toml_to_json(v: toml::Value) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Build a sweep from a name, fixed parameters and grid entries (JSON values).
+pub fn build(
+    name: &str,
+    description: &str,
+    fixed: Map<String, Value>,
+    grid: Map<String, Value>,
+    origin: &str,
+) -> Result<Sweep> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("{origin}: name = '{name}' is invalid: use letters, digits, '-' and '_' (it names a directory)");
+    }
+    // Check the fixed part alone first, so an unknown key is reported against [train].
+    let base: TrainConfig = serde_json::from_value(Value::Object(fixed.clone()))
+        .map_err(|e| anyhow!("{origin}: [train]: {e}"))?;
+    let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
+    for (key, v) in grid {
+        let (key, values) = if key == "seeds" {
+            let values = match &v {
+                Value::Number(n) => {
+                    let k = n.as_u64().filter(|&k| (1..=10_000).contains(&k)).ok_or_else(|| {
+                        anyhow!("{origin}: grid.seeds = {n} is invalid: give a count from 1 to 10000, or a list of seeds")
+                    })?;
+                    (0..k).map(Value::from).collect()
+                }
+                _ => expand_values("seeds", &v, origin)?,
+            };
+            ("seed".to_string(), values)
+        } else {
+            let values = expand_values(&key, &v, origin)?;
+            (key, values)
+        };
+        if fixed.contains_key(&key) {
+            bail!("{origin}: '{key}' is both fixed in [train] and varied in [grid]; keep one");
+        }
+        axes.push((key, values));
+    }
+    axes.sort_by_key(|(k, _)| (key_order(k), k.clone()));
+    let mut combos: Vec<Map<String, Value>> = vec![fixed];
+    for (key, values) in &axes {
+        let mut next = Vec::with_capacity(combos.len() * values.len());
+        for c in &combos {
+            for v in values {
+                let mut m = c.clone();
+                m.insert(key.clone(), v.clone());
+                next.push(m);
+            }
+        }
+        combos = next;
+    }
+    let mut runs = Vec::with_capacity(combos.len());
+    for c in combos {
+        let shown = Value::Object(c.clone()).to_string();
+        let cfg: TrainConfig = serde_json::from_value(Value::Object(c))
+            .map_err(|e| anyhow!("{origin}: [grid]: {e} (in run {shown})"))?;
+        cfg.validate()
+            .map_err(|e| anyhow!("{origin}: {e} (in run {shown})"))?;
+        runs.push(cfg);
+    }
+    let _ = base;
+    let mut seen = std::collections::HashSet::new();
+    runs.retain(|r| seen.insert(r.run_id()));
+    Ok(Sweep {
+        name: name.to_string(),
+        description: description.to_string(),
+        runs,
+    })
+}
+
+/// Parse a sweep from TOML text; `origin` (a file name) prefixes every error.
+pub fn parse_toml(text: &str, origin: &str) -> Result<Sweep> {
+    let v: toml::Value = toml::from_str(text).map_err(|e| anyhow!("{origin}: invalid TOML: {e}"))?;
+    let table = v
+        .as_table()
+        .ok_or_else(|| anyhow!("{origin}: expected a table at the top level"))?;
+    for key in table.keys() {
+        if !["name", "description", "train", "grid"].contains(&key.as_str()) {
+            bail!("{origin}: unknown top-level key '{key}'; allowed: name, description, [train], [grid]");
+        }
+    }
+    let name = table
+        .get("name")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| anyhow!("{origin}: missing 'name = \"...\"' (the experiment's name)"))?;
+    let description = table
+        .get("description")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let as_map = |key: &str| -> Result<Map<String, Value>> {
+        match table.get(key) {
+            None => Ok(Map::new()),
+            Some(toml::Value::Table(t)) => match toml_to_json(toml::Value::Table(t.clone())) {
+                Value::Object(m) => Ok(m),
+                _ => bail!("{origin}: [{key}] could not be read"),
+            },
+            Some(_) => bail!("{origin}: '{key}' must be a table: [{key}]"),
+        }
+    };
+    build(name, description, as_map("train")?, as_map("grid")?, origin)
+}
+
+/// Read and parse a sweep file.
+pub fn load(path: &Path) -> Result<Sweep> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read sweep config {}", path.display()))?;
+    parse_toml(&text, &path.display().to_string())
+}
+
+impl Sweep {
+    /// The deterministic share `i` (1-based) of `n` of this sweep's runs.
+    pub fn shard(mut self, i: usize, n: usize) -> Sweep {
+        let mut k = 0;
+        self.runs.retain(|_| {
+            k += 1;
+            (k - 1) % n == i - 1
+        });
+        self
+    }
+}
+
+/// Parse "I/N" (1 <= I <= N).
+pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || anyhow!("--shard '{s}' is invalid: expected I/N with 1 <= I <= N, e.g. 1/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: usize = i.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = r#"
+name = "t"
+[train]
+epochs = 2
+[grid]
+levels = [0, "3..=5"]
+scheme = ["plain", "zero-shift"]
+seeds = 2
+"#;
+
+    #[test]
+    fn grid_expands_in_order() {
+        let s = parse_toml(T, "t.toml").unwrap();
+        assert_eq!(s.runs.len(), 4 * 2 * 2);
+        assert_eq!(s.runs[0].scheme.name(), "plain");
+        assert_eq!(s.runs[0].levels, 0);
+        assert_eq!(s.runs[0].seed, 0);
+        assert_eq!(s.runs[1].seed, 1);
+        assert_eq!(s.runs[2].levels, 3);
+        assert!(s.runs.iter().all(|r| r.epochs == 2));
+        let again = parse_toml(T, "t.toml").unwrap();
+        let ids: Vec<_> = s.runs.iter().map(|r| r.run_id()).collect();
+        let ids2: Vec<_> = again.runs.iter().map(|r| r.run_id()).collect();
+        assert_eq!(ids, ids2);
+    }
+
+    #[test]
+    fn shards_partition_the_grid() {
+        let s = parse_toml(T, "t.toml").unwrap();
+        let a = s.clone().shard(1, 3);
+        let b = s.clone().shard(2, 3);
+        let c = s.clone().shard(3, 3);
+        let mut all: Vec<_> = a.runs.iter().chain(&b.runs).chain(&c.runs).map(|r| r.run_id()).collect();
+        all.sort();
+        let mut want: Vec<_> = s.runs.iter().map(|r| r.run_id()).collect();
+        want.sort();
+        assert_eq!(all, want);
+        assert!(parse_shard("0/2").is_err());
+        assert!(parse_shard("3/2").is_err());
+        assert_eq!(parse_shard("2/2").unwrap(), (2, 2));
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        let e = parse_toml("name = \"x\"\n[grid]\nlevels = \"3..=x\"\n", "f.toml").unwrap_err().to_string();
+        assert!(e.contains("f.toml") && e.contains("grid.levels"), "{e}");
+        let e = parse_toml("name = \"x\"\n[train]\nepoch = 3\n", "f.toml").unwrap_err().to_string();
+        assert!(e.contains("f.toml") && e.contains("epoch"), "{e}");
+        let e = parse_toml("name = \"x\"\n[grid]\nlevels = [1]\n", "f.toml").unwrap_err().to_string();
+        assert!(e.contains("levels = 1"), "{e}");
+        let e = parse_toml("name = \"x\"\n[grid]\nscheme = [\"fancy\"]\n", "f.toml").unwrap_err().to_string();
+        assert!(e.contains("fancy"), "{e}");
+        assert!(parse_toml("[grid]\n", "f.toml").is_err());
+    }
+}

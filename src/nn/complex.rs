@@ -1,0 +1,698 @@
+//! A complex-valued QAT MLP: `inputs (real) -> hidden (complex, split tanh) -> 10 (complex)
+//! -> 10 real logits`, the model of an optical I/Q (QAM) processor.
+//!
+//! # Model
+//!
+//! - Inputs are real: the quantized pixel values `Q(x)` (an optical modulator writes a real
+//!   amplitude; any input scheme of the real model works unchanged, including the learned
+//!   table, which receives dL/dx).
+//! - Layer 1: `z1 = Q(x) Q(W1) + Q(b1)`, `W1`, `b1` complex.
+//! - Activation: split tanh, `h = tanh(Re z1) + i tanh(Im z1)`, then `Re h` and `Im h` are
+//!   each quantized on the activation grid (STE), so hidden activations live on the same
+//!   square n x n constellation as the weights. Split tanh is the standard bounded complex
+//!   activation (Nitta; Trabelsi et al.): it keeps both components in [-1, 1], the range of
+//!   the grid, exactly as tanh does in the real model, and it needs no phase unwrapping.
+//!   (A holomorphic tanh has poles and is unbounded; modReLU needs a learned threshold and
+//!   leaves the grid's range.)
+//! - Layer 2: `z2 = Q(h) Q(W2) + Q(b2)`, complex.
+//! - Readout ([`Readout`]): by default the **intensity** `logit_o = |z2_o|^2`, what a
+//!   photodetector measures, followed by softmax cross-entropy. The alternative `Re z2` is
+//!   offered, but with real inputs and split tanh it collapses the model into a real MLP of
+//!   `2 * hidden` tanh units (`Re z2 = Re h Re W2 - Im h Im W2` is an unconstrained real
+//!   linear map of `(Re h, Im h)`, and `Im b2` gets no gradient), so nothing in it is complex.
+//!   The intensity readout is where the phase of `z2`, and so the coupling of `Re W2` and
+//!   `Im W2`, matters. [`OutputKind::Tanh`] applies tanh to the readout, as in the real model.
+//!
+//! Every complex weight and bias is two entries of the flat parameter vector, `(Re, Im)`,
+//! each quantized by the trainer on the n-level grid: the n x n square constellation
+//! (n = 4 is 16-QAM; even n has no zero point). Adam and the clip to [-1, 1] act per component.
+//!
+//! # Layout
+//!
+//! Segments `w1` `[inputs, hidden, 2]`, `b1` `[hidden, 2]`, `w2` `[hidden, 10, 2]`, `b2`
+//! `[10, 2]`; the last axis is (Re, Im), interleaved, so `w[..., 0]` is the real part.
+//! Interleaving makes layer 1 a plain real layer with `2 * hidden` outputs (one contiguous row
+//! of `2 * hidden` entries per input, since the inputs are real), and keeps every hidden
+//! activation, pre-activation and gradient interleaved the same way. Layer 2 is run as a real
+//! `[2 * hidden, 20]` matrix built once per batch from `Q(W2)`: the row of `Re h_j` is
+//! `(Re w, Im w)` per output and the row of `Im h_j` is `(-Im w, Re w)`, so the complex
+//! product is a contiguous multiply-add over rows of 20; its gradient is accumulated in the
+//! same form and folded back onto `(Re, Im)` once per batch.
+//!
+//! # Initialisation
+//!
+//! `fans` count real connections: layer 1 `(inputs, 2 * hidden)` (each real pre-activation
+//! `Re z1_j` or `Im z1_j` sums `inputs` real terms; each input feeds `2 * hidden` of them),
+//! layer 2 `(2 * hidden, 20)`. With Glorot-uniform on each component this gives every real
+//! pre-activation the variance the real model's Glorot gives it (the complex Glorot of
+//! Trabelsi et al. for layer 2).
+//!
+//! For `hidden = 16` the model has `49*16*2 + 16*2 + 16*10*2 + 10*2 = 1,940` real parameters
+//! (970 complex), against 960 for the real 49-16-10 MLP.
+
+use super::act::{argmax, softmax_xent, tanh};
+use super::mlp::{OutputKind, CLASSES};
+use super::{BatchStats, Network, Segment};
+use crate::quant::Grid;
+use serde::{Deserialize, Serialize};
+
+/// How the 10 complex outputs become 10 real logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readout {
+    /// `|z|^2`, the intensity a photodetector measures (default).
+    #[default]
+    Intensity,
+    /// `Re z` (makes the model equivalent to a real MLP of `2 * hidden` units).
+    Real,
+}
+
+/// Complex outputs, as real numbers (Re, Im interleaved).
+const OUT2: usize = 2 * CLASSES;
+
+/// The complex MLP: dimensions, output kind, readout and scratch buffers (parameters are
+/// flat and owned by the trainer).
+pub struct ComplexMlp {
+    ni: usize,
+    nh: usize,
+    output: OutputKind,
+    readout: Readout,
+    segments: Vec<Segment>,
+    /// Q(W2) as a real [2 * hidden, 20] matrix (built once per batch).
+    w2x: Vec<f32>,
+    /// Gradient with respect to `w2x`, folded onto `w2` at the end of a batch.
+    gw2x: Vec<f32>,
+    /// tanh of the pre-activation, interleaved (Re, Im): 2 * hidden.
+    a: Vec<f32>,
+    /// Quantized hidden activations: 2 * hidden.
+    hq: Vec<f32>,
+    /// Output pre-activations, interleaved: 20.
+    z2: Vec<f32>,
+    /// Logits: 10.
+    logits: Vec<f32>,
+    /// dL/dlogits: 10.
+    dl: Vec<f32>,
+    /// dL/dz2, interleaved: 20.
+    dz2: Vec<f32>,
+    /// dL/dz1, interleaved: 2 * hidden.
+    dz1: Vec<f32>,
+}
+
+impl ComplexMlp {
+    /// A complex MLP with `inputs` real inputs, `hidden` complex split-tanh units and the
+    /// intensity readout.
+    pub fn new(inputs: usize, hidden: usize, output: OutputKind) -> ComplexMlp {
+        let h2 = 2 * hidden;
+        let seg = |name: &str, layer, offset, shape: Vec<usize>, is_weight, fans| Segment {
+            name: name.into(),
+            layer,
+            offset,
+            shape,
+            is_weight,
+            fans,
+        };
+        let l1 = (inputs, h2);
+        let l2 = (h2, OUT2);
+        let o_b1 = inputs * h2;
+        let o_w2 = o_b1 + h2;
+        let o_b2 = o_w2 + h2 * CLASSES;
+        let segments = vec![
+            seg("w1", 1, 0, vec![inputs, hidden, 2], true, l1),
+            seg("b1", 1, o_b1, vec![hidden, 2], false, l1),
+            seg("w2", 2, o_w2, vec![hidden, CLASSES, 2], true, l2),
+            seg("b2", 2, o_b2, vec![CLASSES, 2], false, l2),
+        ];
+        ComplexMlp {
+            ni: inputs,
+            nh: hidden,
+            output,
+            readout: Readout::default(),
+            segments,
+            w2x: vec![0.0; h2 * OUT2],
+            gw2x: vec![0.0; h2 * OUT2],
+            a: vec![0.0; h2],
+            hq: vec![0.0; h2],
+            z2: vec![0.0; OUT2],
+            logits: vec![0.0; CLASSES],
+            dl: vec![0.0; CLASSES],
+            dz2: vec![0.0; OUT2],
+            dz1: vec![0.0; h2],
+        }
+    }
+
+    /// The same model with another readout.
+    pub fn with_readout(mut self, readout: Readout) -> ComplexMlp {
+        self.readout = readout;
+        self
+    }
+
+    /// The readout in use.
+    pub fn readout(&self) -> Readout {
+        self.readout
+    }
+
+    /// The ranges of (w1, b1, w2, b2) in the flat vector `q`.
+    fn split(&self, q: &[f32]) -> [std::ops::Range<usize>; 4] {
+        debug_assert_eq!(q.len(), self.n_params());
+        [0, 1, 2, 3].map(|k| self.segments[k].range())
+    }
+
+    /// Build the real [2H, 20] form of Q(W2) (interleaved [H, 10, 2]) in `self.w2x`.
+    fn expand_w2(&mut self, w2: &[f32]) {
+        for j in 0..self.nh {
+            let src = &w2[j * OUT2..(j + 1) * OUT2];
+            let (re_row, im_row) = self.w2x[2 * j * OUT2..(2 * j + 2) * OUT2].split_at_mut(OUT2);
+            for o in 0..CLASSES {
+                let (wr, wi) = (src[2 * o], src[2 * o + 1]);
+                re_row[2 * o] = wr;
+                re_row[2 * o + 1] = wi;
+                im_row[2 * o] = -wi;
+                im_row[2 * o + 1] = wr;
+            }
+        }
+    }
+
+    /// Fold the gradient of the real [2H, 20] form onto the interleaved w2 gradient:
+    /// dL/dW2 = conj(h) dL/dz2.
+    fn fold_w2_grad(&self, gw2: &mut [f32]) {
+        for j in 0..self.nh {
+            let re_row = &self.gw2x[2 * j * OUT2..(2 * j + 1) * OUT2];
+            let im_row = &self.gw2x[(2 * j + 1) * OUT2..(2 * j + 2) * OUT2];
+            let dst = &mut gw2[j * OUT2..(j + 1) * OUT2];
+            for o in 0..CLASSES {
+                dst[2 * o] += re_row[2 * o] + im_row[2 * o + 1];
+                dst[2 * o + 1] += re_row[2 * o + 1] - im_row[2 * o];
+            }
+        }
+    }
+
+    /// Forward one sample (needs `expand_w2` for this batch): fills `self.a`, `self.hq`,
+    /// `self.z2` and `self.logits`.
+    #[inline(always)]
+    fn forward(&mut self, w1: &[f32], b1: &[f32], b2: &[f32], x: &[f32], act: &Grid, key: u64) {
+        let h2 = 2 * self.nh;
+        let a = &mut self.a[..h2];
+        a.copy_from_slice(b1);
+        for (i, &xi) in x[..self.ni].iter().enumerate() {
+            let row = &w1[i * h2..(i + 1) * h2];
+            for (aj, &w) in a.iter_mut().zip(row) {
+                *aj += xi * w;
+            }
+        }
+        for aj in a.iter_mut() {
+            *aj = tanh(*aj);
+        }
+        act.quantize_slice(a, &mut self.hq[..h2], key);
+        let z2 = &mut self.z2[..OUT2];
+        z2.copy_from_slice(b2);
+        for (m, &h) in self.hq[..h2].iter().enumerate() {
+            let row = &self.w2x[m * OUT2..(m + 1) * OUT2];
+            for (z, &w) in z2.iter_mut().zip(row) {
+                *z += h * w;
+            }
+        }
+        match self.readout {
+            Readout::Intensity => {
+                for (l, c) in self.logits.iter_mut().zip(z2.chunks_exact(2)) {
+                    *l = c[0] * c[0] + c[1] * c[1];
+                }
+            }
+            Readout::Real => {
+                for (l, c) in self.logits.iter_mut().zip(z2.chunks_exact(2)) {
+                    *l = c[0];
+                }
+            }
+        }
+        if self.output == OutputKind::Tanh {
+            for l in self.logits.iter_mut() {
+                *l = tanh(*l);
+            }
+        }
+    }
+}
+
+impl Network for ComplexMlp {
+    fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    fn inputs(&self) -> usize {
+        self.ni
+    }
+
+    fn train_batch(
+        &mut self,
+        q: &[f32],
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        grad: &mut [f32],
+        mut dx: Option<&mut [f32]>,
+    ) -> BatchStats {
+        let (ni, h2) = (self.ni, 2 * self.nh);
+        let [r_w1, r_b1, r_w2, r_b2] = self.split(q);
+        let (w1, b1, b2) = (&q[r_w1.clone()], &q[r_b1.clone()], &q[r_b2.clone()]);
+        self.expand_w2(&q[r_w2.clone()]);
+        self.gw2x.fill(0.0);
+        let inv_b = 1.0 / labels.len() as f32;
+        let mut stats = BatchStats::default();
+        for (s, &label) in labels.iter().enumerate() {
+            let x = &xq[s * ni..(s + 1) * ni];
+            self.forward(w1, b1, b2, x, act, key.wrapping_add((s * h2) as u64));
+            let (loss, ok) = softmax_xent(&self.logits, label as usize, &mut self.dl);
+            stats.loss_sum += loss as f64;
+            stats.correct += ok as usize;
+            for (d, &l) in self.dl.iter_mut().zip(&self.logits) {
+                *d *= inv_b;
+                if self.output == OutputKind::Tanh {
+                    *d *= 1.0 - l * l;
+                }
+            }
+            // Readout.
+            match self.readout {
+                Readout::Intensity => {
+                    for ((dz, z), &d) in self
+                        .dz2
+                        .chunks_exact_mut(2)
+                        .zip(self.z2.chunks_exact(2))
+                        .zip(&self.dl)
+                    {
+                        dz[0] = 2.0 * z[0] * d;
+                        dz[1] = 2.0 * z[1] * d;
+                    }
+                }
+                Readout::Real => {
+                    for (dz, &d) in self.dz2.chunks_exact_mut(2).zip(&self.dl) {
+                        dz[0] = d;
+                        dz[1] = 0.0;
+                    }
+                }
+            }
+            // Layer 2 (real form), STE through Q(h), split tanh'.
+            for (g, &d) in grad[r_b2.clone()].iter_mut().zip(&self.dz2) {
+                *g += d;
+            }
+            for m in 0..h2 {
+                let h = self.hq[m];
+                let wrow = &self.w2x[m * OUT2..(m + 1) * OUT2];
+                let grow = &mut self.gw2x[m * OUT2..(m + 1) * OUT2];
+                let mut dh = 0.0f32;
+                for k in 0..OUT2 {
+                    grow[k] += h * self.dz2[k];
+                    dh += wrow[k] * self.dz2[k];
+                }
+                let a = self.a[m];
+                self.dz1[m] = dh * (1.0 - a * a);
+            }
+            // Layer 1: a real layer with 2H outputs (the inputs are real).
+            for (g, &d) in grad[r_b1.clone()].iter_mut().zip(&self.dz1) {
+                *g += d;
+            }
+            let gw1 = &mut grad[r_w1.clone()];
+            for (i, &xi) in x.iter().enumerate() {
+                let grow = &mut gw1[i * h2..(i + 1) * h2];
+                for (g, &d) in grow.iter_mut().zip(&self.dz1) {
+                    *g += xi * d;
+                }
+            }
+            if let Some(dx) = dx.as_deref_mut() {
+                // dL/dx_i = sum_j Re(conj(dL/dz1_j) W1_ij) = dot of the interleaved rows.
+                let dxs = &mut dx[s * ni..(s + 1) * ni];
+                for (i, d) in dxs.iter_mut().enumerate() {
+                    let row = &w1[i * h2..(i + 1) * h2];
+                    let mut acc = 0.0f32;
+                    for (&w, &g) in row.iter().zip(&self.dz1) {
+                        acc += w * g;
+                    }
+                    *d = acc;
+                }
+            }
+        }
+        self.fold_w2_grad(&mut grad[r_w2]);
+        stats
+    }
+
+    fn predict_batch(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
+        let (ni, h2) = (self.ni, 2 * self.nh);
+        let [r_w1, r_b1, r_w2, r_b2] = self.split(q);
+        self.expand_w2(&q[r_w2]);
+        let (w1, b1, b2) = (&q[r_w1], &q[r_b1], &q[r_b2]);
+        for (s, o) in out.iter_mut().enumerate() {
+            self.forward(
+                w1,
+                b1,
+                b2,
+                &xq[s * ni..(s + 1) * ni],
+                act,
+                key.wrapping_add((s * h2) as u64),
+            );
+            *o = argmax(&self.logits) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::{Optimizer, OptimizerKind};
+    use crate::quant::Rounding;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A complex number in f64, for the reference model.
+    #[derive(Clone, Copy, Debug)]
+    struct C(f64, f64);
+    impl C {
+        fn add(self, o: C) -> C {
+            C(self.0 + o.0, self.1 + o.1)
+        }
+        fn mul(self, o: C) -> C {
+            C(self.0 * o.0 - self.1 * o.1, self.0 * o.1 + self.1 * o.0)
+        }
+        fn scale(self, s: f64) -> C {
+            C(self.0 * s, self.1 * s)
+        }
+    }
+
+    /// Everything a reference evaluation needs.
+    struct Case {
+        ni: usize,
+        nh: usize,
+        output: OutputKind,
+        readout: Readout,
+        x: Vec<f64>,
+        labels: Vec<u8>,
+    }
+
+    /// The mean loss, written directly with complex arithmetic in f64 (no shared code with
+    /// the model). `offset` (per sample, per interleaved hidden value), when given, is added
+    /// to tanh(z1): holding `Q(h) - h` constant at the base point makes the finite
+    /// difference of this loss the straight-through gradient.
+    fn ref_loss(c: &Case, p: &[f64], x: &[f64], offset: Option<&[f64]>) -> f64 {
+        let (ni, nh) = (c.ni, c.nh);
+        let get = |off: usize, k: usize| C(p[off + 2 * k], p[off + 2 * k + 1]);
+        let o_b1 = ni * nh * 2;
+        let o_w2 = o_b1 + nh * 2;
+        let o_b2 = o_w2 + nh * CLASSES * 2;
+        let mut total = 0.0;
+        for (s, &label) in c.labels.iter().enumerate() {
+            let xs = &x[s * ni..(s + 1) * ni];
+            let mut h = vec![C(0.0, 0.0); nh];
+            for (j, hj) in h.iter_mut().enumerate() {
+                let mut z = get(o_b1, j);
+                for (i, &xi) in xs.iter().enumerate() {
+                    z = z.add(get(0, i * nh + j).scale(xi));
+                }
+                let mut v = C(z.0.tanh(), z.1.tanh());
+                if let Some(off) = offset {
+                    let d = &off[s * 2 * nh..];
+                    v = C(v.0 + d[2 * j], v.1 + d[2 * j + 1]);
+                }
+                *hj = v;
+            }
+            let mut logits = [0.0f64; CLASSES];
+            for (o, l) in logits.iter_mut().enumerate() {
+                let mut z = get(o_b2, o);
+                for (j, &hj) in h.iter().enumerate() {
+                    z = z.add(hj.mul(get(o_w2, j * CLASSES + o)));
+                }
+                *l = match c.readout {
+                    Readout::Intensity => z.0 * z.0 + z.1 * z.1,
+                    Readout::Real => z.0,
+                };
+                if c.output == OutputKind::Tanh {
+                    *l = l.tanh();
+                }
+            }
+            let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = logits.iter().map(|l| (l - max).exp()).sum::<f64>().ln() + max;
+            total += lse - logits[label as usize];
+        }
+        total / c.labels.len() as f64
+    }
+
+    fn random_case(
+        seed: u64,
+        ni: usize,
+        nh: usize,
+        n: usize,
+        output: OutputKind,
+        readout: Readout,
+        scale: f64,
+    ) -> (Case, Vec<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let np = 2 * (ni * nh + nh + nh * CLASSES + CLASSES);
+        let p: Vec<f64> = (0..np).map(|_| rng.gen_range(-scale..scale)).collect();
+        let x: Vec<f64> = (0..n * ni).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..CLASSES as u8)).collect();
+        let case = Case {
+            ni,
+            nh,
+            output,
+            readout,
+            x,
+            labels,
+        };
+        (case, p)
+    }
+
+    fn to_f32(v: &[f64]) -> Vec<f32> {
+        v.iter().map(|&x| x as f32).collect()
+    }
+
+    /// Compare the model's gradient and dx with central differences of the reference loss.
+    /// Parameters and inputs are first rounded to f32 so both sides see the same values.
+    fn check_gradients(case: &Case, p: &[f64], act: &Grid) {
+        let p32 = to_f32(p);
+        let x32 = to_f32(&case.x);
+        let p: Vec<f64> = p32.iter().map(|&v| v as f64).collect();
+        let x: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
+        let mut net = ComplexMlp::new(case.ni, case.nh, case.output).with_readout(case.readout);
+        assert_eq!(net.n_params(), p.len());
+        let mut grad = vec![0.0f32; p.len()];
+        let mut dx = vec![0.0f32; x.len()];
+        let stats = net.train_batch(&p32, &x32, &case.labels, act, 7, &mut grad, Some(&mut dx));
+        // Straight-through offsets Q(h) - h at the base point, from the model's own forward.
+        let offset = if act.is_quantized() {
+            let [r_w1, r_b1, r_w2, r_b2] = net.split(&p32);
+            net.expand_w2(&p32[r_w2]);
+            let h2 = 2 * case.nh;
+            let mut off = vec![0.0f64; case.labels.len() * h2];
+            for s in 0..case.labels.len() {
+                net.forward(
+                    &p32[r_w1.clone()],
+                    &p32[r_b1.clone()],
+                    &p32[r_b2.clone()],
+                    &x32[s * case.ni..(s + 1) * case.ni],
+                    act,
+                    7u64.wrapping_add((s * h2) as u64),
+                );
+                for m in 0..h2 {
+                    off[s * h2 + m] = net.hq[m] as f64 - net.a[m] as f64;
+                }
+            }
+            Some(off)
+        } else {
+            None
+        };
+        let off = offset.as_deref();
+        let base = ref_loss(case, &p, &x, off);
+        let mean = stats.loss_sum / case.labels.len() as f64;
+        assert!(
+            (mean - base).abs() < 1e-5 * (1.0 + base.abs()),
+            "forward loss {mean} vs reference {base}"
+        );
+        let eps = 1e-6;
+        let close = |analytic: f32, numeric: f64, what: &str| {
+            let err = (analytic as f64 - numeric).abs();
+            assert!(
+                err < 2e-5 + 2e-4 * numeric.abs(),
+                "{what}: analytic {analytic} vs numeric {numeric} (err {err})"
+            );
+        };
+        let mut worst = 0.0f64;
+        for seg in net.segments().to_vec() {
+            for k in seg.range() {
+                let mut pp = p.clone();
+                pp[k] = p[k] + eps;
+                let lp = ref_loss(case, &pp, &x, off);
+                pp[k] = p[k] - eps;
+                let lm = ref_loss(case, &pp, &x, off);
+                let num = (lp - lm) / (2.0 * eps);
+                worst = worst.max((grad[k] as f64 - num).abs());
+                close(
+                    grad[k],
+                    num,
+                    &format!("{} entry {}", seg.name, k - seg.offset),
+                );
+            }
+        }
+        // dx is dL/dx of the mean loss, like the parameter gradient.
+        for k in 0..x.len() {
+            let mut xx = x.clone();
+            xx[k] = x[k] + eps;
+            let lp = ref_loss(case, &p, &xx, off);
+            xx[k] = x[k] - eps;
+            let lm = ref_loss(case, &p, &xx, off);
+            let num = (lp - lm) / (2.0 * eps);
+            close(dx[k], num, &format!("dx {k}"));
+            worst = worst.max((dx[k] as f64 - num).abs());
+        }
+        assert!(worst < 1e-4, "worst abs error {worst}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let fp = Grid::full_precision();
+        for (seed, output, readout) in [
+            (1, OutputKind::Linear, Readout::Intensity),
+            (2, OutputKind::Linear, Readout::Real),
+            (3, OutputKind::Tanh, Readout::Intensity),
+            (4, OutputKind::Tanh, Readout::Real),
+        ] {
+            let (case, p) = random_case(seed, 5, 3, 4, output, readout, 0.8);
+            check_gradients(&case, &p, &fp);
+        }
+    }
+
+    #[test]
+    fn straight_through_gradients_with_quantized_activations() {
+        // With a quantized activation grid the backward pass treats Q(h) as h: the gradient
+        // equals the finite difference of the loss with Q(h) - h held fixed.
+        for (seed, n) in [(11, 3), (12, 4), (13, 8)] {
+            let act = Grid::new(n, Rounding::HalfEven).unwrap();
+            let (case, p) = random_case(seed, 6, 4, 3, OutputKind::Linear, Readout::Intensity, 0.7);
+            check_gradients(&case, &p, &act);
+        }
+    }
+
+    #[test]
+    fn gradient_of_the_mean_loss_is_batch_size_independent() {
+        // Duplicating the batch must leave the gradient (of the mean loss) unchanged.
+        let (case, p) = random_case(5, 5, 3, 3, OutputKind::Linear, Readout::Intensity, 0.8);
+        let p32 = to_f32(&p);
+        let x32 = to_f32(&case.x);
+        let act = Grid::full_precision();
+        let mut net = ComplexMlp::new(5, 3, OutputKind::Linear);
+        let mut g1 = vec![0.0f32; p.len()];
+        net.train_batch(&p32, &x32, &case.labels, &act, 0, &mut g1, None);
+        let x2: Vec<f32> = x32.iter().chain(&x32).copied().collect();
+        let l2: Vec<u8> = case.labels.iter().chain(&case.labels).copied().collect();
+        let mut g2 = vec![0.0f32; p.len()];
+        net.train_batch(&p32, &x2, &l2, &act, 0, &mut g2, None);
+        for (a, b) in g1.iter().zip(&g2) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn segments_tile_and_shapes_end_in_re_im() {
+        let net = ComplexMlp::new(49, 16, OutputKind::Linear);
+        let mut next = 0;
+        for s in net.segments() {
+            assert_eq!(s.offset, next);
+            assert_eq!(*s.shape.last().unwrap(), 2, "{}", s.name);
+            next += s.len();
+        }
+        assert_eq!(net.n_params(), 1940);
+        let names: Vec<_> = net.segments().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["w1", "b1", "w2", "b2"]);
+    }
+
+    #[test]
+    fn predict_is_argmax_of_forward_logits() {
+        let act = Grid::new(8, Rounding::HalfEven).unwrap();
+        for readout in [Readout::Intensity, Readout::Real] {
+            let (case, p) = random_case(21, 7, 5, 40, OutputKind::Linear, readout, 0.9);
+            let p32 = to_f32(&p);
+            let x32 = to_f32(&case.x);
+            let mut net = ComplexMlp::new(7, 5, OutputKind::Linear).with_readout(readout);
+            let mut out = vec![0u8; 40];
+            net.predict_batch(&p32, &x32, &act, 99, &mut out);
+            let [r_w1, r_b1, r_w2, r_b2] = net.split(&p32);
+            net.expand_w2(&p32[r_w2]);
+            for s in 0..40 {
+                net.forward(
+                    &p32[r_w1.clone()],
+                    &p32[r_b1.clone()],
+                    &p32[r_b2.clone()],
+                    &x32[s * 7..(s + 1) * 7],
+                    &act,
+                    99u64.wrapping_add((s * 10) as u64),
+                );
+                assert_eq!(out[s] as usize, argmax(&net.logits));
+            }
+            // And the training forward agrees: correct counts match.
+            let mut g = vec![0.0f32; p.len()];
+            let stats = net.train_batch(&p32, &x32, &case.labels, &act, 99, &mut g, None);
+            let correct = out.iter().zip(&case.labels).filter(|(a, b)| a == b).count();
+            assert_eq!(stats.correct, correct);
+        }
+    }
+
+    #[test]
+    fn loss_goes_down_on_a_separable_problem() {
+        // 10 classes, each a noisy copy of its own random prototype in [0, 1]^12.
+        let (ni, nh, n) = (12, 6, 400);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let protos: Vec<f32> = (0..CLASSES * ni).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let mut x = vec![0.0f32; n * ni];
+        let mut labels = vec![0u8; n];
+        for s in 0..n {
+            let c = s % CLASSES;
+            labels[s] = c as u8;
+            for i in 0..ni {
+                x[s * ni + i] = (protos[c * ni + i] + rng.gen_range(-0.1..0.1)).clamp(0.0, 1.0);
+            }
+        }
+        for (levels, readout) in [
+            (0, Readout::Intensity),
+            (8, Readout::Intensity),
+            (0, Readout::Real),
+        ] {
+            let grid = if levels == 0 {
+                Grid::full_precision()
+            } else {
+                Grid::new(levels, Rounding::HalfEven).unwrap()
+            };
+            let mut net = ComplexMlp::new(ni, nh, OutputKind::Linear).with_readout(readout);
+            let np = net.n_params();
+            let mut params: Vec<f32> = (0..np).map(|_| rng.gen_range(-0.4..0.4)).collect();
+            for seg in net.segments().iter().filter(|s| !s.is_weight) {
+                params[seg.range()].fill(0.0);
+            }
+            let mut q = vec![0.0f32; np];
+            let mut grad = vec![0.0f32; np];
+            let mut opt = Optimizer::new(OptimizerKind::Adam, 0.01, 0.0, np);
+            let xq: Vec<f32> = x.iter().map(|&v| grid.quantize(v)).collect();
+            let mut epoch_loss = Vec::new();
+            for _epoch in 0..30 {
+                let mut sum = 0.0;
+                let mut correct = 0;
+                for b in 0..n / 20 {
+                    grid.quantize_slice(&params, &mut q, 0);
+                    grad.fill(0.0);
+                    let st = net.train_batch(
+                        &q,
+                        &xq[b * 20 * ni..(b + 1) * 20 * ni],
+                        &labels[b * 20..(b + 1) * 20],
+                        &grid,
+                        0,
+                        &mut grad,
+                        None,
+                    );
+                    sum += st.loss_sum;
+                    correct += st.correct;
+                    opt.step(&mut params, &grad, None);
+                }
+                epoch_loss.push((sum / n as f64, correct as f64 / n as f64));
+            }
+            let (first, last) = (epoch_loss[0], *epoch_loss.last().unwrap());
+            assert!(
+                last.0 < 0.5 * first.0 && last.1 > 0.9,
+                "levels {levels} {readout:?}: loss {first:?} -> {last:?}"
+            );
+        }
+    }
+}

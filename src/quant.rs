@@ -1,0 +1,403 @@
+//! The analog quantizer: `n` evenly spaced levels in [-1, 1], rounding modes, STE.
+//!
+//! Levels are `L_k = -1 + 2k/(n-1)`, `k = 0..n-1`. A value `x` is mapped to the index
+//! `t = (clamp(x, -1, 1) + 1) * (n - 1) / 2` and `k = round(t)`. The index is computed in
+//! exactly this form: the tempting `(x + 1) / step` with `step = 2/(n-1)` is wrong in f32
+//! (at `x = 0` it gives 3.4999998 for n = 8, so the tie silently rounds the other way).
+//!
+//! Rounding happens in index space, where `t >= 0`. The default is half-to-even, what
+//! `numpy.round`, `torch.round` and `tf.round` do, and so what the seed's numbers came from.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How a tie (an index exactly halfway between two levels) and everything else is rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rounding {
+    /// Ties to the even index (numpy / torch / TensorFlow). The default.
+    #[default]
+    HalfEven,
+    /// Ties toward +1.
+    HalfUp,
+    /// Ties toward -1.
+    HalfDown,
+    /// Rust's `f32::round` on the index: ties away from index 0. Because the index is never
+    /// negative this equals `HalfUp`; it is offered to show what naive Rust code does.
+    HalfAway,
+    /// Round up with probability equal to the fractional part (seeded, deterministic).
+    Stochastic,
+}
+
+impl Rounding {
+    /// All modes, in display order.
+    pub const ALL: [Rounding; 5] = [
+        Rounding::HalfEven,
+        Rounding::HalfUp,
+        Rounding::HalfDown,
+        Rounding::HalfAway,
+        Rounding::Stochastic,
+    ];
+
+    /// The kebab-case name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rounding::HalfEven => "half-even",
+            Rounding::HalfUp => "half-up",
+            Rounding::HalfDown => "half-down",
+            Rounding::HalfAway => "half-away",
+            Rounding::Stochastic => "stochastic",
+        }
+    }
+}
+
+impl fmt::Display for Rounding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Rounding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Rounding::ALL
+            .iter()
+            .copied()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown rounding mode '{s}'; expected one of: half-even, half-up, half-down, half-away, stochastic"
+                )
+            })
+    }
+}
+
+/// Magic constant for round-half-to-even of `0 <= t < 2^22` in f32 arithmetic: adding and
+/// subtracting 1.5 * 2^23 leaves the nearest integer (ties to even, IEEE default mode).
+/// Unlike `f32::round_ties_even` it vectorises on baseline x86-64 (SSE2).
+const RNE_MAGIC: f32 = 12_582_912.0;
+
+#[inline(always)]
+fn round_half_even(t: f32) -> f32 {
+    (t + RNE_MAGIC) - RNE_MAGIC
+}
+
+/// A deterministic uniform number in [0, 1) from a 64-bit key (splitmix64 finaliser).
+#[inline(always)]
+pub fn hash_uniform(key: u64) -> f32 {
+    let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+}
+
+/// An n-level grid on [-1, 1], or full precision (`n = 0`: identity, no clipping of
+/// activations beyond what the model does itself).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grid {
+    n: u32,
+    rounding: Rounding,
+    /// (n - 1) / 2: index scale.
+    half: f32,
+    /// 2 / (n - 1): level spacing.
+    step: f32,
+}
+
+impl Grid {
+    /// A grid of `n >= 2` levels, or full precision for `n = 0`. `n = 1` is an error.
+    pub fn new(n: u32, rounding: Rounding) -> Result<Grid, String> {
+        if n == 1 {
+            return Err("--levels 1 is not a grid: a single level cannot span [-1, 1]; use 2 or more levels, or 0 for full precision".into());
+        }
+        if n > 1 << 20 {
+            return Err(format!(
+                "--levels {n} is too many: at most {} levels are supported",
+                1 << 20
+            ));
+        }
+        let (half, step) = if n == 0 {
+            (0.0, 0.0)
+        } else {
+            ((n - 1) as f32 / 2.0, 2.0 / (n - 1) as f32)
+        };
+        Ok(Grid {
+            n,
+            rounding,
+            half,
+            step,
+        })
+    }
+
+    /// Full precision: [`Grid::quantize`] is the identity.
+    pub fn full_precision() -> Grid {
+        Grid {
+            n: 0,
+            rounding: Rounding::HalfEven,
+            half: 0.0,
+            step: 0.0,
+        }
+    }
+
+    /// Number of levels (0 = full precision).
+    pub fn n(&self) -> u32 {
+        self.n
+    }
+
+    /// True when this grid quantizes (n >= 2).
+    pub fn is_quantized(&self) -> bool {
+        self.n >= 2
+    }
+
+    /// The rounding mode.
+    pub fn rounding(&self) -> Rounding {
+        self.rounding
+    }
+
+    /// Level spacing 2/(n-1) (0 at full precision).
+    pub fn step(&self) -> f32 {
+        self.step
+    }
+
+    /// The level with index `k`.
+    #[inline(always)]
+    pub fn level(&self, k: u32) -> f32 {
+        // -1 + k * step, computed as (k - half) / half so that symmetric levels are exact
+        // negatives of each other and the middle level of odd n is exactly 0.
+        (k as f32 - self.half) / self.half
+    }
+
+    /// All levels, ascending.
+    pub fn levels(&self) -> Vec<f32> {
+        (0..self.n).map(|k| self.level(k)).collect()
+    }
+
+    /// Decision thresholds between neighbouring levels (the midpoints), ascending.
+    pub fn thresholds(&self) -> Vec<f32> {
+        (0..self.n.saturating_sub(1))
+            .map(|k| (k as f32 + 0.5 - self.half) / self.half)
+            .collect()
+    }
+
+    /// The continuous index `t = (clamp(x) + 1) * (n - 1) / 2`, in [0, n - 1].
+    #[inline(always)]
+    pub fn position(&self, x: f32) -> f32 {
+        (x.clamp(-1.0, 1.0) + 1.0) * self.half
+    }
+
+    /// The integer level index of `x` under deterministic rounding (stochastic rounding uses
+    /// `key`; other modes ignore it).
+    #[inline(always)]
+    pub fn index_keyed(&self, x: f32, key: u64) -> u32 {
+        let t = self.position(x);
+        let k = match self.rounding {
+            Rounding::HalfEven => round_half_even(t),
+            Rounding::HalfUp | Rounding::HalfAway => (t + 0.5).floor(),
+            Rounding::HalfDown => (t - 0.5).ceil(),
+            Rounding::Stochastic => (t + hash_uniform(key)).floor(),
+        };
+        (k as u32).min(self.n - 1)
+    }
+
+    /// The integer level index of `x` (stochastic rounding with key 0).
+    #[inline(always)]
+    pub fn index(&self, x: f32) -> u32 {
+        self.index_keyed(x, 0)
+    }
+
+    /// Q(x): the level nearest to `x` (identity at full precision).
+    #[inline(always)]
+    pub fn quantize(&self, x: f32) -> f32 {
+        if self.n == 0 {
+            return x;
+        }
+        self.level(self.index(x))
+    }
+
+    /// Quantize `src` into `dst` (same length). Stochastic rounding draws from
+    /// `hash(key_base + i)`, so the result depends only on the key, never on thread timing.
+    pub fn quantize_slice(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
+        debug_assert_eq!(src.len(), dst.len());
+        if self.n == 0 {
+            dst.copy_from_slice(src);
+            return;
+        }
+        let half = self.half;
+        let top = (self.n - 1) as f32;
+        match self.rounding {
+            Rounding::HalfEven => {
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    let k = round_half_even((s.clamp(-1.0, 1.0) + 1.0) * half).min(top);
+                    *d = (k - half) / half;
+                }
+            }
+            _ => {
+                for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+                    *d = self.level(self.index_keyed(s, key_base.wrapping_add(i as u64)));
+                }
+            }
+        }
+    }
+
+    /// Where exactly 0 goes: Q(0).
+    pub fn zero_maps_to(&self) -> f32 {
+        self.quantize(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(n: u32, r: Rounding) -> Grid {
+        Grid::new(n, r).unwrap()
+    }
+
+    #[test]
+    fn levels_are_exact_and_symmetric() {
+        for n in 2..=64u32 {
+            let grid = g(n, Rounding::HalfEven);
+            let lv = grid.levels();
+            assert_eq!(lv.len(), n as usize);
+            assert_eq!(lv[0], -1.0);
+            assert_eq!(lv[n as usize - 1], 1.0);
+            for k in 0..n as usize {
+                assert_eq!(lv[k], -lv[n as usize - 1 - k], "n={n} k={k}");
+                let exact = -1.0 + 2.0 * k as f64 / (n - 1) as f64;
+                assert!((lv[k] as f64 - exact).abs() < 1e-6);
+            }
+            if n % 2 == 1 {
+                assert_eq!(lv[(n / 2) as usize], 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn zero_ties_follow_period_four_with_half_even() {
+        for n in 2..=64u32 {
+            let grid = g(n, Rounding::HalfEven);
+            let z = grid.zero_maps_to();
+            let step_half = 1.0 / (n - 1) as f32;
+            if n % 2 == 1 {
+                assert_eq!(z, 0.0, "n={n}");
+            } else {
+                // t = (n-1)/2 = m + 0.5 with m = n/2 - 1; half-even picks the even of m, m+1.
+                let m = n / 2 - 1;
+                let expect = if m % 2 == 0 { -step_half } else { step_half };
+                assert!((z - expect).abs() < 1e-7, "n={n}: Q(0)={z}, expected {expect}");
+            }
+        }
+        // The seed's pattern.
+        for n in [6u32, 10, 14, 18] {
+            assert!(g(n, Rounding::HalfEven).zero_maps_to() < 0.0);
+        }
+        for n in [4u32, 8, 12, 16] {
+            assert!(g(n, Rounding::HalfEven).zero_maps_to() > 0.0);
+        }
+    }
+
+    #[test]
+    fn every_tie_is_pinned_for_every_mode() {
+        // Exact ties: the thresholds, where t = k + 0.5 exactly. Build x from t in f64 and
+        // keep only those whose f32 position is exactly k + 0.5.
+        for n in 2..=64u32 {
+            for mode in [
+                Rounding::HalfEven,
+                Rounding::HalfUp,
+                Rounding::HalfDown,
+                Rounding::HalfAway,
+            ] {
+                let grid = g(n, mode);
+                for k in 0..n - 1 {
+                    let x = ((k as f64 + 0.5) / ((n - 1) as f64 / 2.0) - 1.0) as f32;
+                    let t = grid.position(x);
+                    if t != k as f32 + 0.5 {
+                        continue; // not an exact tie in f32
+                    }
+                    let got = grid.index(x);
+                    let want = match mode {
+                        Rounding::HalfEven => {
+                            if k % 2 == 0 {
+                                k
+                            } else {
+                                k + 1
+                            }
+                        }
+                        Rounding::HalfUp | Rounding::HalfAway => k + 1,
+                        Rounding::HalfDown => k,
+                        Rounding::Stochastic => unreachable!(),
+                    };
+                    assert_eq!(got, want, "n={n} mode={mode} k={k} x={x}");
+                }
+                // 0 is an exact tie for every even n.
+                if n % 2 == 0 {
+                    assert_eq!(grid.position(0.0), (n - 1) as f32 / 2.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn naive_step_division_is_wrong_and_we_are_not() {
+        // The trap DESIGN.md warns about.
+        let step = 2.0f32 / 7.0;
+        assert_ne!((0.0f32 + 1.0) / step, 3.5);
+        assert_eq!(g(8, Rounding::HalfEven).position(0.0), 3.5);
+        assert_eq!(g(16, Rounding::HalfEven).position(0.0), 7.5);
+    }
+
+    #[test]
+    fn half_up_sends_zero_up_for_every_even_n() {
+        for n in (2..=64u32).step_by(2) {
+            assert!(g(n, Rounding::HalfUp).zero_maps_to() > 0.0);
+            assert!(g(n, Rounding::HalfDown).zero_maps_to() < 0.0);
+        }
+    }
+
+    #[test]
+    fn slice_matches_scalar_and_clips() {
+        for n in [2u32, 3, 4, 8, 9, 16, 17] {
+            for mode in Rounding::ALL {
+                let grid = g(n, mode);
+                let src: Vec<f32> = (-300..=300).map(|i| i as f32 / 200.0).collect();
+                let mut dst = vec![0.0; src.len()];
+                grid.quantize_slice(&src, &mut dst, 77);
+                for (i, (&s, &d)) in src.iter().zip(&dst).enumerate() {
+                    let k = grid.index_keyed(s, 77 + i as u64);
+                    assert_eq!(d, grid.level(k), "n={n} {mode} x={s}");
+                    assert!((-1.0..=1.0).contains(&d));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_level_away_from_ties() {
+        let grid = g(5, Rounding::HalfEven);
+        assert_eq!(grid.quantize(0.2), 0.0);
+        assert_eq!(grid.quantize(0.3), 0.5);
+        assert_eq!(grid.quantize(-0.74), -0.5);
+        assert_eq!(grid.quantize(-7.0), -1.0);
+        assert_eq!(grid.quantize(3.0), 1.0);
+        assert_eq!(Grid::full_precision().quantize(0.123), 0.123);
+    }
+
+    #[test]
+    fn stochastic_rounding_is_unbiased_and_deterministic() {
+        let grid = g(3, Rounding::Stochastic);
+        let x = 0.3f32; // t = 1.3
+        let ups = (0..20000u64).filter(|&k| grid.index_keyed(x, k) == 2).count();
+        let p = ups as f64 / 20000.0;
+        assert!((p - 0.3).abs() < 0.02, "p={p}");
+        assert_eq!(grid.index_keyed(x, 5), grid.index_keyed(x, 5));
+    }
+
+    #[test]
+    fn bad_levels_are_errors() {
+        assert!(Grid::new(1, Rounding::HalfEven).is_err());
+        assert!(Grid::new(0, Rounding::HalfEven).is_ok());
+        assert!("nope".parse::<Rounding>().is_err());
+        assert_eq!("half-up".parse::<Rounding>(), Ok(Rounding::HalfUp));
+    }
+}

@@ -1,0 +1,840 @@
+//! Shared chart furniture: axes and tick labels, layout, title, legend, clipping, markers.
+
+use anyhow::Result;
+use plotters::coord::ranged1d::Ranged;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{LegendPos, Sty};
+
+/// Tick label em size (SVG pixels).
+pub const TICK_EM: f64 = 14.0;
+/// Axis label em size.
+pub const DESC_EM: f64 = 15.5;
+/// Chart title em size.
+pub const TITLE_EM: f64 = 16.5;
+/// Legend text em size.
+pub const LEGEND_EM: f64 = 13.5;
+/// Tick mark length.
+const TICK_LEN: f64 = 5.0;
+
+/// Light grey of the grid.
+pub const GRID: RGBColor = RGBColor(222, 222, 222);
+/// Default colour of vertical guide lines.
+pub const GUIDE: RGBColor = RGBColor(110, 110, 110);
+
+/// Where a text's reference point is (vertically always centred).
+#[derive(Clone, Copy)]
+pub enum Anchor {
+    Center,
+    Left,
+    Right,
+}
+
+/// Draw `s` with its vertical centre at `pos` (area-relative), correcting the bitmap baseline.
+pub fn text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &str,
+    style: &TextStyle,
+    pos: (i32, i32),
+    anchor: Anchor,
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let h = match anchor {
+        Anchor::Center => HPos::Center,
+        Anchor::Left => HPos::Left,
+        Anchor::Right => HPos::Right,
+    };
+    let style = style.pos(Pos::new(h, VPos::Center));
+    area.draw_text(s, &style, (pos.0, pos.1 + st.text_dy(&style)))?;
+    Ok(())
+}
+
+/// How an axis places and prints its ticks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ticks {
+    /// "Nice" 1-2-5 steps, printed with as many decimals as the steps need.
+    Auto,
+    /// Integer positions only.
+    Integer,
+    /// The axis holds log10 of the value: integer positions, printed as 1, 10, 100, 1000, 10⁴.
+    Pow10,
+}
+
+/// One axis: its range and tick kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Axis {
+    pub lo: f64,
+    pub hi: f64,
+    pub ticks: Ticks,
+}
+
+/// A finite, non-empty range: swaps reversed ends and widens a zero-width range.
+pub fn sane_range(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = match (lo.is_finite(), hi.is_finite()) {
+        (true, true) => (lo.min(hi), lo.max(hi)),
+        (true, false) => (lo, lo),
+        (false, true) => (hi, hi),
+        (false, false) => (0.0, 1.0),
+    };
+    if hi - lo > 1e-12 * lo.abs().max(hi.abs()).max(1e-300) {
+        (lo, hi)
+    } else {
+        let d = if lo == 0.0 { 0.5 } else { lo.abs() * 0.1 };
+        (lo - d, hi + d)
+    }
+}
+
+/// Range of the finite values of `it`, or `None`.
+pub fn finite_range(it: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    let mut r: Option<(f64, f64)> = None;
+    for v in it.into_iter().filter(|v| v.is_finite()) {
+        r = Some(match r {
+            None => (v, v),
+            Some((a, b)) => (a.min(v), b.max(v)),
+        });
+    }
+    r
+}
+
+/// Data range padded by `frac` of its width on both sides (zero-width ranges widened first).
+pub fn padded(r: Option<(f64, f64)>, frac: f64) -> (f64, f64) {
+    let (lo, hi) = match r {
+        Some((lo, hi)) => sane_range(lo, hi),
+        None => (0.0, 1.0),
+    };
+    let d = (hi - lo) * frac;
+    (lo - d, hi + d)
+}
+
+impl Axis {
+    /// Maximum number of ticks along `len_px` backend pixels.
+    fn max_ticks(&self, len_px: f64, horizontal: bool, st: &Sty) -> usize {
+        let per = if horizontal { 80.0 } else { 48.0 } * st.s;
+        let auto = ((len_px / per).floor() as usize).clamp(2, 11);
+        match self.ticks {
+            Ticks::Auto => auto,
+            Ticks::Integer | Ticks::Pow10 => {
+                let n = (self.hi.floor() - self.lo.ceil()).max(0.0) as usize + 1;
+                n.min(auto).max(1)
+            }
+        }
+    }
+
+    fn key_points(&self, n: usize) -> Vec<f64> {
+        RangedCoordf64::from(self.lo..self.hi).key_points(n)
+    }
+
+    /// The tick formatter for `n` requested ticks.
+    fn formatter(&self, n: usize) -> TickFmt {
+        let kp = self.key_points(n);
+        let big = kp.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let step = kp
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(f64::INFINITY, f64::min);
+        let step = if step.is_finite() && step > 0.0 {
+            step
+        } else {
+            (self.hi - self.lo).abs().max(1e-300)
+        };
+        let decimals = (0..=9)
+            .find(|&d| {
+                let m = 10f64.powi(d);
+                kp.iter()
+                    .all(|v| ((v * m) - (v * m).round()).abs() < 1e-6 * m.max(1.0) * step.max(1e-9))
+            })
+            .unwrap_or(9) as usize;
+        TickFmt {
+            ticks: self.ticks,
+            decimals,
+            sci: self.ticks == Ticks::Auto && (big >= 1e5 || (big > 0.0 && big < 1e-3)),
+            zero_tol: step * 1e-9,
+        }
+    }
+}
+
+/// Formats tick values of one axis consistently.
+pub struct TickFmt {
+    ticks: Ticks,
+    decimals: usize,
+    sci: bool,
+    zero_tol: f64,
+}
+
+const SUPERSCRIPT: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+
+impl TickFmt {
+    pub fn fmt(&self, v: f64) -> String {
+        let v = if v.abs() <= self.zero_tol { 0.0 } else { v };
+        let s = match self.ticks {
+            Ticks::Integer => {
+                if (v - v.round()).abs() > 1e-6 {
+                    return String::new();
+                }
+                format!("{:.0}", v.round())
+            }
+            Ticks::Pow10 => {
+                if (v - v.round()).abs() > 1e-6 {
+                    return String::new();
+                }
+                let k = v.round() as i32;
+                if (0..=3).contains(&k) {
+                    format!("{}", 10i64.pow(k as u32))
+                } else {
+                    let digits: String = k
+                        .unsigned_abs()
+                        .to_string()
+                        .chars()
+                        .map(|c| SUPERSCRIPT[c.to_digit(10).unwrap_or(0) as usize])
+                        .collect();
+                    format!("10{}{}", if k < 0 { "⁻" } else { "" }, digits)
+                }
+            }
+            Ticks::Auto if self.sci && v != 0.0 => {
+                let e = v.abs().log10().floor() as i32;
+                let m = v / 10f64.powi(e);
+                let m = format!("{:.2}", m);
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
+            Ticks::Auto => format!("{:.*}", self.decimals, v),
+        };
+        // A typographic minus sign, as in typeset figures.
+        s.replacen('-', "\u{2212}", 1)
+    }
+}
+
+/// What a chart frame needs to know.
+pub struct FrameSpec<'t> {
+    pub title: &'t str,
+    pub x_label: &'t str,
+    pub y_label: &'t str,
+    pub x: Axis,
+    pub y: Axis,
+    /// Force a square plot area (heatmaps).
+    pub square: bool,
+    /// Extra space (SVG pixels) to the right of the plot, e.g. for a legend or colour bar.
+    pub right_extra: f64,
+}
+
+/// Pixel layout of a chart inside its area (backend pixels).
+pub struct Layout {
+    pub top: i32,
+    pub bottom: i32,
+    pub left: i32,
+    pub right: i32,
+    pub title_h: i32,
+    pub x_area: i32,
+    pub y_area: i32,
+    pub plot_w: i32,
+    pub plot_h: i32,
+    pub nx: usize,
+    pub ny: usize,
+}
+
+impl Layout {
+    /// Compute margins, label areas and tick counts so that no label is clipped.
+    pub fn new<DB: DrawingBackend>(
+        area: &DrawingArea<DB, Shift>,
+        f: &FrameSpec,
+        st: &Sty,
+    ) -> Result<Layout>
+    where
+        DB::ErrorType: 'static,
+    {
+        let (w, h) = area.dim_in_pixel();
+        let (w, h) = (w as i32, h as i32);
+        let tick_font = st.font(TICK_EM);
+        let desc_font = st.font(DESC_EM);
+        let text_h = |s: &str, style: &TextStyle| -> Result<(i32, i32)> {
+            let (a, b) = area.estimate_text_size(s, style)?;
+            Ok((a as i32, b as i32))
+        };
+        let title_h = if f.title.is_empty() {
+            st.px(8.0)
+        } else {
+            text_h(f.title, &st.bold(TITLE_EM))?.1 + st.px(16.0)
+        };
+        let (_, tick_h) = text_h("0123456789", &tick_font)?;
+        let (_, desc_h) = text_h("Ag", &desc_font)?;
+        let tick = st.px(TICK_LEN);
+
+        // First guess of the plot size, for the tick counts.
+        let guess_w = (w - st.px(110.0 + f.right_extra)).max(st.px(100.0));
+        let guess_h = (h - title_h - st.px(70.0)).max(st.px(80.0));
+        let nx = f.x.max_ticks(guess_w as f64, true, st);
+        let ny = f.y.max_ticks(guess_h as f64, false, st);
+
+        let yfmt = f.y.formatter(ny);
+        let mut y_label_w = 0;
+        for v in f.y.key_points(ny) {
+            y_label_w = y_label_w.max(text_h(&yfmt.fmt(v), &tick_font)?.0);
+        }
+        let xfmt = f.x.formatter(nx);
+        let x_kp = f.x.key_points(nx);
+        let last_x_w = match x_kp.last() {
+            Some(&v) if (f.x.hi - v).abs() < 1e-9 * (f.x.hi - f.x.lo) => {
+                text_h(&xfmt.fmt(v), &tick_font)?.0
+            }
+            _ => 0,
+        };
+
+        let y_desc = if f.y_label.is_empty() {
+            0
+        } else {
+            desc_h + st.px(8.0)
+        };
+        let x_desc = if f.x_label.is_empty() {
+            0
+        } else {
+            desc_h + st.px(6.0)
+        };
+        let y_area = 2 * tick + y_label_w + y_desc + st.px(4.0);
+        let x_area = 2 * tick + tick_h + x_desc + st.px(4.0);
+        let mut top = title_h;
+        let mut bottom = st.px(6.0);
+        let mut left = st.px(8.0);
+        let mut right = (last_x_w / 2 + st.px(4.0)).max(st.px(16.0)) + st.px(f.right_extra);
+        let mut plot_w = w - left - right - y_area;
+        let mut plot_h = h - top - bottom - x_area;
+        if f.square && plot_w > 0 && plot_h > 0 {
+            let side = plot_w.min(plot_h);
+            left += (plot_w - side) / 2;
+            right += plot_w - side - (plot_w - side) / 2;
+            top += (plot_h - side) / 2;
+            bottom += plot_h - side - (plot_h - side) / 2;
+            plot_w = side;
+            plot_h = side;
+        }
+        Ok(Layout {
+            top,
+            bottom,
+            left,
+            right,
+            title_h,
+            x_area,
+            y_area,
+            plot_w,
+            plot_h,
+            nx,
+            ny,
+        })
+    }
+}
+
+/// The chart type every figure uses.
+pub type Chart2d<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draw the title, build the coordinate system and draw grid, ticks and axis labels.
+pub fn build<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    f: &FrameSpec,
+    lay: &Layout,
+    st: &Sty,
+) -> Result<Chart2d<'a, DB>>
+where
+    DB::ErrorType: 'static,
+{
+    if !f.title.is_empty() {
+        // Centre the title over the plot area, not over the whole figure.
+        let cx = lay.left + lay.y_area + lay.plot_w / 2;
+        text(
+            area,
+            f.title,
+            &st.bold(TITLE_EM),
+            (cx, lay.top.min(lay.title_h) / 2 + st.px(2.0)),
+            Anchor::Center,
+            st,
+        )?;
+    }
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(lay.top.max(0))
+        .margin_bottom(lay.bottom.max(0))
+        .margin_left(lay.left.max(0))
+        .margin_right(lay.right.max(0))
+        .x_label_area_size(lay.x_area.max(0))
+        .y_label_area_size(lay.y_area.max(0))
+        .build_cartesian_2d(f.x.lo..f.x.hi, f.y.lo..f.y.hi)?;
+
+    let xfmt = f.x.formatter(lay.nx);
+    let yfmt = f.y.formatter(lay.ny);
+    let xf = |v: &f64| xfmt.fmt(*v);
+    let yf = |v: &f64| yfmt.fmt(*v);
+    let tick_font = st.font(TICK_EM);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_labels(lay.nx)
+        .y_labels(lay.ny)
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        .label_style(tick_font.clone())
+        .axis_desc_style(st.font(DESC_EM))
+        .bold_line_style(GRID.stroke_width(st.w(1.0)))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.stroke_width(st.w(1.0)))
+        .set_all_tick_mark_size(st.px(TICK_LEN))
+        .y_label_offset(st.text_dy(&tick_font));
+    if !f.x_label.is_empty() {
+        mesh.x_desc(f.x_label);
+    }
+    if !f.y_label.is_empty() {
+        mesh.y_desc(f.y_label);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// The plot rectangle relative to `area`: (x0, y0, x1, y1), inclusive-exclusive.
+pub fn plot_rect<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart2d<DB>,
+) -> (i32, i32, i32, i32) {
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let (bx, by) = area.get_base_pixel();
+    (xr.start - bx, yr.start - by, xr.end - bx, yr.end - by)
+}
+
+/// Draw the black frame around the plot area (on top of the data).
+pub fn draw_frame<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart2d<DB>,
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (x0, y0, x1, y1) = plot_rect(area, chart);
+    area.draw(&Rectangle::new(
+        [(x0, y0), (x1 - 1, y1 - 1)],
+        BLACK.stroke_width(st.w(1.0)),
+    ))?;
+    Ok(())
+}
+
+/// Write a grey "no data" note in the middle of the plot.
+pub fn no_data<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart2d<DB>,
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (x0, y0, x1, y1) = plot_rect(area, chart);
+    let style = st.font(DESC_EM).color(&GUIDE);
+    text(
+        area,
+        "no data",
+        &style,
+        ((x0 + x1) / 2, (y0 + y1) / 2),
+        Anchor::Center,
+        st,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clipping (plotters does not clip to the plot area)
+
+/// Clip segment p-q to the box (Liang-Barsky); `None` if it misses the box.
+pub fn clip_segment(
+    p: (f64, f64),
+    q: (f64, f64),
+    xr: (f64, f64),
+    yr: (f64, f64),
+) -> Option<((f64, f64), (f64, f64))> {
+    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+    let mut t0: f64 = 0.0;
+    let mut t1: f64 = 1.0;
+    for (pk, qk) in [
+        (-dx, p.0 - xr.0),
+        (dx, xr.1 - p.0),
+        (-dy, p.1 - yr.0),
+        (dy, yr.1 - p.1),
+    ] {
+        if pk == 0.0 {
+            if qk < 0.0 {
+                return None;
+            }
+        } else {
+            let r = qk / pk;
+            if pk < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    if t0 > t1 {
+        return None;
+    }
+    let a = if t0 > 0.0 {
+        (p.0 + t0 * dx, p.1 + t0 * dy)
+    } else {
+        p
+    };
+    let b = if t1 < 1.0 {
+        (p.0 + t1 * dx, p.1 + t1 * dy)
+    } else {
+        q
+    };
+    Some((a, b))
+}
+
+/// Clip a polyline to the box; returns the visible pieces (each with >= 2 points).
+pub fn clip_polyline(pts: &[(f64, f64)], xr: (f64, f64), yr: (f64, f64)) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
+    for w in pts.windows(2) {
+        match clip_segment(w[0], w[1], xr, yr) {
+            Some((a, b)) => {
+                if cur.last() != Some(&a) {
+                    if cur.len() >= 2 {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    cur.clear();
+                    cur.push(a);
+                }
+                cur.push(b);
+            }
+            None => {
+                if cur.len() >= 2 {
+                    out.push(std::mem::take(&mut cur));
+                }
+                cur.clear();
+            }
+        }
+    }
+    if cur.len() >= 2 {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether `p` is inside the box (inclusive, with a tiny tolerance).
+pub fn inside(p: (f64, f64), xr: (f64, f64), yr: (f64, f64)) -> bool {
+    let ex = (xr.1 - xr.0).abs() * 1e-9;
+    let ey = (yr.1 - yr.0).abs() * 1e-9;
+    p.0 >= xr.0 - ex && p.0 <= xr.1 + ex && p.1 >= yr.0 - ey && p.1 <= yr.1 + ey
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markers
+
+/// A circular marker.
+#[derive(Clone, Copy)]
+pub struct Marker {
+    pub color: RGBAColor,
+    /// Radius in SVG pixels.
+    pub r: f64,
+    /// Filled, or open (white inside, coloured ring).
+    pub filled: bool,
+}
+
+/// Draw marker `m` centred at backend-relative pixel `c` of `area`.
+pub fn draw_marker_px<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    c: (i32, i32),
+    m: &Marker,
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let r = st.px(m.r).max(1) as u32;
+    if m.filled {
+        area.draw(&Circle::new(c, r, m.color.filled()))?;
+    } else {
+        area.draw(&Circle::new(c, r, WHITE.filled()))?;
+        area.draw(&Circle::new(c, r, m.color.stroke_width(st.w(1.6))))?;
+    }
+    Ok(())
+}
+
+/// Draw marker `m` at data point `p` of the chart.
+pub fn draw_marker<DB: DrawingBackend>(
+    chart: &Chart2d<DB>,
+    p: (f64, f64),
+    m: &Marker,
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let r = st.px(m.r).max(1);
+    let pa = chart.plotting_area();
+    if m.filled {
+        pa.draw(&(EmptyElement::at(p) + Circle::new((0, 0), r, m.color.filled())))?;
+    } else {
+        pa.draw(&(EmptyElement::at(p) + Circle::new((0, 0), r, WHITE.filled())))?;
+        pa.draw(
+            &(EmptyElement::at(p) + Circle::new((0, 0), r, m.color.stroke_width(st.w(1.6)))),
+        )?;
+    }
+    Ok(())
+}
+
+/// Draw a solid or dashed polyline in data coordinates (already clipped).
+pub fn draw_path<DB: DrawingBackend>(
+    chart: &Chart2d<DB>,
+    pts: &[(f64, f64)],
+    style: ShapeStyle,
+    dashed: bool,
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let pa = chart.plotting_area();
+    if dashed {
+        pa.draw(&DashedPathElement::new(
+            pts.iter().copied(),
+            st.px(7.0),
+            st.px(4.0),
+            style,
+        ))?;
+    } else {
+        pa.draw(&PathElement::new(pts.to_vec(), style))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legend
+
+/// The symbol in front of a legend label.
+pub enum Swatch {
+    Line {
+        color: RGBAColor,
+        width: f64,
+        dashed: bool,
+        marker: Option<Marker>,
+    },
+    Marker(Marker),
+    /// A filled box (histograms), drawn with a border in `edge`.
+    Patch { fill: RGBAColor, edge: RGBAColor },
+}
+
+/// One legend row.
+pub struct Entry {
+    pub label: String,
+    pub swatch: Swatch,
+}
+
+/// Normalised positions ([0,1]^2, y up) occupied by data, to choose a free legend corner.
+#[derive(Default)]
+pub struct Occupancy {
+    pts: Vec<(f64, f64)>,
+    xr: (f64, f64),
+    yr: (f64, f64),
+}
+
+impl Occupancy {
+    pub fn new(xr: (f64, f64), yr: (f64, f64)) -> Self {
+        Occupancy {
+            pts: Vec::new(),
+            xr,
+            yr,
+        }
+    }
+    fn norm(&self, p: (f64, f64)) -> (f64, f64) {
+        (
+            (p.0 - self.xr.0) / (self.xr.1 - self.xr.0),
+            (p.1 - self.yr.0) / (self.yr.1 - self.yr.0),
+        )
+    }
+    /// A data point.
+    pub fn point(&mut self, p: (f64, f64)) {
+        let q = self.norm(p);
+        if q.0.is_finite() && q.1.is_finite() {
+            self.pts.push(q);
+        }
+    }
+    /// A data segment (sampled every 1% of the plot).
+    pub fn segment(&mut self, p: (f64, f64), q: (f64, f64)) {
+        let (a, b) = (self.norm(p), self.norm(q));
+        if !(a.0.is_finite() && a.1.is_finite() && b.0.is_finite() && b.1.is_finite()) {
+            return;
+        }
+        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+        let n = ((len / 0.01).ceil() as usize).clamp(1, 400);
+        for i in 0..=n {
+            let t = i as f64 / n as f64;
+            self.pts.push((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)));
+        }
+    }
+    /// How many occupied positions fall in the normalised box.
+    fn count(&self, x0: f64, y0: f64, x1: f64, y1: f64) -> usize {
+        self.pts
+            .iter()
+            .filter(|p| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1)
+            .count()
+    }
+}
+
+/// Resolved legend placement.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Placement {
+    UpperLeft,
+    UpperRight,
+    LowerLeft,
+    LowerRight,
+    Outside,
+}
+
+const LEGEND_PAD: f64 = 7.0;
+const LEGEND_INSET: f64 = 8.0;
+const SWATCH_W: f64 = 30.0;
+
+/// Legend box size in backend pixels.
+pub fn legend_size<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    st: &Sty,
+) -> Result<(i32, i32)>
+where
+    DB::ErrorType: 'static,
+{
+    let font = st.font(LEGEND_EM);
+    let mut tw = 0;
+    for e in entries {
+        tw = tw.max(area.estimate_text_size(&e.label, &font)?.0 as i32);
+    }
+    let w = st.px(2.0 * LEGEND_PAD + SWATCH_W + 6.0) + tw;
+    let h = st.px(2.0 * LEGEND_PAD) + entries.len() as i32 * row_h(st);
+    Ok((w, h))
+}
+
+fn row_h(st: &Sty) -> i32 {
+    st.px(LEGEND_EM * 1.55)
+}
+
+/// Choose the placement for `pos` given the legend size and the plot size (backend pixels).
+pub fn resolve(
+    pos: LegendPos,
+    legend: (i32, i32),
+    plot: (i32, i32),
+    occ: &Occupancy,
+    st: &Sty,
+) -> Option<Placement> {
+    Some(match pos {
+        LegendPos::None => return None,
+        LegendPos::UpperLeft => Placement::UpperLeft,
+        LegendPos::UpperRight => Placement::UpperRight,
+        LegendPos::LowerLeft => Placement::LowerLeft,
+        LegendPos::LowerRight => Placement::LowerRight,
+        LegendPos::OutsideRight => Placement::Outside,
+        LegendPos::Auto => {
+            let (pw, ph) = (plot.0.max(1) as f64, plot.1.max(1) as f64);
+            // Legend box in normalised units, grown by a few pixels of clearance.
+            let inset = st.px(LEGEND_INSET) as f64;
+            let clear = st.px(6.0) as f64;
+            let w = (legend.0 as f64 + inset + clear) / pw;
+            let h = (legend.1 as f64 + inset + clear) / ph;
+            if w >= 0.7 || h >= 0.8 {
+                return Some(Placement::Outside);
+            }
+            let corners = [
+                (Placement::UpperRight, (1.0 - w, 1.0 - h, 1.0, 1.0)),
+                (Placement::UpperLeft, (0.0, 1.0 - h, w, 1.0)),
+                (Placement::LowerRight, (1.0 - w, 0.0, 1.0, h)),
+                (Placement::LowerLeft, (0.0, 0.0, w, h)),
+            ];
+            corners
+                .iter()
+                .find(|(_, b)| occ.count(b.0, b.1, b.2, b.3) == 0)
+                .map(|c| c.0)
+                .unwrap_or(Placement::Outside)
+        }
+    })
+}
+
+/// Extra right margin (SVG pixels) an outside legend of `legend` backend pixels needs.
+pub fn outside_extra(legend: (i32, i32), st: &Sty) -> f64 {
+    legend.0 as f64 / st.s + 14.0
+}
+
+/// Draw the legend; `plot` is the plot rectangle relative to `area`.
+pub fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    plot: (i32, i32, i32, i32),
+    placement: Placement,
+    entries: &[Entry],
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (w, h) = legend_size(area, entries, st)?;
+    let inset = st.px(LEGEND_INSET);
+    let (x0, y0) = match placement {
+        Placement::UpperLeft => (plot.0 + inset, plot.1 + inset),
+        Placement::UpperRight => (plot.2 - inset - w, plot.1 + inset),
+        Placement::LowerLeft => (plot.0 + inset, plot.3 - inset - h),
+        Placement::LowerRight => (plot.2 - inset - w, plot.3 - inset - h),
+        Placement::Outside => (plot.2 + st.px(12.0), plot.1),
+    };
+    area.draw(&Rectangle::new(
+        [(x0, y0), (x0 + w, y0 + h)],
+        WHITE.mix(0.88).filled(),
+    ))?;
+    area.draw(&Rectangle::new(
+        [(x0, y0), (x0 + w, y0 + h)],
+        RGBColor(150, 150, 150).stroke_width(st.w(1.0)),
+    ))?;
+    let font = st.font(LEGEND_EM);
+    let rh = row_h(st);
+    for (i, e) in entries.iter().enumerate() {
+        let cy = y0 + st.px(LEGEND_PAD) + i as i32 * rh + rh / 2;
+        let sx0 = x0 + st.px(LEGEND_PAD);
+        let sx1 = sx0 + st.px(SWATCH_W);
+        let mid = ((sx0 + sx1) / 2, cy);
+        match &e.swatch {
+            Swatch::Line {
+                color,
+                width,
+                dashed,
+                marker,
+            } => {
+                let style = color.stroke_width(st.w(*width));
+                if *dashed {
+                    area.draw(&DashedPathElement::new(
+                        vec![(sx0, cy), (sx1, cy)],
+                        st.px(7.0),
+                        st.px(4.0),
+                        style,
+                    ))?;
+                } else {
+                    area.draw(&PathElement::new(vec![(sx0, cy), (sx1, cy)], style))?;
+                }
+                if let Some(m) = marker {
+                    draw_marker_px(area, mid, m, st)?;
+                }
+            }
+            Swatch::Marker(m) => draw_marker_px(area, mid, m, st)?,
+            Swatch::Patch { fill, edge } => {
+                let hh = (rh as f64 * 0.32) as i32;
+                let r = [(sx0, cy - hh), (sx1, cy + hh)];
+                area.draw(&Rectangle::new(r, fill.filled()))?;
+                area.draw(&Rectangle::new(r, edge.stroke_width(st.w(1.2))))?;
+            }
+        }
+        text(
+            area,
+            &e.label,
+            &font,
+            (sx1 + st.px(6.0), cy),
+            Anchor::Left,
+            st,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The trainer: seeded init and shuffling, batches, QAT steps, evaluation, per-epoch metrics.
+//!
+//! A run is single-threaded and uses only seeded randomness, so its results are
+//! bit-identical for the same config whatever else runs (sweeps parallelise across runs).
+
+use crate::config::{ModelKind, TrainConfig};
+use crate::data::Dataset;
+use crate::encode::InputMap;
+use crate::nn::init::{dead_layers, init_params};
+use crate::nn::mlp::Mlp;
+use crate::nn::{Network, Segment};
+use crate::optim::Optimizer;
+use crate::quant::Grid;
+use anyhow::{bail, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Metrics of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches (as the weights moved).
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (running, as Keras reports it).
+    pub train_accuracy: f64,
+    /// Test accuracy after the epoch (quantized forward pass).
+    pub test_accuracy: f64,
+    /// Seconds since the start of training.
+    pub seconds: f64,
+}
+
+/// Everything a finished run produced.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// Per-epoch metrics.
+    pub epochs: Vec<EpochMetrics>,
+    /// Parameter blocks.
+    pub segments: Vec<Segment>,
+    /// Full-precision parameters at the end.
+    pub params: Vec<f32>,
+    /// Quantized parameters at the end (what the hardware would hold).
+    pub quantized: Vec<f32>,
+    /// The input table at the end (pre-quantization), 256 entries.
+    pub table: Vec<f32>,
+    /// The input table at the start.
+    pub table_start: Vec<f32>,
+    /// The input table after quantization, at the end.
+    pub table_quantized: Vec<f32>,
+    /// Weight layers that were dead (all quantized weights 0) at the start.
+    pub dead_start: Vec<String>,
+    /// Wall time of training (without data loading).
+    pub seconds: f64,
+}
+
+impl TrainOutcome {
+    /// Final epoch's metrics.
+    pub fn last(&self) -> &EpochMetrics {
+        self.epochs.last().expect("at least one epoch")
+    }
+}
+
+/// Build the network a config asks for.
+pub fn build_network(cfg: &TrainConfig, inputs: usize) -> Result<Box<dyn Network>> {
+    match cfg.model {
+        ModelKind::Mlp => Ok(Box::new(Mlp::new(inputs, cfg.hidden, cfg.output))),
+        ModelKind::Complex => Ok(Box::new(crate::nn::complex::ComplexMlp::new(
+            inputs, cfg.hidden, cfg.output,
+        ))),
+    }
+}
+
+/// Keys for stochastic rounding: distinct per seed, purpose and step.
+fn key(seed: u64, purpose: u64, step: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ purpose.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ step.wrapping_mul(0x1656_67B1_9E37_79F9)
+}
+
+/// Test accuracy of quantized parameters `q` with input table `qtab`.
+pub fn evaluate(
+    net: &mut dyn Network,
+    q: &[f32],
+    qtab: &[f32],
+    act: &Grid,
+    images: &[u8],
+    labels: &[u8],
+    seed: u64,
+) -> f64 {
+    let ni = net.inputs();
+    const CHUNK: usize = 256;
+    let mut xq = vec![0.0f32; CHUNK * ni];
+    let mut pred = vec![0u8; CHUNK];
+    let mut correct = 0usize;
+    for (c, lab) in labels.chunks(CHUNK).enumerate() {
+        let start = c * CHUNK;
+        let px = &images[start * ni..(start + lab.len()) * ni];
+        for (x, &p) in xq.iter_mut().zip(px) {
+            *x = qtab[p as usize];
+        }
+        net.predict_batch(
+            q,
+            &xq[..lab.len() * ni],
+            act,
+            key(seed, 3, c as u64),
+            &mut pred[..lab.len()],
+        );
+        correct += pred[..lab.len()]
+            .iter()
+            .zip(lab)
+            .filter(|(a, b)| a == b)
+            .count();
+    }
+    correct as f64 / labels.len().max(1) as f64
+}
+
+/// Train one run. `on_epoch` sees each epoch's metrics as they come (progress, logging).
+pub fn train(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    on_epoch: &mut dyn FnMut(&EpochMetrics),
+) -> Result<TrainOutcome> {
+    if let Err(e) = cfg.validate() {
+        bail!("{e}");
+    }
+    if data.side != cfg.resolution {
+        bail!(
+            "the data is {}x{} but the config asks for resolution {}",
+            data.side,
+            data.side,
+            cfg.resolution
+        );
+    }
+    let grid = Grid::new(cfg.levels, cfg.rounding).map_err(anyhow::Error::msg)?;
+    let ni = data.pixels();
+    let mut net = build_network(cfg, ni)?;
+    let segments = net.segments().to_vec();
+    let np = net.n_params();
+
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut params = init_params(&segments, cfg.init, &grid, cfg.init_scale, &mut rng);
+    let mut q = vec![0.0f32; np];
+    grid.quantize_slice(&params, &mut q, key(cfg.seed, 1, 0));
+    let dead_start = dead_layers(&segments, &q);
+
+    let mut input = InputMap::new(cfg.scheme, cfg.zero_shift_eps);
+    let table_start = input.table().to_vec();
+    let mut qtab = input.quantized(&grid);
+    let learned = input.is_learned();
+
+    let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, np);
+    let mut topt = Optimizer::new(cfg.table_optimizer, cfg.table_lr, cfg.momentum, 256);
+
+    let n = data.n_train();
+    let b = cfg.batch.min(n.max(1));
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    shuffle_rng.set_stream(1);
+
+    let mut grad = vec![0.0f32; np];
+    let mut xq = vec![0.0f32; b * ni];
+    let mut px = vec![0u8; b * ni];
+    let mut labels = vec![0u8; b];
+    let mut dx = if learned { vec![0.0f32; b * ni] } else { Vec::new() };
+    let mut tgrad = [0.0f32; 256];
+
+    let start = Instant::now();
+    let mut epochs = Vec::with_capacity(cfg.epochs);
+    let mut step: u64 = 0;
+    for epoch in 1..=cfg.epochs {
+        order.shuffle(&mut shuffle_rng);
+        let mut loss_sum = 0.0f64;
+        let mut correct = 0usize;
+        for (bi, chunk) in order.chunks(b).enumerate() {
+            let m = chunk.len();
+            for (s, &idx) in chunk.iter().enumerate() {
+                let idx = idx as usize;
+                px[s * ni..(s + 1) * ni].copy_from_slice(&data.train_x[idx * ni..(idx + 1) * ni]);
+                labels[s] = data.train_y[idx];
+            }
+            for (x, &p) in xq[..m * ni].iter_mut().zip(&px[..m * ni]) {
+                *x = qtab[p as usize];
+            }
+            grad.fill(0.0);
+            let stats = net.train_batch(
+                &q,
+                &xq[..m * ni],
+                &labels[..m],
+                &grid,
+                key(cfg.seed, 2, step),
+                &mut grad,
+                if learned { Some(&mut dx[..m * ni]) } else { None },
+            );
+            if !stats.loss_sum.is_finite() {
+                bail!(
+                    "the training loss became {} at epoch {epoch}, batch {} (run {}): lower the learning rate (lr = {})",
+                    stats.loss_sum,
+                    bi + 1,
+                    cfg.label(),
+                    cfg.lr
+                );
+            }
+            loss_sum += stats.loss_sum;
+            correct += stats.correct;
+            opt.step(&mut params, &grad, None);
+            step += 1;
+            grid.quantize_slice(&params, &mut q, key(cfg.seed, 1, step));
+            if learned {
+                tgrad.fill(0.0);
+                for (&p, &d) in px[..m * ni].iter().zip(&dx[..m * ni]) {
+                    tgrad[p as usize] += d;
+                }
+                topt.step(input.table_mut(), &tgrad, None);
+                qtab = input.quantized(&grid);
+            }
+        }
+        let test_accuracy = evaluate(
+            net.as_mut(),
+            &q,
+            &qtab,
+            &grid,
+            &data.test_x,
+            &data.test_y,
+            cfg.seed,
+        );
+        let m = EpochMetrics {
+            epoch,
+            train_loss: loss_sum / n as f64,
+            train_accuracy: correct as f64 / n as f64,
+            test_accuracy,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&m);
+        epochs.push(m);
+    }
+    Ok(TrainOutcome {
+        epochs,
+        segments,
+        params,
+        quantized: q,
+        table_quantized: qtab,
+        table: input.table().to_vec(),
+        table_start,
+        dead_start,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
