@@ -130,3 +130,12 @@ mod tests {
         assert!("bogus".parse::<Scheme>().is_err());
     }
 }
+
+/// Gradient of the learned table: `tgrad[v] = sum of dx over the positions whose pixel is v`
+/// (straight through the quantizer). `tgrad` is overwritten.
+pub fn table_grad(pixels: &[u8], dx: &[f32], tgrad: &mut [f32]) {
+    tgrad.fill(0.0);
+    for (&p, &d) in pixels.iter().zip(dx) {
+        tgrad[p as usize] += d;
+    }
+}

@@ -176,7 +176,7 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<NpyArray> {
             "{what}: unsupported dtype {other:?} (supported: |u1, <i8, <f4, <f8, little-endian)"
         ),
     };
-    let expected = n.checked_mul(item).unwrap_or(usize::MAX);
+    let expected = n.saturating_mul(item);
     if raw.len() != expected {
         bail!(
             "{what}: size mismatch: shape {shape:?} of {descr} needs {expected} data bytes, \
@@ -500,6 +500,38 @@ mod tests {
             read_npz(&dir.path().join("missing.npz")).unwrap_err()
         );
         assert!(e.contains("missing.npz"), "{e}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_round_trip(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            ints in proptest::collection::vec(proptest::prelude::any::<i64>(), 0..50),
+            floats in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..50),
+        ) {
+            let f64s: Vec<f64> = floats.iter().map(|&b| f64::from_bits(b)).collect();
+            let f32s: Vec<f32> = floats.iter().map(|&b| f32::from_bits(b as u32)).collect();
+            for a in [
+                NpyArray::vector(NpyData::U8(bytes.clone())),
+                NpyArray::vector(NpyData::I64(ints.clone())),
+                NpyArray::vector(NpyData::F64(f64s.clone())),
+                NpyArray::vector(NpyData::F32(f32s.clone())),
+            ] {
+                let back = parse_npy(&to_npy_bytes(&a).unwrap(), "p").unwrap();
+                proptest::prop_assert_eq!(&back.shape, &a.shape);
+                // Compare bits so that NaNs compare equal.
+                let bits = |d: &NpyData| -> Vec<u64> {
+                    match d {
+                        NpyData::U8(v) => v.iter().map(|&x| x as u64).collect(),
+                        NpyData::I64(v) => v.iter().map(|&x| x as u64).collect(),
+                        NpyData::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
+                        NpyData::F32(v) => v.iter().map(|x| x.to_bits() as u64).collect(),
+                    }
+                };
+                proptest::prop_assert_eq!(back.data.descr(), a.data.descr());
+                proptest::prop_assert_eq!(bits(&back.data), bits(&a.data));
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::config::{ModelKind, TrainConfig};
 use crate::data::Dataset;
-use crate::encode::InputMap;
+use crate::encode::{table_grad, InputMap};
 use crate::nn::init::{dead_layers, init_params};
 use crate::nn::mlp::Mlp;
 use crate::nn::{Network, Segment};
@@ -162,7 +162,7 @@ pub fn train(
 
     let mut grad = vec![0.0f32; np];
     let mut xq = vec![0.0f32; b * ni];
-    let mut px = vec![0u8; b * ni];
+    let mut px = if learned { vec![0u8; b * ni] } else { Vec::new() };
     let mut labels = vec![0u8; b];
     let mut dx = if learned { vec![0.0f32; b * ni] } else { Vec::new() };
     let mut tgrad = [0.0f32; 256];
@@ -178,11 +178,14 @@ pub fn train(
             let m = chunk.len();
             for (s, &idx) in chunk.iter().enumerate() {
                 let idx = idx as usize;
-                px[s * ni..(s + 1) * ni].copy_from_slice(&data.train_x[idx * ni..(idx + 1) * ni]);
+                let src = &data.train_x[idx * ni..(idx + 1) * ni];
+                for (x, &p) in xq[s * ni..(s + 1) * ni].iter_mut().zip(src) {
+                    *x = qtab[p as usize];
+                }
+                if learned {
+                    px[s * ni..(s + 1) * ni].copy_from_slice(src);
+                }
                 labels[s] = data.train_y[idx];
-            }
-            for (x, &p) in xq[..m * ni].iter_mut().zip(&px[..m * ni]) {
-                *x = qtab[p as usize];
             }
             grad.fill(0.0);
             let stats = net.train_batch(
@@ -209,10 +212,7 @@ pub fn train(
             step += 1;
             grid.quantize_slice(&params, &mut q, key(cfg.seed, 1, step));
             if learned {
-                tgrad.fill(0.0);
-                for (&p, &d) in px[..m * ni].iter().zip(&dx[..m * ni]) {
-                    tgrad[p as usize] += d;
-                }
+                table_grad(&px[..m * ni], &dx[..m * ni], &mut tgrad);
                 topt.step(input.table_mut(), &tgrad, None);
                 qtab = input.quantized(&grid);
             }

@@ -37,7 +37,10 @@ fn counts(labels: &[u8]) -> [usize; 10] {
 fn sizes_and_first_labels() {
     let ds = full();
     assert_eq!((ds.n_train(), ds.n_test()), (60_000, 10_000));
-    assert_eq!((ds.train_x.len(), ds.test_x.len()), (60_000 * 784, 10_000 * 784));
+    assert_eq!(
+        (ds.train_x.len(), ds.test_x.len()),
+        (60_000 * 784, 10_000 * 784)
+    );
     assert_eq!(&ds.train_y[..6], &[8, 7, 0, 1, 4, 2]);
     assert_eq!(&ds.test_y[..5], &[2, 9, 3, 8, 3]);
 }
@@ -93,7 +96,10 @@ fn npz_sibling_matches_idx() {
     let dir = data_dir();
     let npz = dir.join("..").join("npz");
     if !npz.is_dir() {
-        eprintln!("no sibling npz folder at {}: npz check skipped", npz.display());
+        eprintln!(
+            "no sibling npz folder at {}: npz check skipped",
+            npz.display()
+        );
         return;
     }
     let from_npz = data::load(&npz, 28).expect("loading the npz files");

@@ -177,7 +177,9 @@ pub fn fetch_files(
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(20))
         .timeout_read(Duration::from_secs(60))
-        .try_proxy_from_env(true)
+        // HTTP(S)_PROXY / ALL_PROXY are honoured (ureq 2 ignores NO_PROXY), except for a
+        // server on this machine.
+        .try_proxy_from_env(!is_loopback(base_url))
         .build();
     for (i, &(name, md5)) in todo.iter().enumerate() {
         let url = format!("{base_url}{name}");
@@ -281,6 +283,20 @@ fn download(
         let _ = std::fs::remove_file(&part);
     }
     result
+}
+
+/// Whether `url` points at this machine (`localhost`, `127.x.x.x` or `[::1]`).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = if rest.starts_with('[') {
+        rest.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        rest.split([':', '/']).next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The error text for a failed download: what went wrong and how to place the files by hand.
@@ -569,6 +585,15 @@ mod tests {
         ] {
             assert!(e.contains(&want), "missing {want:?} in {e}");
         }
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("http://127.0.0.1:8000/data/"));
+        assert!(is_loopback("http://localhost/x"));
+        assert!(is_loopback("http://[::1]:80/"));
+        assert!(!is_loopback(BASE_URL));
+        assert!(!is_loopback("http://127.example.org/"));
     }
 
     #[test]

@@ -150,9 +150,21 @@ fn find_sources(dir: &Path) -> Result<Sources> {
         .filter(|&i| idx[i].is_none())
         .map(|i| IDX_FILES[i].name)
         .collect();
+    let hint = ["idx", "npz"]
+        .iter()
+        .map(|sub| dir.join(sub))
+        .find(|d| d.is_dir() && find_sources(d).is_ok())
+        .map(|d| {
+            format!(
+                "\nThey are in {}: use `--data-dir {}`.",
+                d.display(),
+                d.display()
+            )
+        })
+        .unwrap_or_default();
     bail!(
         "KMNIST files missing in data directory {}: {} (the uncompressed IDX files, or all four \
-         kmnist-*.npz files, also work).\n{}",
+         kmnist-*.npz files, also work).{hint}\n{}",
         dir.display(),
         missing.join(", "),
         what_to_do()
@@ -368,6 +380,13 @@ mod tests {
             e.contains(&dir.path().display().to_string()) && e.contains("aqnn data fetch"),
             "{e}"
         );
+        // Files one level down are pointed out.
+        let parent = tempfile::tempdir().unwrap();
+        let sub = parent.path().join("idx");
+        std::fs::create_dir(&sub).unwrap();
+        write_idx(&sub, true);
+        let e = load_err(parent.path(), 7);
+        assert!(e.contains(&format!("--data-dir {}", sub.display())), "{e}");
     }
 
     #[test]

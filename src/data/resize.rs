@@ -23,11 +23,11 @@ pub fn round_mean(sum: u32, count: u32) -> u8 {
 /// Downsamples row-major square images of side `src_side` (concatenated in `images`) to side
 /// `dst_side`, which must divide `src_side`. Returns the images concatenated in the same order.
 pub fn downsample(images: &[u8], src_side: usize, dst_side: usize) -> Result<Vec<u8>> {
-    if src_side == 0 || dst_side == 0 || src_side % dst_side != 0 {
+    if src_side == 0 || dst_side == 0 || !src_side.is_multiple_of(dst_side) {
         bail!("cannot downsample {src_side}x{src_side} images to {dst_side}x{dst_side}: the new side must divide the old");
     }
     let src_px = src_side * src_side;
-    if images.len() % src_px != 0 {
+    if !images.len().is_multiple_of(src_px) {
         bail!(
             "image buffer of {} bytes is not a whole number of {src_side}x{src_side} images",
             images.len()
@@ -156,6 +156,27 @@ mod tests {
         assert_eq!(&out[..3], &[2, 3, 0]);
         assert_eq!(&out[13 * 14 + 12..], &[2, 0]);
         assert_eq!(downsample(&img, 28, 28).unwrap(), img);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_matches_direct_block_mean(
+            img in proptest::collection::vec(proptest::prelude::any::<u8>(), 784),
+        ) {
+            for side in [7usize, 14] {
+                let f = 28 / side;
+                let out = downsample(&img, 28, side).unwrap();
+                for oy in 0..side {
+                    for ox in 0..side {
+                        let sum: u32 = (0..f * f)
+                            .map(|k| img[(oy * f + k / f) * 28 + ox * f + k % f] as u32)
+                            .sum();
+                        let want = (sum as f64 / (f * f) as f64).round_ties_even() as u8;
+                        proptest::prop_assert_eq!(out[oy * side + ox], want);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,12 @@ pub enum OutputKind {
 /// Number of classes.
 pub const CLASSES: usize = 10;
 
+/// Hidden units accumulated at once in registers in the forward pass.
+const CH: usize = 16;
+
+/// The output width padded to a whole number of SIMD vectors (entries 10..16 stay 0).
+const CP: usize = 16;
+
 /// The MLP: dimensions, output kind and scratch buffers (no parameters: those are flat and
 /// owned by the trainer).
 pub struct Mlp {
@@ -33,8 +39,13 @@ pub struct Mlp {
     a: Vec<f32>,
     hq: Vec<f32>,
     z2: Vec<f32>,
-    dz2: Vec<f32>,
     dz1: Vec<f32>,
+    w1t: Vec<f32>,
+    w2t: Vec<f32>,
+    w2p: Vec<f32>,
+    b2p: [f32; CP],
+    gw2p: Vec<f32>,
+    isa: Isa,
 }
 
 impl Mlp {
@@ -68,35 +79,69 @@ impl Mlp {
             a: vec![0.0; hidden],
             hq: vec![0.0; hidden],
             z2: vec![0.0; no],
-            dz2: vec![0.0; no],
             dz1: vec![0.0; hidden],
+            w1t: vec![0.0; inputs * hidden],
+            w2t: vec![0.0; hidden * no],
+            w2p: vec![0.0; hidden * CP],
+            b2p: [0.0; CP],
+            gw2p: vec![0.0; hidden * CP],
+            isa: isa(),
         }
+    }
+
+    /// Copy the transposed weights once per batch (so every loop below runs along a
+    /// contiguous row): `w1t[j * ni + i] = w1[i * nh + j]`, `w2t[o * nh + j] = w2[j * 10 + o]`.
+    #[inline(always)]
+    fn transpose(&mut self, nh: usize, q: &[f32]) {
+        let ni = self.ni;
+        let w1 = &q[..ni * nh];
+        let w2 = &q[ni * nh + nh..ni * nh + nh + nh * CLASSES];
+        for i in 0..ni {
+            for j in 0..nh {
+                self.w1t[j * ni + i] = w1[i * nh + j];
+            }
+        }
+        for j in 0..nh {
+            for o in 0..CLASSES {
+                self.w2t[o * nh + j] = w2[j * CLASSES + o];
+                self.w2p[j * CP + o] = w2[j * CLASSES + o];
+            }
+        }
+        let b2 = &q[ni * nh + nh + nh * CLASSES..];
+        self.b2p[..CLASSES].copy_from_slice(b2);
     }
 
     /// Forward one sample: fills `self.a` (tanh), `self.hq` (quantized) and `self.z2`
     /// (logits, after the output tanh when chosen).
     #[inline(always)]
-    fn forward(&mut self, q: &[f32], x: &[f32], act: &Grid, key: u64) {
-        let (ni, nh) = (self.ni, self.nh);
+    /// Needs [`Mlp::transpose`] to have run on the same `q`.
+    fn forward(&mut self, nh: usize, q: &[f32], x: &[f32], act: &Grid, key: u64) {
+        let ni = self.ni;
         let (w1, rest) = q.split_at(ni * nh);
-        let (b1, rest) = rest.split_at(nh);
-        let (w2, b2) = rest.split_at(nh * CLASSES);
-        let a = &mut self.a[..nh];
-        a.copy_from_slice(b1);
-        for (i, &xi) in x[..ni].iter().enumerate() {
-            let row = &w1[i * nh..(i + 1) * nh];
-            for (aj, &w) in a.iter_mut().zip(row) {
-                *aj += xi * w;
+        let (b1, _) = rest.split_at(nh);
+        let x = &x[..ni];
+        // Hidden pre-activations, CH units at a time in a local accumulator (registers).
+        let mut c = 0;
+        while c < nh {
+            let w = CH.min(nh - c);
+            let mut acc = [0.0f32; CH];
+            acc[..w].copy_from_slice(&b1[c..c + w]);
+            for (i, &xi) in x.iter().enumerate() {
+                let row = &w1[i * nh + c..i * nh + c + w];
+                for (a, &wv) in acc[..w].iter_mut().zip(row) {
+                    *a += xi * wv;
+                }
             }
+            for (dst, &a) in self.a[c..c + w].iter_mut().zip(&acc[..w]) {
+                *dst = tanh(a);
+            }
+            c += w;
         }
-        for aj in a.iter_mut() {
-            *aj = tanh(*aj);
-        }
-        act.quantize_slice(a, &mut self.hq[..nh], key);
-        let z2 = &mut self.z2[..CLASSES];
-        z2.copy_from_slice(b2);
+        act.quantize_slice(&self.a[..nh], &mut self.hq[..nh], key);
+        let mut z2 = [0.0f32; CP];
+        z2.copy_from_slice(&self.b2p);
         for (j, &h) in self.hq[..nh].iter().enumerate() {
-            let row = &w2[j * CLASSES..(j + 1) * CLASSES];
+            let row = &self.w2p[j * CP..(j + 1) * CP];
             for (z, &w) in z2.iter_mut().zip(row) {
                 *z += h * w;
             }
@@ -106,7 +151,174 @@ impl Mlp {
                 *z = tanh(*z);
             }
         }
+        self.z2.copy_from_slice(&z2[..CLASSES]);
     }
+
+    /// The training kernel. `nh` equals `self.nh`; passing it as an argument lets the
+    /// specialised callers below make it a compile-time constant.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn train_kernel(
+        &mut self,
+        nh: usize,
+        q: &[f32],
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        grad: &mut [f32],
+        mut dx: Option<&mut [f32]>,
+    ) -> BatchStats {
+        let ni = self.ni;
+        self.transpose(nh, q);
+        let inv_b = 1.0 / labels.len() as f32;
+        let mut stats = BatchStats::default();
+        let (gw1, grest) = grad.split_at_mut(ni * nh);
+        let (gb1, grest) = grest.split_at_mut(nh);
+        let (gw2, gb2) = grest.split_at_mut(nh * CLASSES);
+        self.gw2p.fill(0.0);
+        for (s, &label) in labels.iter().enumerate() {
+            let x = &xq[s * ni..(s + 1) * ni];
+            self.forward(nh, q, x, act, key.wrapping_add((s * nh) as u64));
+            let mut dz2 = [0.0f32; CP];
+            let (loss, ok) = softmax_xent(&self.z2, label as usize, &mut dz2[..CLASSES]);
+            stats.loss_sum += loss as f64;
+            stats.correct += ok as usize;
+            for (d, &z) in dz2.iter_mut().zip(&self.z2) {
+                *d *= inv_b;
+                if self.output == OutputKind::Tanh {
+                    *d *= 1.0 - z * z;
+                }
+            }
+            // Layer 2: gradients, and dL/dh = W2 dz2 (accumulated along contiguous rows of
+            // the transposed weights).
+            for (g, &d) in gb2.iter_mut().zip(&dz2) {
+                *g += d;
+            }
+            for (j, &h) in self.hq[..nh].iter().enumerate() {
+                let grow = &mut self.gw2p[j * CP..(j + 1) * CP];
+                for (g, &d) in grow.iter_mut().zip(&dz2) {
+                    *g += h * d;
+                }
+            }
+            let dz1 = &mut self.dz1[..nh];
+            dz1.fill(0.0);
+            for (o, &d) in dz2[..CLASSES].iter().enumerate() {
+                let row = &self.w2t[o * nh..(o + 1) * nh];
+                for (acc, &w) in dz1.iter_mut().zip(row) {
+                    *acc += w * d;
+                }
+            }
+            // STE through Q(h), then tanh'.
+            for (d, &a) in dz1.iter_mut().zip(&self.a[..nh]) {
+                *d *= 1.0 - a * a;
+            }
+            // Layer 1.
+            for (g, &d) in gb1.iter_mut().zip(dz1.iter()) {
+                *g += d;
+            }
+            for (i, &xi) in x.iter().enumerate() {
+                let grow = &mut gw1[i * nh..(i + 1) * nh];
+                for (g, &d) in grow.iter_mut().zip(dz1.iter()) {
+                    *g += xi * d;
+                }
+            }
+            if let Some(dx) = dx.as_deref_mut() {
+                let dxs = &mut dx[s * ni..(s + 1) * ni];
+                dxs.fill(0.0);
+                for (j, &d) in dz1.iter().enumerate() {
+                    let row = &self.w1t[j * ni..(j + 1) * ni];
+                    for (acc, &w) in dxs.iter_mut().zip(row) {
+                        *acc += w * d;
+                    }
+                }
+            }
+        }
+        for j in 0..nh {
+            for o in 0..CLASSES {
+                gw2[j * CLASSES + o] += self.gw2p[j * CP + o];
+            }
+        }
+        stats
+    }
+
+    #[inline(always)]
+    fn predict_kernel(
+        &mut self,
+        nh: usize,
+        q: &[f32],
+        xq: &[f32],
+        act: &Grid,
+        key: u64,
+        out: &mut [u8],
+    ) {
+        let ni = self.ni;
+        self.transpose(nh, q);
+        for (s, o) in out.iter_mut().enumerate() {
+            self.forward(
+                nh,
+                q,
+                &xq[s * ni..(s + 1) * ni],
+                act,
+                key.wrapping_add((s * nh) as u64),
+            );
+            *o = argmax(&self.z2) as u8;
+        }
+    }
+}
+
+/// Instantiate the kernels for a hidden width known at compile time (`$h`, or the runtime
+/// width for `dyn`) and an instruction set. No fused multiply-add is enabled and Rust never
+/// contracts `a * b + c`, so every variant computes bit-identical results: the choice only
+/// changes speed.
+macro_rules! variant {
+    ($train:ident, $predict:ident, $h:expr, $($feat:literal)?) => {
+        $(#[target_feature(enable = $feat)])?
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $train(
+            net: &mut Mlp,
+            q: &[f32],
+            xq: &[f32],
+            labels: &[u8],
+            act: &Grid,
+            key: u64,
+            grad: &mut [f32],
+            dx: Option<&mut [f32]>,
+        ) -> BatchStats {
+            let nh = if $h == 0 { net.nh } else { $h };
+            net.train_kernel(nh, q, xq, labels, act, key, grad, dx)
+        }
+        $(#[target_feature(enable = $feat)])?
+        unsafe fn $predict(net: &mut Mlp, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
+            let nh = if $h == 0 { net.nh } else { $h };
+            net.predict_kernel(nh, q, xq, act, key, out)
+        }
+    };
+}
+
+variant!(train_base, predict_base, 0,);
+variant!(train_base16, predict_base16, 16,);
+#[cfg(target_arch = "x86_64")]
+variant!(train_avx2, predict_avx2, 0, "avx2");
+#[cfg(target_arch = "x86_64")]
+variant!(train_avx2_16, predict_avx2_16, 16, "avx2");
+
+/// Which kernel variant this machine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    Base,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+fn isa() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::env::var_os("AQNN_NO_SIMD").is_none() && std::is_x86_feature_detected!("avx2") {
+            return Isa::Avx2;
+        }
+    }
+    Isa::Base
 }
 
 impl Network for Mlp {
@@ -126,81 +338,32 @@ impl Network for Mlp {
         act: &Grid,
         key: u64,
         grad: &mut [f32],
-        mut dx: Option<&mut [f32]>,
+        dx: Option<&mut [f32]>,
     ) -> BatchStats {
-        let (ni, nh) = (self.ni, self.nh);
-        let inv_b = 1.0 / labels.len() as f32;
-        let mut stats = BatchStats::default();
-        for (s, &label) in labels.iter().enumerate() {
-            let x = &xq[s * ni..(s + 1) * ni];
-            self.forward(q, x, act, key.wrapping_add((s * nh) as u64));
-            let (loss, ok) = softmax_xent(&self.z2, label as usize, &mut self.dz2);
-            stats.loss_sum += loss as f64;
-            stats.correct += ok as usize;
-            for (d, &z) in self.dz2.iter_mut().zip(&self.z2) {
-                *d *= inv_b;
-                if self.output == OutputKind::Tanh {
-                    *d *= 1.0 - z * z;
-                }
-            }
-            let (w1, rest) = q.split_at(ni * nh);
-            let (_, rest) = rest.split_at(nh);
-            let (w2, _) = rest.split_at(nh * CLASSES);
-            let (gw1, grest) = grad.split_at_mut(ni * nh);
-            let (gb1, grest) = grest.split_at_mut(nh);
-            let (gw2, gb2) = grest.split_at_mut(nh * CLASSES);
-            // Layer 2.
-            for (g, &d) in gb2.iter_mut().zip(&self.dz2) {
-                *g += d;
-            }
-            for j in 0..nh {
-                let h = self.hq[j];
-                let wrow = &w2[j * CLASSES..(j + 1) * CLASSES];
-                let grow = &mut gw2[j * CLASSES..(j + 1) * CLASSES];
-                let mut dh = 0.0f32;
-                for o in 0..CLASSES {
-                    grow[o] += h * self.dz2[o];
-                    dh += wrow[o] * self.dz2[o];
-                }
-                // STE through Q(h), then tanh'.
-                let a = self.a[j];
-                self.dz1[j] = dh * (1.0 - a * a);
-            }
-            // Layer 1.
-            for (g, &d) in gb1.iter_mut().zip(&self.dz1) {
-                *g += d;
-            }
-            for (i, &xi) in x.iter().enumerate() {
-                let grow = &mut gw1[i * nh..(i + 1) * nh];
-                for (g, &d) in grow.iter_mut().zip(&self.dz1) {
-                    *g += xi * d;
-                }
-            }
-            if let Some(dx) = dx.as_deref_mut() {
-                let dxs = &mut dx[s * ni..(s + 1) * ni];
-                for (i, d) in dxs.iter_mut().enumerate() {
-                    let row = &w1[i * nh..(i + 1) * nh];
-                    let mut acc = 0.0f32;
-                    for (&w, &g) in row.iter().zip(&self.dz1) {
-                        acc += w * g;
-                    }
-                    *d = acc;
-                }
+        // SAFETY: the AVX2 variants run only when the CPU reports AVX2.
+        unsafe {
+            match (self.isa, self.nh) {
+                #[cfg(target_arch = "x86_64")]
+                (Isa::Avx2, 16) => train_avx2_16(self, q, xq, labels, act, key, grad, dx),
+                #[cfg(target_arch = "x86_64")]
+                (Isa::Avx2, _) => train_avx2(self, q, xq, labels, act, key, grad, dx),
+                (Isa::Base, 16) => train_base16(self, q, xq, labels, act, key, grad, dx),
+                (Isa::Base, _) => train_base(self, q, xq, labels, act, key, grad, dx),
             }
         }
-        stats
     }
 
     fn predict_batch(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
-        let (ni, nh) = (self.ni, self.nh);
-        for (s, o) in out.iter_mut().enumerate() {
-            self.forward(
-                q,
-                &xq[s * ni..(s + 1) * ni],
-                act,
-                key.wrapping_add((s * nh) as u64),
-            );
-            *o = argmax(&self.z2) as u8;
+        // SAFETY: as above.
+        unsafe {
+            match (self.isa, self.nh) {
+                #[cfg(target_arch = "x86_64")]
+                (Isa::Avx2, 16) => predict_avx2_16(self, q, xq, act, key, out),
+                #[cfg(target_arch = "x86_64")]
+                (Isa::Avx2, _) => predict_avx2(self, q, xq, act, key, out),
+                (Isa::Base, 16) => predict_base16(self, q, xq, act, key, out),
+                (Isa::Base, _) => predict_base(self, q, xq, act, key, out),
+            }
         }
     }
 }

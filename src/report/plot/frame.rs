@@ -4,10 +4,9 @@ use anyhow::Result;
 use plotters::coord::ranged1d::Ranged;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+pub use super::text::{text, text_up, Anchor};
 use super::{LegendPos, Sty};
 
 /// Tick label em size (SVG pixels).
@@ -20,41 +19,13 @@ pub const TITLE_EM: f64 = 16.5;
 pub const LEGEND_EM: f64 = 13.5;
 /// Tick mark length.
 const TICK_LEN: f64 = 5.0;
+/// Gap between the x tick labels and the x axis label.
+const X_DESC_GAP: f64 = 8.0;
 
 /// Light grey of the grid.
 pub const GRID: RGBColor = RGBColor(222, 222, 222);
 /// Default colour of vertical guide lines.
 pub const GUIDE: RGBColor = RGBColor(110, 110, 110);
-
-/// Where a text's reference point is (vertically always centred).
-#[derive(Clone, Copy)]
-pub enum Anchor {
-    Center,
-    Left,
-    Right,
-}
-
-/// Draw `s` with its vertical centre at `pos` (area-relative), correcting the bitmap baseline.
-pub fn text<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    s: &str,
-    style: &TextStyle,
-    pos: (i32, i32),
-    anchor: Anchor,
-    st: &Sty,
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    let h = match anchor {
-        Anchor::Center => HPos::Center,
-        Anchor::Left => HPos::Left,
-        Anchor::Right => HPos::Right,
-    };
-    let style = style.pos(Pos::new(h, VPos::Center));
-    area.draw_text(s, &style, (pos.0, pos.1 + st.text_dy(&style)))?;
-    Ok(())
-}
 
 /// How an axis places and prints its ticks.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -114,17 +85,61 @@ pub fn padded(r: Option<(f64, f64)>, frac: f64) -> (f64, f64) {
 }
 
 impl Axis {
-    /// Maximum number of ticks along `len_px` backend pixels.
-    fn max_ticks(&self, len_px: f64, horizontal: bool, st: &Sty) -> usize {
-        let per = if horizontal { 80.0 } else { 48.0 } * st.s;
-        let auto = ((len_px / per).floor() as usize).clamp(2, 11);
-        match self.ticks {
-            Ticks::Auto => auto,
-            Ticks::Integer | Ticks::Pow10 => {
-                let n = (self.hi.floor() - self.lo.ceil()).max(0.0) as usize + 1;
-                n.min(auto).max(1)
+    /// The number of ticks to request along `len_px` backend pixels: as many as fit with
+    /// readable gaps between the labels (at most 10 "nice" ticks, or every integer up to 25).
+    fn choose_ticks<DB: DrawingBackend>(
+        &self,
+        len_px: i32,
+        horizontal: bool,
+        area: &DrawingArea<DB, Shift>,
+        st: &Sty,
+    ) -> Result<usize>
+    where
+        DB::ErrorType: 'static,
+    {
+        let font = st.font(TICK_EM);
+        let label_h = area.estimate_text_size("0", &font)?.1 as f64;
+        let mut n = match self.ticks {
+            Ticks::Auto => {
+                if horizontal {
+                    10
+                } else {
+                    8
+                }
             }
+            Ticks::Integer | Ticks::Pow10 => {
+                ((self.hi.floor() - self.lo.ceil()).max(0.0) as usize + 1).min(25)
+            }
+        };
+        let min_gap = match (self.ticks, horizontal) {
+            (Ticks::Auto, true) => 60.0,
+            (Ticks::Auto, false) => 36.0,
+            (_, true) => 22.0,
+            (_, false) => 24.0,
+        } * st.s;
+        while n > 2 {
+            let kp = self.key_points(n);
+            if kp.len() < 2 {
+                break;
+            }
+            let step_px = len_px as f64 * (kp[1] - kp[0]).abs() / (self.hi - self.lo);
+            let fmt = self.formatter(n);
+            let need = if horizontal {
+                let mut w = 0u32;
+                for &v in &kp {
+                    w = w.max(area.estimate_text_size(&fmt.fmt(v), &font)?.0);
+                }
+                (w as f64 + 14.0 * st.s).max(min_gap)
+            } else {
+                (label_h * 1.8).max(min_gap)
+            };
+            if step_px >= need {
+                break;
+            }
+            // Fewer points force the next coarser 1-2-5 step.
+            n = kp.len() - 1;
         }
+        Ok(n.max(1))
     }
 
     fn key_points(&self, n: usize) -> Vec<f64> {
@@ -147,8 +162,7 @@ impl Axis {
         let decimals = (0..=9)
             .find(|&d| {
                 let m = 10f64.powi(d);
-                kp.iter()
-                    .all(|v| ((v * m) - (v * m).round()).abs() < 1e-6 * m.max(1.0) * step.max(1e-9))
+                kp.iter().all(|v| ((v * m) - (v * m).round()).abs() < 1e-6)
             })
             .unwrap_or(9) as usize;
         TickFmt {
@@ -220,6 +234,8 @@ pub struct FrameSpec<'t> {
     pub y: Axis,
     /// Force a square plot area (heatmaps).
     pub square: bool,
+    /// Draw grid lines at the ticks.
+    pub grid: bool,
     /// Extra space (SVG pixels) to the right of the plot, e.g. for a legend or colour bar.
     pub right_extra: f64,
 }
@@ -266,26 +282,6 @@ impl Layout {
         let (_, desc_h) = text_h("Ag", &desc_font)?;
         let tick = st.px(TICK_LEN);
 
-        // First guess of the plot size, for the tick counts.
-        let guess_w = (w - st.px(110.0 + f.right_extra)).max(st.px(100.0));
-        let guess_h = (h - title_h - st.px(70.0)).max(st.px(80.0));
-        let nx = f.x.max_ticks(guess_w as f64, true, st);
-        let ny = f.y.max_ticks(guess_h as f64, false, st);
-
-        let yfmt = f.y.formatter(ny);
-        let mut y_label_w = 0;
-        for v in f.y.key_points(ny) {
-            y_label_w = y_label_w.max(text_h(&yfmt.fmt(v), &tick_font)?.0);
-        }
-        let xfmt = f.x.formatter(nx);
-        let x_kp = f.x.key_points(nx);
-        let last_x_w = match x_kp.last() {
-            Some(&v) if (f.x.hi - v).abs() < 1e-9 * (f.x.hi - f.x.lo) => {
-                text_h(&xfmt.fmt(v), &tick_font)?.0
-            }
-            _ => 0,
-        };
-
         let y_desc = if f.y_label.is_empty() {
             0
         } else {
@@ -294,24 +290,58 @@ impl Layout {
         let x_desc = if f.x_label.is_empty() {
             0
         } else {
-            desc_h + st.px(6.0)
+            desc_h + st.px(X_DESC_GAP)
         };
-        let y_area = 2 * tick + y_label_w + y_desc + st.px(4.0);
         let x_area = 2 * tick + tick_h + x_desc + st.px(4.0);
         let mut top = title_h;
         let mut bottom = st.px(6.0);
         let mut left = st.px(8.0);
-        let mut right = (last_x_w / 2 + st.px(4.0)).max(st.px(16.0)) + st.px(f.right_extra);
-        let mut plot_w = w - left - right - y_area;
-        let mut plot_h = h - top - bottom - x_area;
-        if f.square && plot_w > 0 && plot_h > 0 {
+        let mut plot_h = (h - top - bottom - x_area).max(1);
+
+        // y ticks (the plot height is known) give the y label width, hence the plot width.
+        let y_area_for = |ny: usize| -> Result<i32> {
+            let yfmt = f.y.formatter(ny);
+            let mut y_label_w = 0;
+            for v in f.y.key_points(ny) {
+                y_label_w = y_label_w.max(text_h(&yfmt.fmt(v), &tick_font)?.0);
+            }
+            Ok(2 * tick + y_label_w + y_desc + st.px(4.0))
+        };
+        let mut ny = f.y.choose_ticks(plot_h, false, area, st)?;
+        let mut y_area = y_area_for(ny)?;
+        let right0 = st.px(16.0 + f.right_extra);
+        let mut plot_w = (w - left - right0 - y_area).max(1);
+        if f.square {
             let side = plot_w.min(plot_h);
-            left += (plot_w - side) / 2;
-            right += plot_w - side - (plot_w - side) / 2;
-            top += (plot_h - side) / 2;
-            bottom += plot_h - side - (plot_h - side) / 2;
+            ny = f.y.choose_ticks(side, false, area, st)?;
+            y_area = y_area_for(ny)?;
+            plot_w = (w - left - right0 - y_area).max(1).min(side);
+            plot_h = side;
+        }
+        let nx = f.x.choose_ticks(plot_w, true, area, st)?;
+
+        // The last x tick label may stick out to the right of the plot.
+        let xfmt = f.x.formatter(nx);
+        let last_x_w = match f.x.key_points(nx).last() {
+            Some(&v) if (f.x.hi - v).abs() < 1e-9 * (f.x.hi - f.x.lo) => {
+                text_h(&xfmt.fmt(v), &tick_font)?.0
+            }
+            _ => 0,
+        };
+        let mut right = (last_x_w / 2 + st.px(4.0)).max(st.px(16.0)) + st.px(f.right_extra);
+        let free_w = w - left - right - y_area;
+        let free_h = h - top - bottom - x_area;
+        if f.square {
+            let side = plot_w.min(free_w).min(free_h).max(1);
+            left += (free_w - side) / 2;
+            right += free_w - side - (free_w - side) / 2;
+            top += (free_h - side) / 2;
+            bottom += free_h - side - (free_h - side) / 2;
             plot_w = side;
             plot_h = side;
+        } else {
+            plot_w = free_w;
+            plot_h = free_h;
         }
         Ok(Layout {
             top,
@@ -363,30 +393,48 @@ where
         .y_label_area_size(lay.y_area.max(0))
         .build_cartesian_2d(f.x.lo..f.x.hi, f.y.lo..f.y.hi)?;
 
-    let xfmt = f.x.formatter(lay.nx);
-    let yfmt = f.y.formatter(lay.ny);
-    let xf = |v: &f64| xfmt.fmt(*v);
-    let yf = |v: &f64| yfmt.fmt(*v);
-    let tick_font = st.font(TICK_EM);
-    let mut mesh = chart.configure_mesh();
-    mesh.x_labels(lay.nx)
+    let none = |_: &f64| String::new();
+    let tick = st.px(TICK_LEN);
+    chart
+        .configure_mesh()
+        .x_labels(lay.nx)
         .y_labels(lay.ny)
-        .x_label_formatter(&xf)
-        .y_label_formatter(&yf)
-        .label_style(tick_font.clone())
-        .axis_desc_style(st.font(DESC_EM))
-        .bold_line_style(GRID.stroke_width(st.w(1.0)))
+        .x_label_formatter(&none)
+        .y_label_formatter(&none)
+        .bold_line_style(if f.grid { GRID } else { WHITE }.stroke_width(st.w(1.0)))
         .light_line_style(TRANSPARENT)
+        .max_light_lines(0)
         .axis_style(BLACK.stroke_width(st.w(1.0)))
-        .set_all_tick_mark_size(st.px(TICK_LEN))
-        .y_label_offset(st.text_dy(&tick_font));
+        .set_all_tick_mark_size(tick)
+        .draw()?;
+
+    // Tick labels and axis labels are drawn here rather than by plotters, so that their
+    // placement is under our control and the same in both backends.
+    let (x0, y0, x1, y1) = plot_rect(area, &chart);
+    let (bx, by) = area.get_base_pixel();
+    let tick_font = st.font(TICK_EM);
+    let desc_font = st.font(DESC_EM);
+    let tick_h = area.estimate_text_size("0123456789", &tick_font)?.1 as i32;
+    let desc_h = area.estimate_text_size("Ag", &desc_font)?.1 as i32;
+    let xfmt = f.x.formatter(lay.nx);
+    for v in f.x.key_points(lay.nx) {
+        let px = chart.plotting_area().map_coordinate(&(v, f.y.lo)).0 - bx;
+        let y = y1 + 2 * tick + tick_h / 2;
+        text(area, &xfmt.fmt(v), &tick_font, (px, y), Anchor::Center, st)?;
+    }
+    let yfmt = f.y.formatter(lay.ny);
+    for v in f.y.key_points(lay.ny) {
+        let py = chart.plotting_area().map_coordinate(&(f.x.lo, v)).1 - by;
+        text(area, &yfmt.fmt(v), &tick_font, (x0 - 2 * tick, py), Anchor::Right, st)?;
+    }
     if !f.x_label.is_empty() {
-        mesh.x_desc(f.x_label);
+        let y = y1 + 2 * tick + tick_h + st.px(X_DESC_GAP) + desc_h / 2;
+        text(area, f.x_label, &desc_font, ((x0 + x1) / 2, y), Anchor::Center, st)?;
     }
     if !f.y_label.is_empty() {
-        mesh.y_desc(f.y_label);
+        let x = x0 - lay.y_area + st.px(4.0) + desc_h / 2;
+        text_up(area, f.y_label, &desc_font, (x, (y0 + y1) / 2), st)?;
     }
-    mesh.draw()?;
     Ok(chart)
 }
 
@@ -551,7 +599,7 @@ where
         area.draw(&Circle::new(c, r, m.color.filled()))?;
     } else {
         area.draw(&Circle::new(c, r, WHITE.filled()))?;
-        area.draw(&Circle::new(c, r, m.color.stroke_width(st.w(1.6))))?;
+        area.draw(&Circle::new(c, r, m.color.stroke_width(st.w(1.8))))?;
     }
     Ok(())
 }
@@ -573,8 +621,69 @@ where
     } else {
         pa.draw(&(EmptyElement::at(p) + Circle::new((0, 0), r, WHITE.filled())))?;
         pa.draw(
-            &(EmptyElement::at(p) + Circle::new((0, 0), r, m.color.stroke_width(st.w(1.6)))),
+            &(EmptyElement::at(p) + Circle::new((0, 0), r, m.color.stroke_width(st.w(1.8)))),
         )?;
+    }
+    Ok(())
+}
+
+/// Dash length and gap (SVG pixels).
+const DASH: (f64, f64) = (7.0, 4.0);
+
+/// Split a pixel polyline into dashes of `on` pixels separated by `off`, continuing the
+/// pattern across vertices (plotters restarts it at every vertex, which looks ragged).
+pub fn dashes(pts: &[(f64, f64)], on: f64, off: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut out = vec![];
+    if pts.len() < 2 || on <= 0.0 || off < 0.0 {
+        return out;
+    }
+    let mut drawing = true;
+    let mut left = on;
+    let mut cur = vec![pts[0]];
+    for w in pts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+        let mut t = 0.0;
+        while len - t > left {
+            t += left;
+            let p = (a.0 + (b.0 - a.0) * t / len, a.1 + (b.1 - a.1) * t / len);
+            if drawing {
+                cur.push(p);
+                out.push(std::mem::take(&mut cur));
+                left = off;
+            } else {
+                cur = vec![p];
+                left = on;
+            }
+            drawing = !drawing;
+        }
+        left -= len - t;
+        if drawing {
+            cur.push(b);
+        }
+    }
+    if drawing && cur.len() >= 2 {
+        out.push(cur);
+    }
+    out
+}
+
+/// Draw a dashed polyline given in pixels relative to `area`.
+pub fn draw_dashed_px<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pts: &[(f64, f64)],
+    style: ShapeStyle,
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for d in dashes(pts, DASH.0 * st.s, DASH.1 * st.s) {
+        let p: Vec<(i32, i32)> = d
+            .iter()
+            .map(|q| (q.0.round() as i32, q.1.round() as i32))
+            .collect();
+        area.draw(&PathElement::new(p, style))?;
     }
     Ok(())
 }
@@ -592,12 +701,16 @@ where
 {
     let pa = chart.plotting_area();
     if dashed {
-        pa.draw(&DashedPathElement::new(
-            pts.iter().copied(),
-            st.px(7.0),
-            st.px(4.0),
-            style,
-        ))?;
+        let area = pa.strip_coord_spec();
+        let (bx, by) = pa.get_base_pixel();
+        let px: Vec<(f64, f64)> = pts
+            .iter()
+            .map(|p| {
+                let q = pa.map_coordinate(p);
+                ((q.0 - bx) as f64, (q.1 - by) as f64)
+            })
+            .collect();
+        draw_dashed_px(&area, &px, style, st)?;
     } else {
         pa.draw(&PathElement::new(pts.to_vec(), style))?;
     }
@@ -754,6 +867,39 @@ pub fn resolve(
     })
 }
 
+/// For an automatic legend that found no free corner: how much to stretch the y range upward
+/// (factor on its span, at most 1.6) to free an upper corner, and that corner.
+pub fn headroom(
+    legend: (i32, i32),
+    plot: (i32, i32),
+    occ: &Occupancy,
+    st: &Sty,
+) -> Option<(Placement, f64)> {
+    let (pw, ph) = (plot.0.max(1) as f64, plot.1.max(1) as f64);
+    let inset = st.px(LEGEND_INSET) as f64;
+    let clear = st.px(6.0) as f64;
+    let w = (legend.0 as f64 + inset + clear) / pw;
+    let h = (legend.1 as f64 + inset + clear) / ph;
+    if w >= 0.7 || h >= 0.5 {
+        return None;
+    }
+    [
+        (Placement::UpperRight, 1.0 - w, 1.0),
+        (Placement::UpperLeft, 0.0, w),
+    ]
+    .iter()
+    .map(|&(p, x0, x1)| {
+        let m = occ
+            .pts
+            .iter()
+            .filter(|q| q.0 >= x0 && q.0 <= x1)
+            .fold(0.0f64, |m, q| m.max(q.1.min(1.0)));
+        (p, (m / (1.0 - h)).max(1.0) * 1.01)
+    })
+    .min_by(|a, b| a.1.total_cmp(&b.1))
+    .filter(|&(_, f)| f <= 1.6)
+}
+
 /// Extra right margin (SVG pixels) an outside legend of `legend` backend pixels needs.
 pub fn outside_extra(legend: (i32, i32), st: &Sty) -> f64 {
     legend.0 as f64 / st.s + 14.0
@@ -806,12 +952,8 @@ where
             } => {
                 let style = color.stroke_width(st.w(*width));
                 if *dashed {
-                    area.draw(&DashedPathElement::new(
-                        vec![(sx0, cy), (sx1, cy)],
-                        st.px(7.0),
-                        st.px(4.0),
-                        style,
-                    ))?;
+                    let pts = [(sx0 as f64, cy as f64), (sx1 as f64, cy as f64)];
+                    draw_dashed_px(area, &pts, style, st)?;
                 } else {
                     area.draw(&PathElement::new(vec![(sx0, cy), (sx1, cy)], style))?;
                 }

@@ -3,7 +3,6 @@
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontTransform;
 
 use super::frame::{self, Anchor, Axis, FrameSpec, Layout, Ticks};
 use super::{palette, Chart, Heatmap, Sty, VERMILLION};
@@ -148,6 +147,7 @@ impl Chart for Heatmap {
                 ticks: Ticks::Auto,
             },
             square: true,
+            grid: false,
             right_extra,
         };
         let lay = Layout::new(area, &spec, st)?;
@@ -234,15 +234,13 @@ impl Chart for Heatmap {
             )?;
         }
         // "count", reading upwards, right of the tick labels.
-        let style = desc_font
-            .transform(FontTransform::Rotate270)
-            .pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Center,
-            ));
-        let label = if self.log_color { "count (log scale)" } else { "count" };
-        let cx = bx1 + st.px(10.0) + tick_w + desc_h / 2 + st.text_dy(&style);
-        area.draw_text(label, &style, (cx, (py0 + py1) / 2))?;
+        let label = if self.log_color {
+            "count (log scale)"
+        } else {
+            "count"
+        };
+        let cx = bx1 + st.px(10.0) + tick_w + desc_h / 2;
+        frame::text_up(area, label, &desc_font, (cx, (py0 + py1) / 2), st)?;
         Ok(())
     }
 }

@@ -104,6 +104,7 @@ impl Chart for HistChart {
                 },
             },
             square: false,
+            grid: true,
             right_extra: 0.0,
         };
 

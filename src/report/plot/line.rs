@@ -200,6 +200,7 @@ impl Chart for LineChart {
                 ticks: Ticks::Auto,
             },
             square: false,
+            grid: true,
             right_extra: 0.0,
         };
 

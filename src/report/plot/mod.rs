@@ -22,9 +22,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -32,6 +31,7 @@ mod frame;
 mod heat;
 mod hist;
 mod line;
+mod text;
 
 /// The Okabe-Ito palette: blue, orange, green, vermillion, purple, sky blue, yellow, black.
 pub const PALETTE: [RGBColor; 8] = [
@@ -467,29 +467,6 @@ impl Sty {
     }
 }
 
-static FONTS: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-
-/// Register the embedded DejaVu Sans (normal and bold) as "sans-serif", once per process.
-fn ensure_fonts() -> Result<()> {
-    static REGULAR: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
-    static BOLD: &[u8] = include_bytes!("../../../assets/DejaVuSans-Bold.ttf");
-    FONTS
-        .get_or_init(|| {
-            let mut ok = true;
-            for family in ["sans-serif", "serif", "monospace"] {
-                ok &= plotters::style::register_font(family, FontStyle::Normal, REGULAR).is_ok();
-                ok &= plotters::style::register_font(family, FontStyle::Bold, BOLD).is_ok();
-            }
-            if ok {
-                Ok(())
-            } else {
-                Err("the embedded DejaVu Sans font could not be parsed".to_string())
-            }
-        })
-        .clone()
-        .map_err(|e| anyhow!(e))
-}
-
 /// `<stem><suffix>` (the suffix is appended, so stems may contain dots).
 fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
     let mut s: OsString = stem.as_os_str().to_owned();
@@ -501,7 +478,7 @@ fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
 /// targets, then rename both into place.
 fn render<F: Figure>(stem: &Path, fig: &F) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    ensure_fonts()?;
+    text::ensure_fonts()?;
     fig.validate()?;
     if stem.file_name().is_none() {
         bail!("not a file stem: {:?}", stem);

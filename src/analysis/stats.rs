@@ -1,0 +1,264 @@
+//! The statistics behind the analysis: Student-t quantiles, per-point moments, linear
+//! contrasts of independent means with a Welch–Satterthwaite CI, and the Mann–Kendall trend.
+//!
+//! Everything is deliberately elementary so it can be checked by hand (see the tests).
+
+use serde::Serialize;
+
+/// Two-sided 95% Student-t quantiles t(0.975, df) for df = 1..=30 (4 decimals).
+pub const T975: [f64; 30] = [
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281, 2.2010,
+    2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860, 2.0796, 2.0739, 2.0687,
+    2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+];
+
+/// Tabulated t(0.975, df) beyond 30: (df, quantile).
+const T975_TAIL: [(f64, f64); 3] = [(40.0, 2.0211), (60.0, 2.0003), (120.0, 1.9799)];
+
+/// The two-sided 95% Student-t quantile for `df` degrees of freedom.
+///
+/// Fractional df (from Welch–Satterthwaite) round down, and df between tabulated values use
+/// the next smaller tabulated df, so the interval is never narrower than the exact one.
+/// df 31..39 use df 30; 40..59 use 40; 60..119 use 60; >= 120 use 120; an infinite df (a
+/// contrast with zero variance) gives the normal 1.96. df < 1 is treated as 1.
+pub fn t975(df: f64) -> f64 {
+    if df.is_infinite() {
+        return 1.96;
+    }
+    let d = df.floor().max(1.0);
+    if d <= 30.0 {
+        return T975[d as usize - 1];
+    }
+    let mut q = T975[29];
+    for &(at, v) in &T975_TAIL {
+        if d >= at {
+            q = v;
+        }
+    }
+    q
+}
+
+/// Mean, sample standard deviation and 95% CI of the mean of one group of numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Moments {
+    /// Number of values (seeds).
+    pub n: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (n - 1 denominator); None when n < 2.
+    pub sd: Option<f64>,
+    /// 95% CI of the mean: mean -/+ t(0.975, n - 1) sd / sqrt(n); None when n < 2.
+    pub ci95: Option<[f64; 2]>,
+}
+
+impl Moments {
+    /// The moments of `xs` (must be non-empty).
+    pub fn of(xs: &[f64]) -> Moments {
+        assert!(!xs.is_empty(), "Moments::of needs at least one value");
+        let n = xs.len();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let sd = (n >= 2).then(|| {
+            let ss: f64 = xs.iter().map(|x| (x - mean) * (x - mean)).sum();
+            (ss / (n - 1) as f64).sqrt()
+        });
+        let ci95 = sd.map(|s| {
+            let h = t975((n - 1) as f64) * s / (n as f64).sqrt();
+            [mean - h, mean + h]
+        });
+        Moments { n, mean, sd, ci95 }
+    }
+
+    /// Variance of the mean, sd^2 / n; None when n < 2.
+    pub fn var_of_mean(&self) -> Option<f64> {
+        self.sd.map(|s| s * s / self.n as f64)
+    }
+}
+
+/// A linear combination of independent group means with its 95% CI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// sum_i c_i mean_i.
+    pub value: f64,
+    /// Standard error sqrt(sum_i c_i^2 sd_i^2 / n_i); None when some group has n < 2.
+    pub se: Option<f64>,
+    /// Welch–Satterthwaite degrees of freedom (infinite when se = 0).
+    pub df: Option<f64>,
+    /// value -/+ t975(df) se.
+    pub ci95: Option<[f64; 2]>,
+}
+
+/// The estimate of `sum_i c_i mean_i` over independent groups (each group at most once).
+///
+/// Variance: V = sum_i c_i^2 s_i^2 / n_i. Degrees of freedom (Welch–Satterthwaite):
+/// V^2 / sum_i (c_i^2 s_i^2 / n_i)^2 / (n_i - 1), which lies between the smallest n_i - 1
+/// and their sum. Terms with c_i = 0 are ignored.
+pub fn linear(terms: &[(f64, &Moments)]) -> Estimate {
+    let value = terms.iter().map(|(c, m)| c * m.mean).sum();
+    let mut var = 0.0;
+    let mut denom = 0.0;
+    for (c, m) in terms.iter().filter(|(c, _)| *c != 0.0) {
+        let Some(v) = m.var_of_mean() else {
+            return Estimate {
+                value,
+                se: None,
+                df: None,
+                ci95: None,
+            };
+        };
+        let cv = c * c * v;
+        var += cv;
+        denom += cv * cv / (m.n - 1) as f64;
+    }
+    let df = if denom > 0.0 {
+        var * var / denom
+    } else {
+        f64::INFINITY
+    };
+    let se = var.sqrt();
+    let h = t975(df) * se;
+    Estimate {
+        value,
+        se: Some(se),
+        df: Some(df),
+        ci95: Some([value - h, value + h]),
+    }
+}
+
+/// Mann–Kendall trend of a sequence ordered by its x (here: the number of levels).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trend {
+    /// Number of points.
+    pub points: usize,
+    /// Kendall's tau = S / (m (m - 1) / 2), S = sum_{i<j} sign(y_j - y_i).
+    pub tau: f64,
+    /// z = (S - sign(S)) / sqrt(m (m - 1) (2m + 5) / 18) (continuity-corrected, no tie
+    /// correction, which only makes it conservative). |z| > 1.96: significant at 95%.
+    pub z: f64,
+}
+
+/// The Mann–Kendall trend of `ys` (None for fewer than 3 points).
+pub fn mann_kendall(ys: &[f64]) -> Option<Trend> {
+    let m = ys.len();
+    if m < 3 {
+        return None;
+    }
+    let mut s = 0i64;
+    for i in 0..m {
+        for j in i + 1..m {
+            s += match ys[j].partial_cmp(&ys[i]) {
+                Some(std::cmp::Ordering::Greater) => 1,
+                Some(std::cmp::Ordering::Less) => -1,
+                _ => 0,
+            };
+        }
+    }
+    let mf = m as f64;
+    let var = mf * (mf - 1.0) * (2.0 * mf + 5.0) / 18.0;
+    let s = s as f64;
+    Some(Trend {
+        points: m,
+        tau: s / (mf * (mf - 1.0) / 2.0),
+        z: (s - s.signum()) / var.sqrt(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) {
+        assert!((a - b).abs() < tol, "{a} vs {b}");
+    }
+
+    #[test]
+    fn t_quantiles_known_values() {
+        close(t975(1.0), 12.706, 1e-3);
+        close(t975(2.0), 4.303, 1e-3);
+        close(t975(4.0), 2.776, 1e-3);
+        close(t975(9.0), 2.262, 1e-3);
+        close(t975(30.0), 2.042, 1e-3);
+        // Fractional and intermediate df are rounded down (conservative).
+        assert_eq!(t975(2.94), t975(2.0));
+        assert_eq!(t975(0.3), t975(1.0));
+        assert_eq!(t975(35.0), t975(30.0));
+        close(t975(45.0), 2.021, 1e-3);
+        close(t975(1e6), 1.980, 1e-3);
+        assert_eq!(t975(f64::INFINITY), 1.96);
+    }
+
+    /// Every tabulated quantile has CDF 0.975, by Simpson integration of the t density.
+    #[test]
+    fn t_quantiles_integrate_to_0975() {
+        // Density constant c(df) = Gamma((df+1)/2) / (sqrt(df pi) Gamma(df/2)) by the
+        // recurrence c(df + 2) = c(df) (df + 1) / df * sqrt(df / (df + 2)).
+        let mut c = vec![0.0; 33];
+        c[1] = 1.0 / std::f64::consts::PI;
+        c[2] = 1.0 / (2.0 * 2f64.sqrt());
+        for d in 1..=30 {
+            let df = d as f64;
+            c[d + 2] = c[d] * (df + 1.0) / df * (df / (df + 2.0)).sqrt();
+        }
+        for d in 1..=30usize {
+            let df = d as f64;
+            let t = T975[d - 1];
+            let f = |x: f64| c[d] * (1.0 + x * x / df).powf(-(df + 1.0) / 2.0);
+            let k = 20_000;
+            let h = t / k as f64;
+            let mut s = f(0.0) + f(t);
+            for i in 1..k {
+                s += f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+            }
+            close(0.5 + s * h / 3.0, 0.975, 1e-5);
+        }
+    }
+
+    #[test]
+    fn moments_by_hand() {
+        let m = Moments::of(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m.n, 4);
+        close(m.mean, 2.5, 1e-12);
+        close(m.sd.unwrap(), (5.0f64 / 3.0).sqrt(), 1e-12);
+        // half width = 3.1824 * 1.290994 / 2 = 2.054231
+        let [lo, hi] = m.ci95.unwrap();
+        close(lo, 2.5 - 2.054231, 1e-5);
+        close(hi, 2.5 + 2.054231, 1e-5);
+        let one = Moments::of(&[0.7]);
+        assert_eq!((one.sd, one.ci95), (None, None));
+    }
+
+    #[test]
+    fn welch_contrast_by_hand() {
+        let a = Moments::of(&[1.0, 2.0, 3.0]); // mean 2, var 1
+        let b = Moments::of(&[4.0, 6.0, 8.0]); // mean 6, var 4
+        let e = linear(&[(1.0, &b), (-1.0, &a)]);
+        close(e.value, 4.0, 1e-12);
+        close(e.se.unwrap(), (5.0f64 / 3.0).sqrt(), 1e-12);
+        // df = (5/3)^2 / ((1/3)^2/2 + (4/3)^2/2) = 50/17 -> t(2) = 4.3027
+        close(e.df.unwrap(), 50.0 / 17.0, 1e-12);
+        let [lo, hi] = e.ci95.unwrap();
+        close(lo, 4.0 - 4.3027 * (5.0f64 / 3.0).sqrt(), 1e-9);
+        close(hi, 4.0 + 4.3027 * (5.0f64 / 3.0).sqrt(), 1e-9);
+        // A single group with coefficient 1 reproduces its own CI.
+        let [slo, shi] = linear(&[(1.0, &a)]).ci95.unwrap();
+        let [alo, ahi] = a.ci95.unwrap();
+        close(slo, alo, 1e-12);
+        close(shi, ahi, 1e-12);
+        // A group with one value makes the CI unknown.
+        let one = Moments::of(&[5.0]);
+        assert_eq!(linear(&[(1.0, &a), (1.0, &one)]).ci95, None);
+        // Zero variance: the CI collapses to the value.
+        let z = Moments::of(&[0.5, 0.5]);
+        assert_eq!(linear(&[(2.0, &z)]).ci95, Some([1.0, 1.0]));
+    }
+
+    #[test]
+    fn mann_kendall_by_hand() {
+        let t = mann_kendall(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        close(t.tau, 1.0, 1e-12);
+        // S = 10, var = 5*4*15/18 = 50/3, z = 9 / sqrt(50/3)
+        close(t.z, 9.0 / (50.0f64 / 3.0).sqrt(), 1e-12);
+        let t = mann_kendall(&[3.0, 1.0, 2.0]).unwrap();
+        close(t.tau, -1.0 / 3.0, 1e-12);
+        assert!(mann_kendall(&[1.0, 2.0]).is_none());
+    }
+}
