@@ -26,6 +26,90 @@ pub enum Command {
     /// Download or inspect the KMNIST files.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Run a grid of trainings (TOML file or flags) in parallel, resumably.
+    Sweep(SweepArgs),
+    /// Merge the outputs of several (sharded) sweeps into one directory and summary.
+    Collect(CollectArgs),
+    /// Statistics over seeds and the verdict on each of the seed's claims.
+    Analyze(AnalyzeArgs),
+    /// Run every experiment of the seed, the analysis and the report.
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Sweep file (TOML: name, [train], [grid]); or give the grid with the flags below.
+    pub config: Option<PathBuf>,
+    /// Output directory [default: runs/<name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Runs at once [default: all cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only the deterministic share I of N of the grid, e.g. 2/4.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Experiment name (flag grids only).
+    #[arg(long, default_value = "sweep")]
+    pub name: String,
+    /// Levels: a list of values and ranges, e.g. 0,3..=18.
+    #[arg(long)]
+    pub levels: Option<String>,
+    /// Schemes, e.g. plain,zero-shift.
+    #[arg(long)]
+    pub schemes: Option<String>,
+    /// Number of seeds (0..N).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Rounding modes, e.g. half-even,half-up.
+    #[arg(long)]
+    pub rounding: Option<String>,
+    /// Models, e.g. mlp,complex.
+    #[arg(long)]
+    pub models: Option<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Sweep output directories to merge.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Directory to merge into (run directories are copied there).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Directories of runs (experiment directories, or a reproduce output root).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write analysis.json and analysis.md [default: the first directory].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// A reduced version (fewer seeds and epochs) that finishes in minutes.
+    #[arg(long)]
+    pub quick: bool,
+    /// Output root: one directory per experiment, analysis and report.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub out: PathBuf,
+    /// Runs at once [default: all cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Only the experiments whose name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 /// Where the KMNIST files are.

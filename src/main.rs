@@ -10,6 +10,10 @@ fn main() -> ExitCode {
         Command::Train(a) => aqnn::commands::train::run(&a),
         Command::Levels(a) => aqnn::commands::levels::run(&a),
         Command::Data(c) => aqnn::commands::data::run(&c),
+        Command::Sweep(a) => aqnn::commands::sweep::run(&a),
+        Command::Collect(a) => aqnn::commands::sweep::collect(&a),
+        Command::Analyze(a) => aqnn::commands::analyze::run(&a),
+        Command::Reproduce(a) => aqnn::commands::reproduce::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -127,9 +127,19 @@ fn check_outputs(stem: &Path) {
     let png = PathBuf::from(format!("{}.png", stem.display()));
     let png_bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
     assert!(png_bytes.len() > 100, "{} is tiny", png.display());
-    assert_eq!(png_bytes[..8], PNG_SIGNATURE, "{} is not a PNG", png.display());
-    let svg_text = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
-    assert!(svg_text.trim_start().starts_with("<svg"), "{}", svg.display());
+    assert_eq!(
+        png_bytes[..8],
+        PNG_SIGNATURE,
+        "{} is not a PNG",
+        png.display()
+    );
+    let svg_text =
+        std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+    assert!(
+        svg_text.trim_start().starts_with("<svg"),
+        "{}",
+        svg.display()
+    );
     assert!(svg_text.trim_end().ends_with("</svg>"), "{}", svg.display());
     if let Err(e) = check_xml(&svg_text) {
         panic!("{} is not well-formed: {e}", svg.display());
@@ -186,7 +196,7 @@ fn accuracy_chart() -> LineChart {
         .map(|&n| {
             let base = 0.68 - 0.9 / n;
             // period-4 dips at 4, 8, 12, 16
-            if n as usize % 4 == 0 {
+            if (n as usize).is_multiple_of(4) {
                 base - 0.04
             } else {
                 base
@@ -195,10 +205,14 @@ fn accuracy_chart() -> LineChart {
         .collect();
     let shift: Vec<f64> = ns
         .iter()
-        .map(|&n| 0.685 - 0.9 / n + if n as usize % 2 == 0 { 0.01 } else { -0.01 })
+        .map(|&n| 0.685 - 0.9 / n + if (n as usize).is_multiple_of(2) { 0.01 } else { -0.01 })
         .collect();
     let learned: Vec<f64> = ns.iter().map(|&n| 0.71 - 0.8 / n).collect();
-    let err = |v: &[f64]| v.iter().map(|&a| (a - 0.008, a + 0.008)).collect::<Vec<_>>();
+    let err = |v: &[f64]| {
+        v.iter()
+            .map(|&a| (a - 0.008, a + 0.008))
+            .collect::<Vec<_>>()
+    };
     LineChart {
         title: "Test accuracy vs number of levels".into(),
         x_label: "number of levels n".into(),
@@ -284,7 +298,11 @@ fn weight_hist(n: usize, log_y: bool) -> HistChart {
     HistChart {
         title: format!("Layer-1 weights after QAT, n = {n}"),
         x_label: "weight value".into(),
-        y_label: if log_y { "count (log)".into() } else { "count".into() },
+        y_label: if log_y {
+            "count (log)".into()
+        } else {
+            "count".into()
+        },
         range: (-1.0, 1.0),
         bins: 120,
         hists: vec![
@@ -317,15 +335,25 @@ fn complex_heatmap(n: usize, layer: usize) -> Heatmap {
     let mut rng = Lcg(layer as u64 * 31 + n as u64);
     let t = thresholds(n);
     let l = levels(n);
+    // Most weights sit near midpoints between grid points (in Re, Im or both), some anywhere.
     let mut pts = vec![];
-    for i in 0..3000 {
-        let re = if i % 2 == 0 {
-            t[i % t.len()] + 0.03 * rng.normal()
+    let pick = |rng: &mut Lcg, near_mid: bool| {
+        if near_mid {
+            t[(rng.next() * t.len() as f64) as usize % t.len()] + 0.04 * rng.normal()
         } else {
-            rng.next() * 2.0 - 1.0
+            l[(rng.next() * l.len() as f64) as usize % l.len()] + 0.12 * rng.normal()
+        }
+    };
+    for i in 0..3000 {
+        let p = if i % 10 == 0 {
+            (rng.next() * 2.0 - 1.0, rng.next() * 2.0 - 1.0)
+        } else {
+            let mid = rng.next() < 0.5 + 0.2 * layer as f64;
+            let other = !mid || rng.next() < 0.5;
+            let re = pick(&mut rng, mid);
+            (re, pick(&mut rng, other))
         };
-        let im = t[(i / 2) % t.len()] + 0.05 * rng.normal();
-        pts.push((re, im));
+        pts.push(p);
     }
     let overlay = l
         .iter()
@@ -366,9 +394,13 @@ fn mapping_chart() -> LineChart {
         x_label: "pixel value v".into(),
         y_label: "mapped input T[v]".into(),
         series: vec![
-            Series::new("identity v/255", v.clone(), v.iter().map(|p| p / 255.0).collect())
-                .with_style(SeriesStyle::Dashed)
-                .with_color(plot::BLACK_IDX),
+            Series::new(
+                "identity v/255",
+                v.clone(),
+                v.iter().map(|p| p / 255.0).collect(),
+            )
+            .with_style(SeriesStyle::Dashed)
+            .with_color(plot::BLACK_IDX),
             Series::new("learned T[v]", v.clone(), learned).with_color(plot::BLUE),
             Series::new("quantized Q(T[v])", v, q)
                 .with_style(SeriesStyle::Markers)
@@ -420,7 +452,11 @@ fn all_figures(dir: &Path) {
     histogram_panels(
         &dir.join("weights_panels"),
         "Full-precision weights sit between the levels",
-        &[weight_hist(3, false), weight_hist(8, false), weight_hist(9, false)],
+        &[
+            weight_hist(3, false),
+            weight_hist(8, false),
+            weight_hist(9, false),
+        ],
         3,
     )
     .unwrap();
@@ -531,7 +567,15 @@ fn edge_case_figures(dir: &Path) -> Vec<PathBuf> {
                         vec![0.0, 1.0, 2.0, 3.0, nan, 5.0, 6.0],
                         vec![1.0, nan, 2.0, 3.0, 4.0, f64::INFINITY, 2.0],
                     )
-                    .with_err(vec![(0.9, 1.1), (nan, nan), (1.5, 2.5), (2.0, nan), (0.0, 1.0), (0.0, 1.0), (1.0, 3.0)]),
+                    .with_err(vec![
+                        (0.9, 1.1),
+                        (nan, nan),
+                        (1.5, 2.5),
+                        (2.0, nan),
+                        (0.0, 1.0),
+                        (0.0, 1.0),
+                        (1.0, 3.0),
+                    ]),
                     Series::new("all nan", vec![nan; 3], vec![nan; 3]),
                 ],
                 ..Default::default()
@@ -574,9 +618,11 @@ fn edge_case_figures(dir: &Path) -> Vec<PathBuf> {
             s,
             &LineChart {
                 title: "Tiny and huge values".into(),
-                series: vec![
-                    Series::new("tiny", vec![1e-7, 2e-7, 3e-7], vec![1e6, 3e6, 2e6]),
-                ],
+                series: vec![Series::new(
+                    "tiny",
+                    vec![1e-7, 2e-7, 3e-7],
+                    vec![1e6, 3e6, 2e6],
+                )],
                 legend: LegendPos::OutsideRight,
                 ..Default::default()
             },
@@ -671,7 +717,9 @@ fn edge_case_figures(dir: &Path) -> Vec<PathBuf> {
     go("panels_too_many_cols", &|s| {
         histogram_panels(s, "Too many columns", &[weight_hist(5, true)], 7)
     });
-    go("dotted.stem.n8", &|s| heatmap_panels(s, "t", &[complex_heatmap(3, 1)], 1));
+    go("dotted.stem.n8", &|s| {
+        heatmap_panels(s, "t", &[complex_heatmap(3, 1)], 1)
+    });
     stems
 }
 

@@ -541,7 +541,9 @@ mod tests {
         let a = analyze(&runs);
         assert_eq!(status(&a, "learned-rises"), Status::DoesNotHold);
         let v = a.verdicts.iter().find(|v| v.id == "learned-rises").unwrap();
-        assert!(v.reason.contains("at n = [10]"), "{}", v.reason);
+        assert!(v.reason.contains("at n = [10] of 14"), "{}", v.reason);
+        assert!(v.reason.contains("effect is n = 10"), "{}", v.reason);
+        assert!((v.effect.as_ref().unwrap().value + 0.03).abs() < 1e-9);
         // Plain is missing: the ceiling cannot be compared.
         assert_eq!(status(&a, "learned-ceiling"), Status::NotRun);
     }
@@ -661,21 +663,5 @@ mod tests {
             std::fs::read_to_string(dir.path().join("analysis.md")).unwrap(),
             md
         );
-    }
-}
-
-#[cfg(test)]
-mod tmp_real {
-    #[test]
-    #[ignore]
-    fn tmp_real_runs() {
-        let dir = std::path::Path::new("/tmp/aqnn_try/runs");
-        let mut runs = Vec::new();
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path().join("result.json");
-            runs.push(serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap());
-        }
-        let a = super::analyze(&runs);
-        super::write(std::path::Path::new("/tmp/aqnn_try"), &a).unwrap();
     }
 }

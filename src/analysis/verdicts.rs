@@ -505,8 +505,9 @@ pub fn learned_rises(t: &Table, series: &str) -> Verdict {
         &format!(
             "local dip d(n) = acc(n) - (acc(n-1) + acc(n+1))/2 on series {series} for n in 4..=17 \
              (each with its own 95% CI, uncorrected for multiple comparisons); trend = \
-             Mann-Kendall on the mean accuracy over all quantized n run. effect = the most \
-             negative d(n). Holds: no d(n) has CI upper < 0, every d(n) has a CI, and the trend \
+             Mann-Kendall on the mean accuracy over all quantized n run. effect = the d(n) with \
+             the lowest CI upper end (the strongest evidence of a dip; lowest value when no CI). \
+             Holds: no d(n) has CI upper < 0, every d(n) has a CI, and the trend \
              z > 1.96. Does not hold: some d(n) has CI upper < 0, or trend z < -1.96."
         ),
     );
@@ -556,16 +557,19 @@ pub fn learned_rises(t: &Table, series: &str) -> Verdict {
     } else {
         Status::Inconclusive
     };
-    let (_, _, worst) = fam
+    let upper = |e: &Estimate| ci(e).map_or(e.value, |[_, hi]| hi);
+    let (worst_n, _, worst) = fam
         .avail
         .iter()
-        .min_by(|a, b| a.2.value.total_cmp(&b.2.value))
+        .min_by(|a, b| upper(&a.2).total_cmp(&upper(&b.2)))
         .expect("non-empty");
     v.reason = format!(
-        "local dips at n = {}{}: significantly negative at n = [{}]{}; trend {}",
+        "local dips at n = {}{}: significantly negative at n = [{}] of {} uncorrected 95% \
+         tests{}; effect is n = {worst_n}; trend {}",
         list(&fam.ns()),
         fam.skipped_note(),
         list(&dips),
+        fam.avail.len(),
         if no_ci { " (some without CI)" } else { "" },
         match &trend {
             Some(tr) => format!("z = {:.2}", tr.z),

@@ -1,7 +1,10 @@
 //! One module per subcommand: glue between the CLI and the library.
 
+pub mod analyze;
 pub mod data;
 pub mod levels;
+pub mod reproduce;
+pub mod sweep;
 pub mod train;
 
 use std::io::IsTerminal;

@@ -580,7 +580,7 @@ mod tests {
             worst = worst.max((dx[k] as f64 - num).abs());
         }
         eprintln!(
-            "levels {} {:?} {:?} gain {}: worst |analytic - numeric| {worst:.1e} over {} params and {} inputs",
+            "levels {} {:?} {:?} gain {:.3}: worst |analytic - numeric| {worst:.1e} over {} params and {} inputs",
             act.n(),
             case.output,
             case.readout,
@@ -650,6 +650,8 @@ mod tests {
             next += s.len();
         }
         assert_eq!(net.n_params(), 1940);
+        assert_eq!(net.gain(), 1.0 / 16.0);
+        assert_eq!(net.readout(), Readout::Intensity);
         let names: Vec<_> = net.segments().iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["w1", "b1", "w2", "b2"]);
     }

@@ -296,7 +296,7 @@ impl Layout {
         let mut top = title_h;
         let mut bottom = st.px(6.0);
         let mut left = st.px(8.0);
-        let mut plot_h = (h - top - bottom - x_area).max(1);
+        let plot_h = (h - top - bottom - x_area).max(1);
 
         // y ticks (the plot height is known) give the y label width, hence the plot width.
         let y_area_for = |ny: usize| -> Result<i32> {
@@ -316,7 +316,6 @@ impl Layout {
             ny = f.y.choose_ticks(side, false, area, st)?;
             y_area = y_area_for(ny)?;
             plot_w = (w - left - right0 - y_area).max(1).min(side);
-            plot_h = side;
         }
         let nx = f.x.choose_ticks(plot_w, true, area, st)?;
 
@@ -331,18 +330,16 @@ impl Layout {
         let mut right = (last_x_w / 2 + st.px(4.0)).max(st.px(16.0)) + st.px(f.right_extra);
         let free_w = w - left - right - y_area;
         let free_h = h - top - bottom - x_area;
-        if f.square {
+        let (plot_w, plot_h) = if f.square {
             let side = plot_w.min(free_w).min(free_h).max(1);
             left += (free_w - side) / 2;
             right += free_w - side - (free_w - side) / 2;
             top += (free_h - side) / 2;
             bottom += free_h - side - (free_h - side) / 2;
-            plot_w = side;
-            plot_h = side;
+            (side, side)
         } else {
-            plot_w = free_w;
-            plot_h = free_h;
-        }
+            (free_w, free_h)
+        };
         Ok(Layout {
             top,
             bottom,
@@ -393,20 +390,17 @@ where
         .y_label_area_size(lay.y_area.max(0))
         .build_cartesian_2d(f.x.lo..f.x.hi, f.y.lo..f.y.hi)?;
 
-    let none = |_: &f64| String::new();
     let tick = st.px(TICK_LEN);
-    chart
-        .configure_mesh()
-        .x_labels(lay.nx)
+    let mut mesh = chart.configure_mesh();
+    mesh.x_labels(lay.nx)
         .y_labels(lay.ny)
-        .x_label_formatter(&none)
-        .y_label_formatter(&none)
-        .bold_line_style(if f.grid { GRID } else { WHITE }.stroke_width(st.w(1.0)))
+        .bold_line_style(GRID.stroke_width(st.w(1.0)))
         .light_line_style(TRANSPARENT)
         .max_light_lines(0)
-        .axis_style(BLACK.stroke_width(st.w(1.0)))
-        .set_all_tick_mark_size(tick)
-        .draw()?;
+        .disable_axes();
+    if f.grid {
+        mesh.draw()?;
+    }
 
     // Tick labels and axis labels are drawn here rather than by plotters, so that their
     // placement is under our control and the same in both backends.
@@ -416,20 +410,43 @@ where
     let desc_font = st.font(DESC_EM);
     let tick_h = area.estimate_text_size("0123456789", &tick_font)?.1 as i32;
     let desc_h = area.estimate_text_size("Ag", &desc_font)?.1 as i32;
+    let tick_style = BLACK.stroke_width(st.w(1.0));
     let xfmt = f.x.formatter(lay.nx);
     for v in f.x.key_points(lay.nx) {
         let px = chart.plotting_area().map_coordinate(&(v, f.y.lo)).0 - bx;
+        area.draw(&PathElement::new(
+            vec![(px, y1 - 1), (px, y1 - 1 + tick)],
+            tick_style,
+        ))?;
         let y = y1 + 2 * tick + tick_h / 2;
         text(area, &xfmt.fmt(v), &tick_font, (px, y), Anchor::Center, st)?;
     }
     let yfmt = f.y.formatter(lay.ny);
     for v in f.y.key_points(lay.ny) {
         let py = chart.plotting_area().map_coordinate(&(f.x.lo, v)).1 - by;
-        text(area, &yfmt.fmt(v), &tick_font, (x0 - 2 * tick, py), Anchor::Right, st)?;
+        area.draw(&PathElement::new(
+            vec![(x0 - tick, py), (x0, py)],
+            tick_style,
+        ))?;
+        text(
+            area,
+            &yfmt.fmt(v),
+            &tick_font,
+            (x0 - 2 * tick, py),
+            Anchor::Right,
+            st,
+        )?;
     }
     if !f.x_label.is_empty() {
         let y = y1 + 2 * tick + tick_h + st.px(X_DESC_GAP) + desc_h / 2;
-        text(area, f.x_label, &desc_font, ((x0 + x1) / 2, y), Anchor::Center, st)?;
+        text(
+            area,
+            f.x_label,
+            &desc_font,
+            ((x0 + x1) / 2, y),
+            Anchor::Center,
+            st,
+        )?;
     }
     if !f.y_label.is_empty() {
         let x = x0 - lay.y_area + st.px(4.0) + desc_h / 2;
@@ -620,9 +637,7 @@ where
         pa.draw(&(EmptyElement::at(p) + Circle::new((0, 0), r, m.color.filled())))?;
     } else {
         pa.draw(&(EmptyElement::at(p) + Circle::new((0, 0), r, WHITE.filled())))?;
-        pa.draw(
-            &(EmptyElement::at(p) + Circle::new((0, 0), r, m.color.stroke_width(st.w(1.8)))),
-        )?;
+        pa.draw(&(EmptyElement::at(p) + Circle::new((0, 0), r, m.color.stroke_width(st.w(1.8)))))?;
     }
     Ok(())
 }
@@ -730,7 +745,10 @@ pub enum Swatch {
     },
     Marker(Marker),
     /// A filled box (histograms), drawn with a border in `edge`.
-    Patch { fill: RGBAColor, edge: RGBAColor },
+    Patch {
+        fill: RGBAColor,
+        edge: RGBAColor,
+    },
 }
 
 /// One legend row.
@@ -778,7 +796,8 @@ impl Occupancy {
         let n = ((len / 0.01).ceil() as usize).clamp(1, 400);
         for i in 0..=n {
             let t = i as f64 / n as f64;
-            self.pts.push((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)));
+            self.pts
+                .push((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)));
         }
     }
     /// How many occupied positions fall in the normalised box.
@@ -898,6 +917,43 @@ pub fn headroom(
     })
     .min_by(|a, b| a.1.total_cmp(&b.1))
     .filter(|&(_, f)| f <= 1.6)
+}
+
+/// Lay the chart out and place its legend: `pos` as asked, or for `Auto` a free inside corner,
+/// else (if `grow_y`, i.e. the y range was not fixed by the caller) an upper corner freed by
+/// extending the y range upward, else outside right. May change `spec.y.hi` and
+/// `spec.right_extra`.
+pub fn place_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &mut FrameSpec,
+    pos: LegendPos,
+    entries: &[Entry],
+    occ: &Occupancy,
+    grow_y: bool,
+    st: &Sty,
+) -> Result<(Layout, Option<Placement>)>
+where
+    DB::ErrorType: 'static,
+{
+    let lay = Layout::new(area, spec, st)?;
+    if entries.is_empty() {
+        return Ok((lay, None));
+    }
+    let size = legend_size(area, entries, st)?;
+    let plot = (lay.plot_w, lay.plot_h);
+    match resolve(pos, size, plot, occ, st) {
+        Some(Placement::Outside) => {
+            if pos == LegendPos::Auto && grow_y {
+                if let Some((p, f)) = headroom(size, plot, occ, st) {
+                    spec.y.hi = spec.y.lo + (spec.y.hi - spec.y.lo) * f;
+                    return Ok((Layout::new(area, spec, st)?, Some(p)));
+                }
+            }
+            spec.right_extra += outside_extra(size, st);
+            Ok((Layout::new(area, spec, st)?, Some(Placement::Outside)))
+        }
+        p => Ok((lay, p)),
+    }
 }
 
 /// Extra right margin (SVG pixels) an outside legend of `legend` backend pixels needs.

@@ -24,7 +24,11 @@ const VIRIDIS: [(u8, u8, u8); 11] = [
 
 /// viridis colour of `t` in [0, 1].
 pub(crate) fn viridis(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let f = t * (VIRIDIS.len() - 1) as f64;
     let i = (f.floor() as usize).min(VIRIDIS.len() - 2);
     let u = f - i as f64;
@@ -103,8 +107,12 @@ impl Chart for Heatmap {
     const PANEL: (u32, u32) = (540, 450);
 
     fn validate(&self) -> Result<()> {
-        if self.bins == 0 {
-            bail!("heatmap {:?}: bins must be at least 1", self.title);
+        if self.bins == 0 || self.bins > 1000 {
+            bail!(
+                "heatmap {:?}: bins must be in 1..=1000, not {}",
+                self.title,
+                self.bins
+            );
         }
         for (name, (a, b)) in [("x", self.x_range), ("y", self.y_range)] {
             if !(a.is_finite() && b.is_finite() && a < b) {
@@ -168,7 +176,7 @@ impl Chart for Heatmap {
             }
         }
 
-        let guide = RGBColor(60, 60, 60).mix(0.75).stroke_width(st.w(1.0));
+        let guide = RGBColor(150, 150, 150).stroke_width(st.w(1.0));
         for &gx in self.guides_x.iter().filter(|v| v.is_finite()) {
             if gx >= x0 && gx <= x1 {
                 frame::draw_path(&chart, &[(gx, y0), (gx, y1)], guide, true, st)?;
@@ -201,8 +209,7 @@ impl Chart for Heatmap {
         frame::draw_frame(area, &chart, st)?;
 
         // Colour bar.
-        let (px0, py0, px1, py1) = frame::plot_rect(area, &chart);
-        let _ = px0;
+        let (_, py0, px1, py1) = frame::plot_rect(area, &chart);
         let bx0 = px1 + st.px(BAR_GAP);
         let bx1 = bx0 + st.px(BAR_W);
         let h = (py1 - py0).max(1);

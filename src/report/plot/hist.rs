@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::frame::{self, Axis, Entry, FrameSpec, Layout, Occupancy, Placement, Swatch, Ticks};
+use super::frame::{self, Axis, Entry, FrameSpec, Occupancy, Swatch, Ticks};
 use super::{palette, pick_color, Chart, HistChart, Sty};
 
 const OUTLINE_W: f64 = 1.4;
@@ -40,8 +40,12 @@ impl Chart for HistChart {
     const PANEL: (u32, u32) = (560, 400);
 
     fn validate(&self) -> Result<()> {
-        if self.bins == 0 {
-            bail!("histogram {:?}: bins must be at least 1", self.title);
+        if self.bins == 0 || self.bins > 100_000 {
+            bail!(
+                "histogram {:?}: bins must be in 1..=100000, not {}",
+                self.title,
+                self.bins
+            );
         }
         let (lo, hi) = self.range;
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
@@ -63,10 +67,7 @@ impl Chart for HistChart {
             .collect();
         let max = counts.iter().flatten().copied().max().unwrap_or(0);
         let yr = if self.log_y {
-            (
-                0.5f64.log10(),
-                ((max.max(1) as f64).log10() + 0.3).max(1.0),
-            )
+            (0.5f64.log10(), ((max.max(1) as f64).log10() + 0.3).max(1.0))
         } else {
             (0.0, if max == 0 { 1.0 } else { max as f64 * 1.08 })
         };
@@ -136,18 +137,9 @@ impl Chart for HistChart {
                 }
             })
             .collect();
-        let mut lay = Layout::new(area, &spec, st)?;
-        let placement = if entries.is_empty() {
-            None
-        } else {
-            let size = frame::legend_size(area, &entries, st)?;
-            let p = frame::resolve(self.legend, size, (lay.plot_w, lay.plot_h), &occ, st);
-            if p == Some(Placement::Outside) {
-                spec.right_extra = frame::outside_extra(size, st);
-                lay = Layout::new(area, &spec, st)?;
-            }
-            p
-        };
+        let (lay, placement) =
+            frame::place_legend(area, &mut spec, self.legend, &entries, &occ, true, st)?;
+        let yr = (spec.y.lo, spec.y.hi);
         let chart = frame::build(area, &spec, &lay, st)?;
         let pa = chart.plotting_area();
 

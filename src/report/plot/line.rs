@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::frame::{self, Axis, Entry, FrameSpec, Layout, Marker, Occupancy, Placement, Swatch, Ticks};
+use super::frame::{self, Axis, Entry, FrameSpec, Marker, Occupancy, Swatch, Ticks};
 use super::{palette, pick_color, Chart, LineChart, Series, SeriesStyle, Sty};
 
 const LINE_W: f64 = 2.0;
@@ -273,18 +273,16 @@ impl Chart for LineChart {
         }
 
         let entries = self.entries();
-        let mut lay = Layout::new(area, &spec, st)?;
-        let placement = if entries.is_empty() {
-            None
-        } else {
-            let size = frame::legend_size(area, &entries, st)?;
-            let p = frame::resolve(self.legend, size, (lay.plot_w, lay.plot_h), &occ, st);
-            if p == Some(Placement::Outside) {
-                spec.right_extra = frame::outside_extra(size, st);
-                lay = Layout::new(area, &spec, st)?;
-            }
-            p
-        };
+        let (lay, placement) = frame::place_legend(
+            area,
+            &mut spec,
+            self.legend,
+            &entries,
+            &occ,
+            self.y_range.is_none(),
+            st,
+        )?;
+        let yr = (spec.y.lo, spec.y.hi);
         let chart = frame::build(area, &spec, &lay, st)?;
 
         for v in &self.vlines {

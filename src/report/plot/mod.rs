@@ -7,8 +7,9 @@
 //! figure.
 //!
 //! Text uses DejaVu Sans, embedded in the binary and registered with plotters' `ab_glyph`
-//! backend on first use, so rendering needs no system font. The SVG names the family
-//! `sans-serif` and lets the viewer pick its font.
+//! backend on first use, so rendering needs no system font. The SVG asks for
+//! `DejaVu Sans, sans-serif` (the font all text was measured with) and falls back to the
+//! viewer's sans-serif; the layout leaves slack for somewhat wider fonts.
 //!
 //! Colours come from the Okabe-Ito colour-blind-safe palette ([`PALETTE`]); series without an
 //! explicit colour take palette entries in order (blue, orange, green, ...), which gives the
@@ -69,7 +70,9 @@ pub const QUANTIZED: usize = ORANGE;
 pub const PNG_SCALE: u32 = 2;
 
 /// Order in which series without an explicit colour take palette entries (yellow last).
-const AUTO_ORDER: [usize; 8] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, BLACK_IDX, YELLOW];
+const AUTO_ORDER: [usize; 8] = [
+    BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, BLACK_IDX, YELLOW,
+];
 
 /// Palette colour `i` (wrapping around).
 pub fn palette(i: usize) -> RGBColor {
@@ -292,9 +295,21 @@ pub fn line_chart(stem: &Path, chart: &LineChart) -> Result<()> {
 
 /// Render several line charts in a grid with `cols` columns (e.g. one panel per scheme) under
 /// a common title, to `<stem>.svg` and `<stem>.png`.
-pub fn line_chart_panels(stem: &Path, title: &str, panels: &[LineChart], cols: usize) -> Result<()> {
-    render(stem, &Panels { title, panels, cols })
-        .with_context(|| format!("plotting {}", stem.display()))
+pub fn line_chart_panels(
+    stem: &Path,
+    title: &str,
+    panels: &[LineChart],
+    cols: usize,
+) -> Result<()> {
+    render(
+        stem,
+        &Panels {
+            title,
+            panels,
+            cols,
+        },
+    )
+    .with_context(|| format!("plotting {}", stem.display()))
 }
 
 /// Render overlaid histograms to `<stem>.svg` and `<stem>.png`.
@@ -304,8 +319,15 @@ pub fn histogram(stem: &Path, chart: &HistChart) -> Result<()> {
 
 /// Render several histogram charts in a grid with `cols` columns under a common title.
 pub fn histogram_panels(stem: &Path, title: &str, panels: &[HistChart], cols: usize) -> Result<()> {
-    render(stem, &Panels { title, panels, cols })
-        .with_context(|| format!("plotting {}", stem.display()))
+    render(
+        stem,
+        &Panels {
+            title,
+            panels,
+            cols,
+        },
+    )
+    .with_context(|| format!("plotting {}", stem.display()))
 }
 
 /// Render a 2D density heatmap to `<stem>.svg` and `<stem>.png`.
@@ -316,8 +338,15 @@ pub fn heatmap(stem: &Path, h: &Heatmap) -> Result<()> {
 /// Render several heatmaps in a grid with `cols` columns (e.g. one per layer) under a common
 /// title. Each panel has its own colour scale.
 pub fn heatmap_panels(stem: &Path, title: &str, panels: &[Heatmap], cols: usize) -> Result<()> {
-    render(stem, &Panels { title, panels, cols })
-        .with_context(|| format!("plotting {}", stem.display()))
+    render(
+        stem,
+        &Panels {
+            title,
+            panels,
+            cols,
+        },
+    )
+    .with_context(|| format!("plotting {}", stem.display()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,10 +421,7 @@ impl<C: Chart> Figure for Panels<'_, C> {
     fn size(&self) -> (u32, u32) {
         let (rows, cols) = self.grid();
         let title_h = if self.title.is_empty() { 0 } else { SUPTITLE_H };
-        (
-            C::PANEL.0 * cols as u32,
-            C::PANEL.1 * rows as u32 + title_h,
-        )
+        (C::PANEL.0 * cols as u32, C::PANEL.1 * rows as u32 + title_h)
     }
     fn validate(&self) -> Result<()> {
         if self.panels.is_empty() {
@@ -450,11 +476,11 @@ impl Sty {
     }
     /// Regular text style with an em of `em` SVG pixels.
     pub fn font(&self, em: f64) -> TextStyle<'static> {
-        TextStyle::from(("sans-serif", self.size(em)).into_font()).color(&BLACK)
+        TextStyle::from((text::FAMILY, self.size(em)).into_font()).color(&BLACK)
     }
     /// Bold text style with an em of `em` SVG pixels.
     pub fn bold(&self, em: f64) -> TextStyle<'static> {
-        TextStyle::from(("sans-serif", self.size(em), FontStyle::Bold).into_font()).color(&BLACK)
+        TextStyle::from((text::FAMILY, self.size(em), FontStyle::Bold).into_font()).color(&BLACK)
     }
     /// Vertical correction for text drawn by the bitmap backend: plotters' ab_glyph renderer
     /// puts glyphs about 0.14 font-size higher than the SVG (and than their layout box).
@@ -506,8 +532,8 @@ fn render<F: Figure>(stem: &Path, fig: &F) -> Result<()> {
                 .with_context(|| format!("writing {}", svg_tmp.display()))?;
         }
         {
-            let root = BitMapBackend::new(&png_tmp, (w * PNG_SCALE, h * PNG_SCALE))
-                .into_drawing_area();
+            let root =
+                BitMapBackend::new(&png_tmp, (w * PNG_SCALE, h * PNG_SCALE)).into_drawing_area();
             root.fill(&WHITE)?;
             fig.draw(
                 &root,

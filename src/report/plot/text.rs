@@ -20,15 +20,19 @@ use super::Sty;
 static REGULAR: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../../../assets/DejaVuSans-Bold.ttf");
 
+/// The font family every chart text uses: the SVG's `font-family`, and the name the embedded
+/// font is registered under for measuring and bitmap rendering.
+pub(crate) const FAMILY: &str = "DejaVu Sans, sans-serif";
+
 static FONTS: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 
-/// Register the embedded DejaVu Sans (normal and bold) as "sans-serif" (and, as a fallback,
-/// "serif" and "monospace"), once per process.
+/// Register the embedded DejaVu Sans (normal and bold) as [`FAMILY`] and as the generic
+/// families plotters uses internally ("sans-serif", "serif", "monospace"), once per process.
 pub(crate) fn ensure_fonts() -> Result<()> {
     FONTS
         .get_or_init(|| {
             let mut ok = true;
-            for family in ["sans-serif", "serif", "monospace"] {
+            for family in [FAMILY, "sans-serif", "serif", "monospace"] {
                 ok &= plotters::style::register_font(family, FontStyle::Normal, REGULAR).is_ok();
                 ok &= plotters::style::register_font(family, FontStyle::Bold, BOLD).is_ok();
             }
@@ -158,7 +162,11 @@ impl TtfMetrics {
             }
             let addr = ranges + 2 * i + ro + 2 * (c - start) as usize;
             let g = u16_at(b, addr)? as u32;
-            return Some(if g == 0 { 0 } else { ((g + delta) & 0xFFFF) as u16 });
+            return Some(if g == 0 {
+                0
+            } else {
+                ((g + delta) & 0xFFFF) as u16
+            });
         }
         Some(0)
     }

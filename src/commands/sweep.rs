@@ -1,0 +1,193 @@
+//! `aqnn sweep`, `aqnn collect`: run a grid; merge sharded outputs.
+
+use super::{command_line, interactive};
+use crate::cli::{CollectArgs, SweepArgs};
+use crate::data::{self, Dataset};
+use crate::experiment::runner::{run_sweep, RunOptions, SweepReport};
+use crate::experiment::spec::{self, parse_shard, Sweep};
+use crate::experiment::summary::{load_results, write_summary};
+use crate::store::RunDir;
+use anyhow::{bail, Context, Result};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Worker count: the flag, else every core.
+pub fn jobs(flag: Option<usize>) -> Result<usize> {
+    match flag {
+        Some(0) => bail!("--jobs 0 is invalid: give at least 1"),
+        Some(j) => Ok(j),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// Load the dataset once per resolution the sweeps need.
+pub fn load_data(sweeps: &[&Sweep], dir: Option<&Path>) -> Result<BTreeMap<usize, Arc<Dataset>>> {
+    let root = data::resolve_data_dir(dir);
+    let mut out = BTreeMap::new();
+    for s in sweeps {
+        for r in &s.runs {
+            if !out.contains_key(&r.resolution) {
+                out.insert(r.resolution, Arc::new(data::load(&root, r.resolution)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Split a comma list into grid values (ranges stay strings for the spec to expand).
+fn list(flag: &str, s: &str, numeric: bool) -> Result<Value> {
+    let mut v = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        if numeric && !item.contains("..") {
+            let n: i64 = item
+                .parse()
+                .with_context(|| format!("--{flag}: '{item}' is not a number or a range like 3..=18"))?;
+            v.push(Value::from(n));
+        } else {
+            v.push(Value::from(item));
+        }
+    }
+    if v.is_empty() {
+        bail!("--{flag} is empty");
+    }
+    Ok(Value::Array(v))
+}
+
+/// The sweep the arguments describe (a file, or flags).
+pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
+    let flags_given = a.levels.is_some()
+        || a.schemes.is_some()
+        || a.seeds.is_some()
+        || a.epochs.is_some()
+        || a.rounding.is_some()
+        || a.models.is_some();
+    if let Some(path) = &a.config {
+        if flags_given {
+            bail!("give either a sweep file or grid flags (--levels, --schemes, ...), not both");
+        }
+        return spec::load(path);
+    }
+    if !flags_given {
+        bail!("nothing to sweep: give a sweep file (e.g. experiments/plain.toml) or grid flags such as --levels 3..=18 --schemes plain,zero-shift --seeds 3");
+    }
+    let mut fixed = Map::new();
+    let mut grid = Map::new();
+    if let Some(e) = a.epochs {
+        fixed.insert("epochs".into(), Value::from(e));
+    }
+    if let Some(l) = &a.levels {
+        grid.insert("levels".into(), list("levels", l, true)?);
+    }
+    if let Some(s) = &a.schemes {
+        grid.insert("scheme".into(), list("schemes", s, false)?);
+    }
+    if let Some(r) = &a.rounding {
+        grid.insert("rounding".into(), list("rounding", r, false)?);
+    }
+    if let Some(m) = &a.models {
+        grid.insert("model".into(), list("models", m, false)?);
+    }
+    if let Some(n) = a.seeds {
+        grid.insert("seeds".into(), Value::from(n));
+    }
+    spec::build(&a.name, "", fixed, grid, "command line")
+}
+
+/// Print a sweep's outcome; fail when runs failed.
+pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
+    eprintln!(
+        "{}: {} runs ({} already complete, {} trained now) in {:.1} s; summary: {}",
+        sweep.name,
+        r.total,
+        r.skipped,
+        r.ran,
+        r.seconds,
+        r.summary.display()
+    );
+    if !r.failed.is_empty() {
+        for (label, e) in &r.failed {
+            eprintln!("  failed: {label}: {e}");
+        }
+        bail!(
+            "{} of {} runs failed (see above); the others are saved, rerun the same command to retry",
+            r.failed.len(),
+            r.total
+        );
+    }
+    Ok(())
+}
+
+/// `aqnn sweep`.
+pub fn run(a: &SweepArgs) -> Result<()> {
+    let mut sweep = sweep_from_args(a)?;
+    if let Some(s) = &a.shard {
+        let (i, n) = parse_shard(s)?;
+        sweep = sweep.shard(i, n);
+    }
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&sweep.name));
+    let data = load_data(&[&sweep], a.data.data_dir.as_deref())?;
+    let opts = RunOptions {
+        out,
+        jobs: jobs(a.jobs)?,
+        progress: interactive(),
+        command: command_line(),
+    };
+    let r = run_sweep(&sweep, &data, &opts)?;
+    report(&sweep, &r)
+}
+
+fn copy_dir(src: &Path, dst: &Path) -> Result<()> {
+    std::fs::create_dir_all(dst).with_context(|| format!("cannot create {}", dst.display()))?;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            files.push(e.file_name());
+        }
+    }
+    // result.json last: it is what marks the copy complete.
+    files.sort_by_key(|f| f == "result.json");
+    for f in files {
+        std::fs::copy(src.join(&f), dst.join(&f))
+            .with_context(|| format!("cannot copy {}", src.join(&f).display()))?;
+    }
+    Ok(())
+}
+
+/// `aqnn collect`: copy every complete run of the given directories into `--out` (result.json
+/// last, so a copy interrupted midway is not taken as complete) and write one summary.
+pub fn collect(a: &CollectArgs) -> Result<()> {
+    let results = load_results(&a.dirs)?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let mut copied = 0;
+    for d in &a.dirs {
+        for e in std::fs::read_dir(d).with_context(|| format!("cannot read {}", d.display()))? {
+            let p = e?.path();
+            let rd = RunDir::new(&p);
+            let Some(r) = rd.load_complete() else { continue };
+            let dst = a.out.join(&r.run_id);
+            if dst == p || RunDir::new(&dst).load_complete().is_some() {
+                continue;
+            }
+            let _ = std::fs::remove_file(dst.join("result.json"));
+            copy_dir(&p, &dst)?;
+            copied += 1;
+        }
+    }
+    let all = load_results(&[a.out.clone()])?;
+    write_summary(&a.out.join("summary.csv"), &all)?;
+    eprintln!(
+        "collected {} runs from {} directories ({} copied); summary: {}",
+        results.len(),
+        a.dirs.len(),
+        copied,
+        a.out.join("summary.csv").display()
+    );
+    Ok(())
+}
