@@ -18,8 +18,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the error and its causes, joined.
-            eprintln!("error: {e:#}");
+            // One line: the error and its causes, joined (multi-line hints folded in).
+            let msg = format!("{e:#}");
+            let one_line: Vec<&str> = msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            eprintln!("error: {}", one_line.join(" "));
             ExitCode::from(1)
         }
     }

@@ -205,7 +205,14 @@ fn accuracy_chart() -> LineChart {
         .collect();
     let shift: Vec<f64> = ns
         .iter()
-        .map(|&n| 0.685 - 0.9 / n + if (n as usize).is_multiple_of(2) { 0.01 } else { -0.01 })
+        .map(|&n| {
+            0.685 - 0.9 / n
+                + if (n as usize).is_multiple_of(2) {
+                    0.01
+                } else {
+                    -0.01
+                }
+        })
         .collect();
     let learned: Vec<f64> = ns.iter().map(|&n| 0.71 - 0.8 / n).collect();
     let err = |v: &[f64]| {
@@ -628,6 +635,27 @@ fn edge_case_figures(dir: &Path) -> Vec<PathBuf> {
             },
         )
     });
+    go("line_extreme", &|s| {
+        line_chart(
+            s,
+            &LineChart {
+                title: "Values beyond ±1e300 are dropped".into(),
+                series: vec![Series::new(
+                    "extreme",
+                    vec![-f64::MAX, 0.0, 1.0, 2.0, f64::MAX],
+                    vec![f64::MAX, 1e299, -1e299, 0.0, -f64::MAX],
+                )
+                .with_err(vec![(-f64::MAX, f64::MAX); 5])],
+                hlines: vec![HLine {
+                    label: "max".into(),
+                    y: f64::MAX,
+                    color: None,
+                }],
+                x_range: Some((f64::MIN, f64::MAX)),
+                ..Default::default()
+            },
+        )
+    });
     go("hist_empty", &|s| {
         histogram(
             s,
@@ -767,6 +795,12 @@ fn bad_input_is_an_error_and_writes_nothing() {
         ..Default::default()
     };
     assert!(heatmap(&stem, &bad_heat).is_err());
+    let huge_range = HistChart {
+        range: (-f64::MAX, f64::MAX),
+        bins: 3,
+        ..Default::default()
+    };
+    assert!(histogram(&stem, &huge_range).is_err());
     assert!(line_chart_panels(&stem, "none", &[], 2).is_err());
     assert!(histogram_panels(&stem, "bad panel", &[no_bins], 1).is_err());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -90,6 +90,26 @@ impl Readout {
 /// Complex outputs, as real numbers (Re, Im interleaved).
 const OUT2: usize = 2 * CLASSES;
 
+/// Dot product with 8 independent partial sums, so it vectorises (a single running sum is
+/// a serial chain of dependent adds). Deterministic: the order depends only on the length.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
 /// The complex MLP: dimensions, output kind, readout and scratch buffers (parameters are
 /// flat and owned by the trainer).
 pub struct ComplexMlp {
@@ -102,6 +122,8 @@ pub struct ComplexMlp {
     segments: Vec<Segment>,
     /// Q(W2) as a real [2 * hidden, 20] matrix (built once per batch).
     w2x: Vec<f32>,
+    /// Its transpose [20, 2 * hidden], for dL/dh without a serial reduction.
+    w2t: Vec<f32>,
     /// Gradient with respect to `w2x`, folded onto `w2` at the end of a batch.
     gw2x: Vec<f32>,
     /// tanh of the pre-activation, interleaved (Re, Im): 2 * hidden.
@@ -152,6 +174,7 @@ impl ComplexMlp {
             gain: Readout::Intensity.default_gain(hidden),
             segments,
             w2x: vec![0.0; h2 * OUT2],
+            w2t: vec![0.0; OUT2 * h2],
             gw2x: vec![0.0; h2 * OUT2],
             a: vec![0.0; h2],
             hq: vec![0.0; h2],
@@ -192,7 +215,8 @@ impl ComplexMlp {
         [0, 1, 2, 3].map(|k| self.segments[k].range())
     }
 
-    /// Build the real [2H, 20] form of Q(W2) (interleaved [H, 10, 2]) in `self.w2x`.
+    /// Build the real [2H, 20] form of Q(W2) (interleaved [H, 10, 2]) in `self.w2x`, and its
+    /// transpose in `self.w2t`.
     fn expand_w2(&mut self, w2: &[f32]) {
         for j in 0..self.nh {
             let src = &w2[j * OUT2..(j + 1) * OUT2];
@@ -203,6 +227,12 @@ impl ComplexMlp {
                 re_row[2 * o + 1] = wi;
                 im_row[2 * o] = -wi;
                 im_row[2 * o + 1] = wr;
+            }
+        }
+        let h2 = 2 * self.nh;
+        for m in 0..h2 {
+            for k in 0..OUT2 {
+                self.w2t[k * h2 + m] = self.w2x[m * OUT2 + k];
             }
         }
     }
@@ -328,17 +358,24 @@ impl Network for ComplexMlp {
             for (g, &d) in grad[r_b2.clone()].iter_mut().zip(&self.dz2) {
                 *g += d;
             }
-            for m in 0..h2 {
-                let h = self.hq[m];
-                let wrow = &self.w2x[m * OUT2..(m + 1) * OUT2];
+            for (m, &h) in self.hq[..h2].iter().enumerate() {
                 let grow = &mut self.gw2x[m * OUT2..(m + 1) * OUT2];
-                let mut dh = 0.0f32;
-                for k in 0..OUT2 {
-                    grow[k] += h * self.dz2[k];
-                    dh += wrow[k] * self.dz2[k];
+                for (g, &d) in grow.iter_mut().zip(&self.dz2) {
+                    *g += h * d;
                 }
-                let a = self.a[m];
-                self.dz1[m] = dh * (1.0 - a * a);
+            }
+            // dL/dh = W2x dz2, accumulated over the 20 outputs so the inner loop runs over
+            // the contiguous 2H hidden values (no serial reduction).
+            let dz1 = &mut self.dz1[..h2];
+            dz1.fill(0.0);
+            for (k, &d) in self.dz2.iter().enumerate() {
+                let row = &self.w2t[k * h2..(k + 1) * h2];
+                for (g, &w) in dz1.iter_mut().zip(row) {
+                    *g += w * d;
+                }
+            }
+            for (g, &a) in dz1.iter_mut().zip(&self.a[..h2]) {
+                *g *= 1.0 - a * a;
             }
             // Layer 1: a real layer with 2H outputs (the inputs are real).
             for (g, &d) in grad[r_b1.clone()].iter_mut().zip(&self.dz1) {
@@ -355,12 +392,7 @@ impl Network for ComplexMlp {
                 // dL/dx_i = sum_j Re(conj(dL/dz1_j) W1_ij) = dot of the interleaved rows.
                 let dxs = &mut dx[s * ni..(s + 1) * ni];
                 for (i, d) in dxs.iter_mut().enumerate() {
-                    let row = &w1[i * h2..(i + 1) * h2];
-                    let mut acc = 0.0f32;
-                    for (&w, &g) in row.iter().zip(&self.dz1) {
-                        acc += w * g;
-                    }
-                    *d = acc;
+                    *d = dot(&w1[i * h2..(i + 1) * h2], &self.dz1[..h2]);
                 }
             }
         }

@@ -46,9 +46,18 @@ pub struct Axis {
     pub ticks: Ticks,
 }
 
-/// A finite, non-empty range: swaps reversed ends and widens a zero-width range.
+/// Largest magnitude drawn; larger values are treated like non-finite ones (so that spans,
+/// paddings and pixel mappings never overflow).
+pub const MAX_ABS: f64 = 1e300;
+
+/// Whether `v` can be drawn: finite and at most [`MAX_ABS`] in magnitude.
+pub fn usable(v: f64) -> bool {
+    v.is_finite() && v.abs() <= MAX_ABS
+}
+
+/// A usable, non-empty range: swaps reversed ends and widens a zero-width range.
 pub fn sane_range(lo: f64, hi: f64) -> (f64, f64) {
-    let (lo, hi) = match (lo.is_finite(), hi.is_finite()) {
+    let (lo, hi) = match (usable(lo), usable(hi)) {
         (true, true) => (lo.min(hi), lo.max(hi)),
         (true, false) => (lo, lo),
         (false, true) => (hi, hi),
@@ -65,7 +74,7 @@ pub fn sane_range(lo: f64, hi: f64) -> (f64, f64) {
 /// Range of the finite values of `it`, or `None`.
 pub fn finite_range(it: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     let mut r: Option<(f64, f64)> = None;
-    for v in it.into_iter().filter(|v| v.is_finite()) {
+    for v in it.into_iter().filter(|&v| usable(v)) {
         r = Some(match r {
             None => (v, v),
             Some((a, b)) => (a.min(v), b.max(v)),
@@ -321,13 +330,15 @@ impl Layout {
 
         // The last x tick label may stick out to the right of the plot.
         let xfmt = f.x.formatter(nx);
-        let last_x_w = match f.x.key_points(nx).last() {
-            Some(&v) if (f.x.hi - v).abs() < 1e-9 * (f.x.hi - f.x.lo) => {
-                text_h(&xfmt.fmt(v), &tick_font)?.0
+        let overflow = match f.x.key_points(nx).last() {
+            Some(&v) => {
+                let half = text_h(&xfmt.fmt(v), &tick_font)?.0 / 2;
+                let to_edge = (f.x.hi - v) / (f.x.hi - f.x.lo) * plot_w as f64;
+                half - to_edge as i32
             }
-            _ => 0,
+            None => 0,
         };
-        let mut right = (last_x_w / 2 + st.px(4.0)).max(st.px(16.0)) + st.px(f.right_extra);
+        let mut right = (overflow + st.px(4.0)).max(st.px(16.0)) + st.px(f.right_extra);
         let free_w = w - left - right - y_area;
         let free_h = h - top - bottom - x_area;
         let (plot_w, plot_h) = if f.square {
@@ -376,7 +387,7 @@ where
             area,
             f.title,
             &st.bold(TITLE_EM),
-            (cx, lay.top.min(lay.title_h) / 2 + st.px(2.0)),
+            (cx, lay.top - lay.title_h / 2 + st.px(2.0)),
             Anchor::Center,
             st,
         )?;

@@ -115,7 +115,7 @@ impl Chart for Heatmap {
             );
         }
         for (name, (a, b)) in [("x", self.x_range), ("y", self.y_range)] {
-            if !(a.is_finite() && b.is_finite() && a < b) {
+            if !(frame::usable(a) && frame::usable(b) && a < b) {
                 bail!("heatmap {:?}: bad {name} range {:?}", self.title, (a, b));
             }
         }

@@ -48,7 +48,7 @@ impl Chart for HistChart {
             );
         }
         let (lo, hi) = self.range;
-        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        if !(frame::usable(lo) && frame::usable(hi) && lo < hi) {
             bail!("histogram {:?}: bad range {:?}", self.title, self.range);
         }
         Ok(())

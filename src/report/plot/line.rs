@@ -18,7 +18,7 @@ fn runs(s: &Series) -> Vec<Vec<(f64, f64)>> {
     let mut out = vec![];
     let mut cur = vec![];
     for (&x, &y) in s.x.iter().zip(&s.y) {
-        if x.is_finite() && y.is_finite() {
+        if frame::usable(x) && frame::usable(y) {
             cur.push((x, y));
         } else if !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
@@ -79,7 +79,7 @@ impl LineChart {
         let mut ys = vec![];
         for s in &self.series {
             for (i, (&x, &y)) in s.x.iter().zip(&s.y).enumerate() {
-                if !(x.is_finite() && y.is_finite()) {
+                if !(frame::usable(x) && frame::usable(y)) {
                     continue;
                 }
                 xs.push(x);
@@ -247,7 +247,7 @@ impl Chart for LineChart {
             }
             if let Some(err) = &s.err {
                 for ((&x, &y), &(lo, hi)) in s.x.iter().zip(&s.y).zip(err) {
-                    if x.is_finite() && y.is_finite() && lo.is_finite() && hi.is_finite() {
+                    if [x, y, lo, hi].iter().all(|&v| frame::usable(v)) {
                         d.errs.push((x, (lo, hi)));
                     }
                 }
@@ -266,7 +266,7 @@ impl Chart for LineChart {
             drawn.push(d);
         }
         for h in &self.hlines {
-            if h.y.is_finite() {
+            if frame::usable(h.y) {
                 occ.segment((xr.0, h.y), (xr.1, h.y));
                 any = true;
             }

@@ -16,6 +16,29 @@
 //! project's convention for free: full precision in blue ([`FULL_PRECISION`]), quantized in
 //! orange ([`QUANTIZED`]).
 //!
+//! ```no_run
+//! use aqnn::report::plot::{line_chart, LineChart, Series, SeriesStyle, QUANTIZED};
+//! # fn main() -> anyhow::Result<()> {
+//! let chart = LineChart {
+//!     title: "Quantizer, n = 6".into(),
+//!     x_label: "input x".into(),
+//!     y_label: "Q(x)".into(),
+//!     series: vec![
+//!         // left end of every step, then the right end of the last one
+//!         Series::new("Q(x)", vec![-1.0, -0.8, -0.4, 0.0, 0.4, 0.8, 1.0],
+//!                     vec![-1.0, -0.6, -0.2, 0.2, 0.6, 1.0, 1.0])
+//!             .with_style(SeriesStyle::Step),
+//!         Series::new("Q(0)", vec![0.0], vec![-0.2])
+//!             .with_style(SeriesStyle::Markers)
+//!             .with_color(QUANTIZED)
+//!             .with_marker_size(7.0),
+//!     ],
+//!     ..Default::default()
+//! };
+//! line_chart("report/figures/staircase_n6".as_ref(), &chart)?; // .svg and .png
+//! # Ok(()) }
+//! ```
+//!
 //! Non-finite values (NaN, inf) are dropped everywhere; in a line they break the line.
 //! Charts with no finite data render empty axes with a "no data" note instead of failing.
 //! Inconsistent input (x and y of different lengths, zero bins, ...) is an error.

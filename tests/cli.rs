@@ -1,0 +1,135 @@
+//! The `aqnn` command line end to end, on synthetic fixtures (no real data needed).
+
+mod common;
+use common::*;
+use std::path::Path;
+
+#[test]
+fn levels_json_pins_where_zero_goes() {
+    for n in 3..=18u32 {
+        for (mode, flag) in [("half-even", None), ("half-up", Some("half-up"))] {
+            let ns = n.to_string();
+            let mut args = vec!["levels", "--levels", &ns, "--json"];
+            if let Some(f) = flag {
+                args.extend(["--rounding", f]);
+            }
+            let out = run(&args);
+            assert!(out.status.success());
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["levels"], n);
+            assert_eq!(v["rounding"], mode);
+            assert_eq!(v["values"].as_array().unwrap().len(), n as usize);
+            assert_eq!(v["thresholds"].as_array().unwrap().len(), n as usize - 1);
+            let z = v["zero_maps_to"].as_f64().unwrap();
+            let h = 1.0 / (n - 1) as f64;
+            let want = if n % 2 == 1 {
+                0.0
+            } else if mode == "half-up" || n % 4 == 0 {
+                h
+            } else {
+                -h
+            };
+            assert!((z - want).abs() < 1e-6, "n={n} {mode}: {z} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn bad_arguments_fail_with_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 100, 20);
+    let d = data.to_str().unwrap();
+    let e = assert_clean_failure(&run(&["train", "--levels", "1", "--data-dir", d]));
+    assert!(e.contains("levels"), "{e}");
+    let e = assert_clean_failure(&run(&["train", "--epochs", "0", "--data-dir", d]));
+    assert!(e.contains("epochs"), "{e}");
+    let e = assert_clean_failure(&run(&["train", "--scheme", "fancy", "--data-dir", d]));
+    assert!(e.contains("fancy") && e.contains("plain"), "{e}");
+    let missing = tmp.path().join("nowhere");
+    let e = assert_clean_failure(&run(&["train", "--data-dir", missing.to_str().unwrap()]));
+    assert!(e.contains("nowhere") && e.contains("data fetch"), "{e}");
+    let e = assert_clean_failure(&run(&["levels", "--levels", "1"]));
+    assert!(e.contains("levels"), "{e}");
+}
+
+fn corrupt(dir: &Path, file: &str, f: impl Fn(Vec<u8>) -> Vec<u8>) {
+    let p = dir.join(file);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, f(bytes)).unwrap();
+}
+
+#[test]
+fn corrupt_data_fails_with_one_clear_line() {
+    // Truncated gzip.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 100, 20);
+    corrupt(&data, "train-images-idx3-ubyte.gz", |b| b[..b.len() / 2].to_vec());
+    let e = assert_clean_failure(&run(&["train", "--data-dir", data.to_str().unwrap()]));
+    assert!(e.contains("train-images") && e.contains("truncated"), "{e}");
+
+    // Wrong magic number.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 100, 20);
+    corrupt(&data, "t10k-labels-idx1-ubyte.gz", |_| {
+        let mut l = idx_labels(&[1u8; 20]);
+        l[3] = 9;
+        gz(&l)
+    });
+    let e = assert_clean_failure(&run(&["train", "--data-dir", data.to_str().unwrap()]));
+    assert!(e.contains("t10k-labels") && e.contains("magic"), "{e}");
+
+    // Image / label count mismatch.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 100, 20);
+    corrupt(&data, "train-labels-idx1-ubyte.gz", |_| gz(&idx_labels(&[3u8; 99])));
+    let e = assert_clean_failure(&run(&["train", "--data-dir", data.to_str().unwrap()]));
+    assert!(e.contains("100") && e.contains("99"), "{e}");
+}
+
+#[test]
+fn train_json_and_out_are_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 600, 100);
+    let d = data.to_str().unwrap();
+    let mut results = Vec::new();
+    for k in 0..2 {
+        let out_dir = tmp.path().join(format!("run{k}"));
+        let out = run(&[
+            "train", "--levels", "8", "--scheme", "learned", "--epochs", "3", "--seed", "4",
+            "--data-dir", d, "--out", out_dir.to_str().unwrap(), "--json",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in ["levels", "scheme", "seed", "epochs", "test_accuracy", "train_accuracy", "final_loss", "seconds", "dead_start"] {
+            assert!(v.get(key).is_some(), "missing {key} in {v}");
+        }
+        for f in ["config.json", "metrics.jsonl", "result.json", "weights.npz"] {
+            assert!(out_dir.join(f).exists(), "missing {f}");
+        }
+        let metrics = std::fs::read_to_string(out_dir.join("metrics.jsonl")).unwrap();
+        assert_eq!(metrics.lines().count(), 3);
+        results.push((v, std::fs::read(out_dir.join("weights.npz")).unwrap()));
+    }
+    let (a, b) = (&results[0], &results[1]);
+    for key in ["test_accuracy", "train_accuracy", "final_loss"] {
+        assert_eq!(a.0[key], b.0[key], "{key} differs between identical runs");
+    }
+    assert_eq!(a.1, b.1, "weights.npz differs between identical runs");
+}
+
+#[test]
+fn dead_start_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 100, 20);
+    let out = run(&[
+        "train", "--levels", "3", "--init", "glorot-uniform", "--epochs", "1", "--json",
+        "--data-dir", data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dead_start"], true);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dead start"));
+    let out = run(&["train", "--levels", "3", "--epochs", "1", "--json", "--data-dir", data.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dead_start"], false, "the default init must not start dead at n = 3");
+}

@@ -1,0 +1,103 @@
+//! Shared helpers of the integration tests: synthetic KMNIST-format fixtures (never the real
+//! files) and running the `aqnn` binary.
+#![allow(dead_code)]
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// IDX bytes of `n` 28x28 images whose content depends on the label (so it is learnable).
+pub fn idx_images(labels: &[u8], seed: u64) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    b.extend((labels.len() as u32).to_be_bytes());
+    b.extend(28u32.to_be_bytes());
+    b.extend(28u32.to_be_bytes());
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    for &l in labels {
+        for p in 0..784usize {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let noise = (state >> 59) as u8; // 0..31
+            let on = (p / 28) % 10 == l as usize || (p % 28) % 10 == l as usize;
+            let v = if on { 200u8.saturating_add(noise) } else if noise > 20 { noise * 3 } else { 0 };
+            b.push(v);
+        }
+    }
+    b
+}
+
+/// IDX bytes of labels.
+pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 1];
+    b.extend((labels.len() as u32).to_be_bytes());
+    b.extend_from_slice(labels);
+    b
+}
+
+/// Gzip bytes.
+pub fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// Write a small KMNIST-format data directory (4 .gz IDX files) and return it.
+pub fn fixture_dir(root: &Path, n_train: usize, n_test: usize) -> PathBuf {
+    let dir = root.join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tr: Vec<u8> = (0..n_train).map(|i| (i % 10) as u8).collect();
+    let te: Vec<u8> = (0..n_test).map(|i| ((i * 7) % 10) as u8).collect();
+    std::fs::write(dir.join("train-images-idx3-ubyte.gz"), gz(&idx_images(&tr, 1))).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), gz(&idx_labels(&tr))).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gz(&idx_images(&te, 2))).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gz(&idx_labels(&te))).unwrap();
+    dir
+}
+
+/// The aqnn binary with AQNN_DATA_DIR removed (tests pass --data-dir explicitly).
+pub fn aqnn() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aqnn"));
+    c.env_remove("AQNN_DATA_DIR");
+    c
+}
+
+/// Run and return the output.
+pub fn run(args: &[&str]) -> Output {
+    aqnn().args(args).output().expect("the aqnn binary runs")
+}
+
+/// Assert a clean failure: non-zero exit, one `error:` line on stderr, no panic; return it.
+pub fn assert_clean_failure(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(!err.contains("panicked"), "panic instead of an error: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].to_string()
+}
+
+/// The real KMNIST directory from AQNN_DATA_DIR; fails loudly when it is not set.
+pub fn real_data_dir() -> PathBuf {
+    match std::env::var_os("AQNN_DATA_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => panic!(
+            "AQNN_DATA_DIR is not set: the tests on the real KMNIST files need it (e.g. AQNN_DATA_DIR=../shared/data/kmnist/idx cargo test --release); .ci/run sets it"
+        ),
+    }
+}
+
+/// Drop the `seconds` column of a summary.csv (timings differ between runs).
+pub fn summary_without_seconds(path: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let skip = headers.iter().position(|h| h == "seconds").unwrap();
+    let mut rows = vec![headers.iter().map(String::from).collect::<Vec<_>>()];
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        rows.push(rec.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, v)| v.to_string()).collect());
+    }
+    rows[0].remove(skip);
+    rows
+}
