@@ -34,6 +34,32 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Run every experiment of the seed, the analysis and the report.
     Reproduce(ReproduceArgs),
+    /// Measure speed: time per 60,000-sample epoch on one core, scaling, sweep throughput.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Epochs per timed training.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Repetitions (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Also time hidden 16/64/256 x resolution 7/14/28.
+    #[arg(long)]
+    pub scaling: bool,
+    /// Runs of the all-core sweep throughput test (0 = skip).
+    #[arg(long, default_value_t = 8)]
+    pub sweep_runs: usize,
+    /// Use synthetic data of the real shape (no KMNIST files needed).
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Also print the numbers as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
 }
 
 #[derive(Debug, Args)]

@@ -18,3 +18,4 @@ pub mod commands;
 pub mod store;
 pub mod experiment;
 pub mod analysis;
+pub mod bench;

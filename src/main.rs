@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Collect(a) => aqnn::commands::sweep::collect(&a),
         Command::Analyze(a) => aqnn::commands::analyze::run(&a),
         Command::Reproduce(a) => aqnn::commands::reproduce::run(&a),
+        Command::Bench(a) => aqnn::commands::bench::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand: glue between the CLI and the library.
 
 pub mod analyze;
+pub mod bench;
 pub mod data;
 pub mod levels;
 pub mod reproduce;

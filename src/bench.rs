@@ -1,0 +1,157 @@
+//! Speed measurements (a benchmark, never a timed test): time per 60,000-sample epoch on one
+//! core, how it grows with the work, sweep throughput on all cores, peak memory.
+
+use crate::config::{ModelKind, TrainConfig};
+use crate::data::Dataset;
+use crate::encode::Scheme;
+use crate::experiment::runner::{run_sweep, RunOptions};
+use crate::experiment::spec::Sweep;
+use crate::train::{evaluate, train};
+use crate::quant::Grid;
+use anyhow::Result;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A synthetic dataset of the real one's shape (speed does not depend on pixel content).
+pub fn synthetic(side: usize, n_train: usize, n_test: usize, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let px = side * side;
+    let mut img = |n: usize| (0..n * px).map(|_| if rng.gen_bool(0.6) { 0 } else { rng.gen() }).collect();
+    let train_x = img(n_train);
+    let test_x = img(n_test);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
+    Dataset {
+        side,
+        train_x,
+        train_y: (0..n_train).map(|_| rng.gen_range(0..10)).collect(),
+        test_x,
+        test_y: (0..n_test).map(|_| rng.gen_range(0..10)).collect(),
+    }
+}
+
+/// One timed configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochTiming {
+    pub name: String,
+    pub model: String,
+    pub scheme: String,
+    pub levels: u32,
+    pub hidden: usize,
+    pub resolution: usize,
+    pub params: usize,
+    /// Multiply-adds per training sample (forward + backward).
+    pub macs_per_sample: usize,
+    /// Median seconds of one epoch of training over `train_x` (test evaluation excluded).
+    pub epoch_seconds: f64,
+    /// Seconds of one test-set evaluation.
+    pub eval_seconds: f64,
+    /// Nanoseconds per multiply-add.
+    pub ns_per_mac: f64,
+}
+
+/// Multiply-adds per training sample: forward, weight gradients, and the backward to the
+/// hidden layer (and to the inputs when the table is learned); complex: 4 real MACs each.
+pub fn macs_per_sample(cfg: &TrainConfig, inputs: usize) -> usize {
+    let (h, o) = (cfg.hidden, 10);
+    let l1 = inputs * h;
+    let l2 = h * o;
+    let mut m = 2 * l1 + 3 * l2;
+    if cfg.scheme == Scheme::Learned {
+        m += l1;
+    }
+    if cfg.model == ModelKind::Complex {
+        m *= 4;
+    }
+    m
+}
+
+/// Time one configuration: `reps` trainings of `epochs` epochs; the per-epoch training time
+/// is (total - evaluations) / epochs, median over the repetitions.
+pub fn time_epoch(name: &str, cfg: &TrainConfig, data: &Dataset, reps: usize) -> Result<EpochTiming> {
+    let inputs = data.pixels();
+    let mut samples = Vec::new();
+    let mut eval_s = f64::INFINITY;
+    let mut params = 0;
+    for _ in 0..reps.max(1) {
+        let out = train(cfg, data, &mut |_| {})?;
+        params = out.params.len();
+        // Time the evaluation the trainer ran after every epoch.
+        let grid = Grid::new(cfg.levels, cfg.rounding).map_err(anyhow::Error::msg)?;
+        let mut net = crate::train::build_network(cfg, inputs)?;
+        let t = Instant::now();
+        let _ = evaluate(net.as_mut(), &out.quantized, &out.table_quantized, &grid, &data.test_x, &data.test_y, cfg.seed);
+        let e = t.elapsed().as_secs_f64();
+        eval_s = eval_s.min(e);
+        samples.push((out.seconds - e * cfg.epochs as f64) / cfg.epochs as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    let epoch = samples[samples.len() / 2];
+    let macs = macs_per_sample(cfg, inputs);
+    Ok(EpochTiming {
+        name: name.to_string(),
+        model: crate::store::serde_plain(&cfg.model),
+        scheme: cfg.scheme.to_string(),
+        levels: cfg.levels,
+        hidden: cfg.hidden,
+        resolution: cfg.resolution,
+        params,
+        macs_per_sample: macs,
+        epoch_seconds: epoch,
+        eval_seconds: eval_s,
+        ns_per_mac: epoch * 1e9 / (macs as f64 * data.n_train() as f64),
+    })
+}
+
+/// Sweep throughput with every core: model-epochs per second and peak memory.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepThroughput {
+    pub jobs: usize,
+    pub runs: usize,
+    pub epochs_per_run: usize,
+    pub seconds: f64,
+    pub model_epochs_per_second: f64,
+    pub seconds_per_model_epoch: f64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Peak resident memory of this process (Linux), MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Run `runs` trainings of `epochs` epochs across `jobs` threads in a temporary directory.
+pub fn sweep_throughput(data: Arc<Dataset>, jobs: usize, runs: usize, epochs: usize) -> Result<SweepThroughput> {
+    let tmp = std::env::temp_dir().join(format!("aqnn-bench-{}", std::process::id()));
+    let sweep = Sweep {
+        name: "bench".into(),
+        description: String::new(),
+        runs: (0..runs as u64)
+            .map(|seed| TrainConfig { levels: 8, epochs, seed, ..TrainConfig::default() })
+            .collect(),
+    };
+    let mut map = BTreeMap::new();
+    map.insert(data.side, data);
+    let opts = RunOptions { out: tmp.clone(), jobs, progress: false, command: "aqnn bench".into() };
+    let t = Instant::now();
+    let r = run_sweep(&sweep, &map, &opts);
+    let secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&tmp);
+    r?;
+    let me = (runs * epochs) as f64;
+    Ok(SweepThroughput {
+        jobs,
+        runs,
+        epochs_per_run: epochs,
+        seconds: secs,
+        model_epochs_per_second: me / secs,
+        seconds_per_model_epoch: secs / me,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}

@@ -1,0 +1,96 @@
+//! `aqnn bench`: the speed benchmark (see src/bench.rs and docs/PERFORMANCE.md).
+
+use crate::bench::{sweep_throughput, synthetic, time_epoch, EpochTiming};
+use crate::cli::BenchArgs;
+use crate::config::{ModelKind, TrainConfig};
+use crate::data;
+use crate::encode::Scheme;
+use anyhow::Result;
+use std::sync::Arc;
+
+/// Reference: a plain PyTorch version of the seed model, one core, per 60,000-sample epoch.
+pub const PYTORCH_EPOCH_SECONDS: f64 = 1.2;
+
+fn print_row(t: &EpochTiming) {
+    println!(
+        "{:<28} {:>8} {:>10} {:>12.2} ms {:>9.2} ms {:>8.3} {:>8.0}x",
+        t.name,
+        t.params,
+        t.macs_per_sample,
+        t.epoch_seconds * 1e3,
+        t.eval_seconds * 1e3,
+        t.ns_per_mac,
+        PYTORCH_EPOCH_SECONDS / t.epoch_seconds
+    );
+}
+
+/// Run the command.
+pub fn run(a: &BenchArgs) -> Result<()> {
+    let dir = data::resolve_data_dir(a.data.data_dir.as_deref());
+    let load = |res: usize| -> Result<data::Dataset> {
+        if a.synthetic {
+            Ok(synthetic(res, 60_000, 10_000, 7))
+        } else {
+            data::load(&dir, res)
+        }
+    };
+    let ds7 = Arc::new(load(7)?);
+    let base = TrainConfig { levels: 8, batch: 32, epochs: a.epochs, ..TrainConfig::default() };
+    let mut rows = Vec::new();
+    println!(
+        "one core, levels 8, batch 32, {} train samples{}; median of {} x {} epochs",
+        ds7.n_train(),
+        if a.synthetic { " (synthetic)" } else { "" },
+        a.reps,
+        a.epochs
+    );
+    println!(
+        "{:<28} {:>8} {:>10} {:>15} {:>12} {:>8} {:>9}",
+        "configuration", "params", "MAC/sample", "train epoch", "test eval", "ns/MAC", "vs 1.2 s"
+    );
+    let mut configs = vec![
+        ("mlp plain".to_string(), TrainConfig { scheme: Scheme::Plain, ..base.clone() }),
+        ("mlp learned".to_string(), TrainConfig { scheme: Scheme::Learned, ..base.clone() }),
+    ];
+    if crate::train::build_network(&TrainConfig { model: ModelKind::Complex, ..base.clone() }, 49).is_ok() {
+        configs.push(("complex plain".to_string(), TrainConfig { model: ModelKind::Complex, ..base.clone() }));
+    }
+    for (name, cfg) in &configs {
+        let t = time_epoch(name, cfg, &ds7, a.reps)?;
+        print_row(&t);
+        rows.push(t);
+    }
+    if a.scaling {
+        println!("\nscaling: plain scheme, levels 8, hidden x resolution");
+        for res in [7usize, 14, 28] {
+            let ds = if res == 7 { ds7.clone() } else { Arc::new(load(res)?) };
+            for hidden in [16usize, 64, 256] {
+                let cfg = TrainConfig { hidden, resolution: res, epochs: 1, ..base.clone() };
+                let t = time_epoch(&format!("hidden {hidden}, {res}x{res}"), &cfg, &ds, 1)?;
+                print_row(&t);
+                rows.push(t);
+            }
+        }
+    }
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sw = if a.sweep_runs > 0 {
+        let s = sweep_throughput(ds7.clone(), jobs, a.sweep_runs, a.epochs)?;
+        println!(
+            "\nsweep: {} runs x {} epochs on {} threads in {:.2} s: {:.1} model-epochs/s ({:.2} ms per model-epoch); peak memory {} MiB",
+            s.runs,
+            s.epochs_per_run,
+            s.jobs,
+            s.seconds,
+            s.model_epochs_per_second,
+            s.seconds_per_model_epoch * 1e3,
+            s.peak_rss_mib.map_or("?".into(), |m| format!("{m:.0}"))
+        );
+        Some(s)
+    } else {
+        None
+    };
+    if a.json {
+        println!("{}", serde_json::json!({ "epochs": rows, "sweep": sw, "pytorch_reference_seconds": PYTORCH_EPOCH_SECONDS }));
+    }
+    Ok(())
+}
