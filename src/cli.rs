@@ -36,6 +36,49 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Measure speed: time per 60,000-sample epoch on one core, scaling, sweep throughput.
     Bench(BenchArgs),
+    /// Draw one figure (SVG and PNG) from stored runs, without retraining.
+    Plot(PlotArgs),
+    /// Write the HTML report (figures, tables, verdicts, configs) of stored runs.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The figure, e.g. accuracy, accuracy-panels, staircase, zero-map, inputs, mapping,
+    /// weights (see --list).
+    #[arg(required_unless_present = "list")]
+    pub figure: Option<String>,
+    /// Directories of runs (experiment directories, or a reproduce output root); not needed
+    /// for staircase and zero-map.
+    pub dirs: Vec<PathBuf>,
+    /// Directory to write <figure>.svg and <figure>.png into.
+    #[arg(long, value_name = "DIR", default_value = "figures")]
+    pub out: PathBuf,
+    /// List the figures and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Levels to show, e.g. 6,8 or 3..=18 (meaning per figure: panels, x range, or one n).
+    #[arg(long)]
+    pub levels: Option<String>,
+    /// Seed of the run to draw (figures of one run) [default: the lowest present].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Series to draw from (figures of one run), e.g. plain, learned, learned-sgd.
+    #[arg(long)]
+    pub series: Option<String>,
+    /// Rounding mode (staircase, inputs).
+    #[arg(long, value_enum)]
+    pub rounding: Option<RoundingArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Directories of runs (experiment directories, or a reproduce output root).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write index.html and figures/ [default: <first directory>/report].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -22,7 +22,9 @@ pub enum ModelKind {
     Complex,
 }
 
-/// Oscillation remedies (Nagel et al., ICML 2022). Off by default.
+/// Oscillation measurement and remedies (Nagel et al., ICML 2022; see [`crate::oscillation`]
+/// for the exact definitions). The remedies are off by default; the measurement is always
+/// on for quantized runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OscillationConfig {
@@ -40,6 +42,18 @@ pub struct OscillationConfig {
     pub freeze_start_threshold: f32,
     /// Fraction of training before any freezing.
     pub freeze_warmup: f32,
+    /// Trajectories: record the last this many steps (0 = none). Left out of the canonical
+    /// JSON at its default, so adding it kept every earlier run id.
+    #[serde(skip_serializing_if = "is_default_trajectory_steps")]
+    pub trajectory_steps: usize,
+}
+
+/// Default length of the trajectory window: the final 500 steps (~4% of a 7x7 epoch at
+/// batch 32), enough to see a weight cross its threshold many times, at ~100 kB per run.
+pub const DEFAULT_TRAJECTORY_STEPS: usize = 500;
+
+fn is_default_trajectory_steps(v: &usize) -> bool {
+    *v == DEFAULT_TRAJECTORY_STEPS
 }
 
 impl Default for OscillationConfig {
@@ -51,6 +65,7 @@ impl Default for OscillationConfig {
             freeze: false,
             freeze_start_threshold: 0.1,
             freeze_warmup: 0.25,
+            trajectory_steps: DEFAULT_TRAJECTORY_STEPS,
         }
     }
 }
@@ -204,6 +219,12 @@ impl TrainConfig {
                 o.freeze_warmup
             ));
         }
+        if o.trajectory_steps > 100_000 {
+            return Err(format!(
+                "oscillation.trajectory_steps = {} is invalid: record at most 100000 steps (0 turns trajectories off)",
+                o.trajectory_steps
+            ));
+        }
         if !(o.dampening.is_finite() && o.dampening >= 0.0) {
             return Err(format!(
                 "oscillation.dampening = {} is invalid: expected lambda >= 0 (0 turns it off)",
@@ -245,6 +266,18 @@ mod tests {
         assert_eq!(c.run_id().len(), 12);
         let back: TrainConfig = serde_json::from_str(&c.canonical_json()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn default_trajectory_window_stays_out_of_the_run_id() {
+        let c = TrainConfig::default();
+        assert!(!c.canonical_json().contains("trajectory_steps"));
+        let mut d = c.clone();
+        d.oscillation.trajectory_steps = 100;
+        assert!(d.canonical_json().contains("\"trajectory_steps\":100"));
+        assert_ne!(c.run_id(), d.run_id());
+        let back: TrainConfig = serde_json::from_str(&c.canonical_json()).unwrap();
+        assert_eq!(back.oscillation.trajectory_steps, DEFAULT_TRAJECTORY_STEPS);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod encode;
 pub mod nn;
 pub mod optim;
 pub mod train;
+pub mod oscillation;
 pub mod cli;
 pub mod commands;
 pub mod store;

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Command::Analyze(a) => aqnn::commands::analyze::run(&a),
         Command::Reproduce(a) => aqnn::commands::reproduce::run(&a),
         Command::Bench(a) => aqnn::commands::bench::run(&a),
+        Command::Plot(a) => aqnn::commands::report::plot(&a),
+        Command::Report(a) => aqnn::commands::report::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

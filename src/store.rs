@@ -3,16 +3,22 @@
 //! <run dir>/config.json     exact config (canonical) and code version
 //! <run dir>/metrics.jsonl   one line per epoch
 //! <run dir>/weights.npz     w1, b1, w2, b2 full precision and q_* quantized; the input table
+//! <run dir>/oscillation.npz per tracked weight: final frequency, counts, freezing (quantized runs)
+//! <run dir>/trajectories.npz selected weights over the final window (quantized runs)
 //! <run dir>/result.json     final metrics, written last and atomically
 //! ```
+//! The two oscillation files are described at [`write_oscillation`] and
+//! [`write_trajectories`].
 //! A run directory counts as complete only when `result.json` parses and names the run id
 //! of the directory's config, so a half-written run is never taken as finished.
 
 use crate::config::TrainConfig;
 use crate::npy::{write_npz, NpyArray, NpyData};
+use crate::oscillation::{LayerOscillation, OscillationOutcome, Trajectories};
 use crate::train::TrainOutcome;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,6 +49,25 @@ pub struct RunResult {
     /// Which layers were dead at the start.
     #[serde(default)]
     pub dead_layers: Vec<String>,
+    /// Midpoint statistic at the end of training, per layer ("1", "2"): the share of the
+    /// layer's weights inside (-1, 1) within 0.1 index units of a decision threshold
+    /// (uniform spread: 0.2). Empty at full precision and in older files.
+    #[serde(default)]
+    pub midpoint_fraction: BTreeMap<String, f64>,
+    /// The share within 0.1 index units of a level, per layer (uniform spread: 0.2).
+    #[serde(default)]
+    pub level_fraction: BTreeMap<String, f64>,
+    /// Share of the weights whose oscillation frequency is above `config.oscillation.threshold`
+    /// at the end (None at full precision).
+    #[serde(default)]
+    pub oscillating_fraction: Option<f64>,
+    /// Share of the weights frozen by iterative freezing (0 without it; None at full precision).
+    #[serde(default)]
+    pub frozen_fraction: Option<f64>,
+    /// Per layer: the counts behind the fractions above, and the layer's oscillating and
+    /// frozen shares.
+    #[serde(default)]
+    pub oscillation_layers: Vec<LayerOscillation>,
     /// Train-set pixel value counts (256), for input-distribution figures.
     #[serde(default)]
     pub pixel_counts: Vec<u64>,
@@ -54,6 +79,7 @@ impl RunResult {
     /// Assemble the record of a finished run.
     pub fn new(cfg: &TrainConfig, out: &TrainOutcome, pixel_counts: Vec<u64>) -> RunResult {
         let last = out.last();
+        let osc = out.oscillation.as_ref();
         RunResult {
             run_id: cfg.run_id(),
             label: cfg.label(),
@@ -72,6 +98,11 @@ impl RunResult {
             seconds: out.seconds,
             dead_start: !out.dead_start.is_empty(),
             dead_layers: out.dead_start.clone(),
+            midpoint_fraction: osc.map(|o| o.midpoint_map()).unwrap_or_default(),
+            level_fraction: osc.map(|o| o.level_map()).unwrap_or_default(),
+            oscillating_fraction: osc.map(|o| o.oscillating_fraction()),
+            frozen_fraction: osc.map(|o| o.frozen_fraction()),
+            oscillation_layers: osc.map(|o| o.layers.clone()).unwrap_or_default(),
             pixel_counts,
             aqnn_version: VERSION.to_string(),
             config: cfg.clone(),
@@ -175,6 +206,15 @@ impl RunDir {
         }
         atomic_write(&self.file("metrics.jsonl"), lines.as_bytes())?;
         write_weights(&self.file("weights.npz"), out)?;
+        for name in ["oscillation.npz", "trajectories.npz"] {
+            let _ = fs::remove_file(self.file(name));
+        }
+        if let Some(o) = &out.oscillation {
+            write_oscillation(&self.file("oscillation.npz"), o)?;
+            if let Some(t) = &o.trajectories {
+                write_trajectories(&self.file("trajectories.npz"), t)?;
+            }
+        }
         atomic_write(&self.file("result.json"), to_json(result).as_bytes())
     }
 
@@ -208,4 +248,71 @@ pub fn write_weights(path: &Path, out: &TrainOutcome) -> Result<()> {
     arrays.push(("q_table".into(), f32_array(vec![256], &out.table_quantized)));
     let refs: Vec<(&str, NpyArray)> = arrays.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     write_npz(path, &refs)
+}
+
+fn i64_vector<T: Copy + Into<i64>>(v: &[T]) -> NpyArray {
+    NpyArray::vector(NpyData::I64(v.iter().map(|&x| x.into()).collect()))
+}
+
+/// `oscillation.npz`: one entry per tracked weight (the weight segments, in parameter order;
+/// biases are not tracked), all 1-d of length W (W = 944 for the 7x7 MLP of width 16):
+/// - `weight_ids` (int64): position in the flat parameter vector (w1 row-major from 0, then
+///   b1, w2, b2; see the run's segments),
+/// - `layer` (int64): layer number, 1 or 2,
+/// - `frequency` (float32): final oscillation frequency (EMA of reversals),
+/// - `oscillations`, `flips`, `flips_last_epoch` (int64): reversal and index-change counts
+///   over training and in the last epoch,
+/// - `index` (int64): final level index,
+/// - `frozen_at` (int64): step at which the weight was frozen, -1 if never;
+///
+/// and for drawing: `levels` and `thresholds` (float32, the grid's n levels and n - 1
+/// decision thresholds) and `threshold` (float32, shape [1], the reporting threshold on
+/// the frequency).
+pub fn write_oscillation(path: &Path, o: &OscillationOutcome) -> Result<()> {
+    let arrays: Vec<(&str, NpyArray)> = vec![
+        ("weight_ids", i64_vector(&o.weight_ids)),
+        ("layer", i64_vector(&o.layer)),
+        ("frequency", f32_array(vec![o.frequency.len()], &o.frequency)),
+        ("oscillations", i64_vector(&o.oscillations)),
+        ("flips", i64_vector(&o.flips)),
+        ("flips_last_epoch", i64_vector(&o.flips_last_epoch)),
+        ("index", i64_vector(&o.index)),
+        ("frozen_at", i64_vector(&o.frozen_at)),
+        ("levels", f32_array(vec![o.levels.len()], &o.levels)),
+        ("thresholds", f32_array(vec![o.thresholds.len()], &o.thresholds)),
+        ("threshold", f32_array(vec![1], &[o.threshold])),
+    ];
+    write_npz(path, &arrays)
+}
+
+/// `trajectories.npz`: K selected weights (8 most oscillating by final frequency, then 8
+/// drawn at random with the run's seed) over the last S steps (`oscillation.trajectory_steps`,
+/// default 500):
+/// - `steps` (int64, [S]): optimizer step after which each row was taken (1-based),
+/// - `values` (float32, [S, K]): full-precision value of each weight,
+/// - `indices` (int64, [S, K]): its level index (what the forward pass used),
+/// - `weight_ids` (int64, [K]): position in the flat parameter vector,
+/// - `layer` (int64, [K]): layer number,
+/// - `frequency` (float32, [K]): final oscillation frequency,
+/// - `kind` (uint8, [K]): 0 = most oscillating, 1 = random sample.
+///
+/// The grid's `levels` and `thresholds` are in `oscillation.npz`.
+pub fn write_trajectories(path: &Path, t: &Trajectories) -> Result<()> {
+    let (s, k) = (t.steps.len(), t.width());
+    let arrays: Vec<(&str, NpyArray)> = vec![
+        ("steps", i64_vector(&t.steps.iter().map(|&x| x as i64).collect::<Vec<i64>>())),
+        ("values", f32_array(vec![s, k], &t.values)),
+        (
+            "indices",
+            NpyArray {
+                shape: vec![s, k],
+                data: NpyData::I64(t.indices.iter().map(|&x| x as i64).collect()),
+            },
+        ),
+        ("weight_ids", i64_vector(&t.weight_ids)),
+        ("layer", i64_vector(&t.layer)),
+        ("frequency", f32_array(vec![k], &t.frequency)),
+        ("kind", NpyArray::vector(NpyData::U8(t.kind.clone()))),
+    ];
+    write_npz(path, &arrays)
 }

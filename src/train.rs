@@ -2,6 +2,12 @@
 //!
 //! A run is single-threaded and uses only seeded randomness, so its results are
 //! bit-identical for the same config whatever else runs (sweeps parallelise across runs).
+//!
+//! Quantized runs carry an oscillation [`Tracker`] (always on; it only reads the parameters
+//! unless a remedy is on, so it never changes the computation of plain QAT). Per step:
+//! gradient of the task loss, plus the dampening gradient when on; optimizer step (frozen
+//! weights masked, then restored); quantize; the tracker observes the new indices; weights
+//! above the freezing threshold are frozen.
 
 use crate::config::{ModelKind, TrainConfig};
 use crate::data::Dataset;
@@ -10,12 +16,14 @@ use crate::nn::init::{dead_layers, init_params};
 use crate::nn::mlp::Mlp;
 use crate::nn::{Network, Segment};
 use crate::optim::Optimizer;
+use crate::oscillation::{dampening_lambda, freeze_threshold, OscillationOutcome, Tracker};
 use crate::quant::Grid;
 use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Metrics of one epoch.
@@ -31,6 +39,32 @@ pub struct EpochMetrics {
     pub test_accuracy: f64,
     /// Seconds since the start of training.
     pub seconds: f64,
+    /// Weight index changes (weights x steps) during the epoch (quantized runs only; the
+    /// oscillation fields below are absent at full precision and in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flips: Option<u64>,
+    /// Oscillations (index changes reversing the previous change) during the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oscillations: Option<u64>,
+    /// Share of weights whose oscillation frequency is above the threshold at the epoch's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oscillating_fraction: Option<f64>,
+    /// Share of weights frozen at the epoch's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_fraction: Option<f64>,
+    /// Midpoint fraction per layer ("1", "2") at the epoch's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midpoint_fraction: Option<BTreeMap<String, f64>>,
+    /// Level fraction per layer at the epoch's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_fraction: Option<BTreeMap<String, f64>>,
+    /// Dampening lambda at the epoch's last step (dampening runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dampening_lambda: Option<f64>,
+    /// Dampening term sum (Q(w) - w)^2 over the weights at the epoch's end, without lambda
+    /// (dampening runs only; `train_loss` is the task loss alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dampening_term: Option<f64>,
 }
 
 /// Everything a finished run produced.
@@ -54,6 +88,8 @@ pub struct TrainOutcome {
     pub dead_start: Vec<String>,
     /// Wall time of training (without data loading).
     pub seconds: f64,
+    /// Oscillation statistics and trajectories (quantized runs with observers on).
+    pub oscillation: Option<OscillationOutcome>,
 }
 
 impl TrainOutcome {
@@ -123,6 +159,18 @@ pub fn train(
     data: &Dataset,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> Result<TrainOutcome> {
+    train_with(cfg, data, true, on_epoch)
+}
+
+/// [`train`], with the oscillation observers on or off. Off, a quantized run without
+/// remedies has no tracker at all (its parameters are bit-identical either way: tests and
+/// overhead measurements compare the two); a remedy always brings the tracker.
+pub fn train_with(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    observe: bool,
+    on_epoch: &mut dyn FnMut(&EpochMetrics),
+) -> Result<TrainOutcome> {
     if let Err(e) = cfg.validate() {
         bail!("{e}");
     }
@@ -167,6 +215,14 @@ pub fn train(
     let mut dx = if learned { vec![0.0f32; b * ni] } else { Vec::new() };
     let mut tgrad = [0.0f32; 256];
 
+    let total_steps = (cfg.epochs * n.div_ceil(b)) as u64;
+    let osc = &cfg.oscillation;
+    let remedies = osc.dampening > 0.0 || osc.freeze;
+    let mut tracker = (grid.is_quantized() && (observe || remedies))
+        .then(|| Tracker::new(osc, &grid, &segments, &q, total_steps, cfg.seed));
+    let lambda_max = if tracker.is_some() { osc.dampening } else { 0.0 };
+    let mut lambda = 0.0f32;
+
     let start = Instant::now();
     let mut epochs = Vec::with_capacity(cfg.epochs);
     let mut step: u64 = 0;
@@ -208,9 +264,25 @@ pub fn train(
             }
             loss_sum += stats.loss_sum;
             correct += stats.correct;
-            opt.step(&mut params, &grad, None);
+            if lambda_max > 0.0 {
+                lambda = dampening_lambda(lambda_max, step, total_steps);
+                if let Some(tr) = &tracker {
+                    tr.dampen(&params, &q, &mut grad, lambda);
+                }
+            }
+            opt.step(&mut params, &grad, tracker.as_ref().and_then(|t| t.frozen_mask()));
             step += 1;
+            if let Some(tr) = &tracker {
+                tr.restore(&mut params);
+            }
             grid.quantize_slice(&params, &mut q, key(cfg.seed, 1, step));
+            if let Some(tr) = &mut tracker {
+                tr.pin(&mut q);
+                tr.observe(&params, &q, step);
+                if let Some(thr) = freeze_threshold(osc, step, total_steps) {
+                    tr.freeze(&mut params, &mut q, thr, step);
+                }
+            }
             if learned {
                 table_grad(&px[..m * ni], &dx[..m * ni], &mut tgrad);
                 topt.step(input.table_mut(), &tgrad, None);
@@ -226,16 +298,38 @@ pub fn train(
             &data.test_y,
             cfg.seed,
         );
-        let m = EpochMetrics {
+        let mut m = EpochMetrics {
             epoch,
             train_loss: loss_sum / n as f64,
             train_accuracy: correct as f64 / n as f64,
             test_accuracy,
             seconds: start.elapsed().as_secs_f64(),
+            flips: None,
+            oscillations: None,
+            oscillating_fraction: None,
+            frozen_fraction: None,
+            midpoint_fraction: None,
+            level_fraction: None,
+            dampening_lambda: None,
+            dampening_term: None,
         };
+        if let Some(tr) = &mut tracker {
+            let e = tr.epoch_end(&params);
+            m.flips = Some(e.flips);
+            m.oscillations = Some(e.oscillations);
+            m.oscillating_fraction = Some(e.oscillating_fraction);
+            m.frozen_fraction = Some(e.frozen_fraction);
+            m.midpoint_fraction = Some(e.midpoint_fraction);
+            m.level_fraction = Some(e.level_fraction);
+            if lambda_max > 0.0 {
+                m.dampening_lambda = Some(lambda as f64);
+                m.dampening_term = Some(tr.dampening_term(&params, &q));
+            }
+        }
         on_epoch(&m);
         epochs.push(m);
     }
+    let oscillation = tracker.map(|t| t.finish(&params));
     Ok(TrainOutcome {
         epochs,
         segments,
@@ -246,5 +340,6 @@ pub fn train(
         table_start,
         dead_start,
         seconds: start.elapsed().as_secs_f64(),
+        oscillation,
     })
 }

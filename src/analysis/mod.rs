@@ -138,15 +138,43 @@ fn mixed_settings(runs: &[&RunResult]) -> Vec<String> {
         .collect()
 }
 
-/// The midpoint statistic of each run, for [`verdicts::weights_at_midpoints`].
+/// The oscillation statistics of each quantized run that carries them (runs with the same
+/// run id count once), for [`verdicts::weights_at_midpoints`] and the remedy verdicts.
 ///
-/// Extension point for issue 5: `RunResult` does not carry `midpoint_fraction` and
-/// `level_fraction` yet, so this returns nothing and that verdict reads "not run". When the
-/// fields land, map each run to a [`MidpointSample`] here (one number per run, e.g. the
-/// weight-count-weighted mean over layers).
+/// The run's midpoint and level fractions are pooled over its weight layers from the counts
+/// in `oscillation_layers` (every weight inside (-1, 1) counts alike, so the 784 weights of
+/// layer 1 outweigh the 160 of layer 2); the per-layer fractions ride along. Runs from
+/// before issue 5, at full precision, or without any weight inside (-1, 1) give no sample.
 pub fn midpoint_samples(runs: &[RunResult]) -> Vec<MidpointSample> {
-    let _ = runs;
-    Vec::new()
+    let mut ids = BTreeSet::new();
+    runs.iter()
+        .filter(|r| ids.insert(r.run_id.clone()))
+        .filter_map(|r| {
+            let (mut inside, mut mid, mut lev) = (0u64, 0u64, 0u64);
+            let mut layers = Vec::new();
+            for l in &r.oscillation_layers {
+                inside += l.counts.inside;
+                mid += l.counts.midpoint;
+                lev += l.counts.level;
+                if let (Some(m), Some(v)) = (l.midpoint_fraction, l.level_fraction) {
+                    layers.push((l.layer, m, v));
+                }
+            }
+            if r.levels < 2 || inside == 0 {
+                return None;
+            }
+            Some(MidpointSample {
+                series: series_name(r),
+                levels: r.levels,
+                seed: r.seed,
+                midpoint_fraction: mid as f64 / inside as f64,
+                level_fraction: lev as f64 / inside as f64,
+                layers,
+                oscillating_fraction: r.oscillating_fraction?,
+                frozen_fraction: r.frozen_fraction.unwrap_or(0.0),
+            })
+        })
+        .collect()
 }
 
 /// Analyse finished runs. Runs with the same run id count once.

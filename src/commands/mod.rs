@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod bench;
 pub mod data;
 pub mod levels;
+pub mod report;
 pub mod reproduce;
 pub mod sweep;
 pub mod train;

@@ -26,6 +26,9 @@ pub const CLASSES: usize = 10;
 /// Hidden units accumulated at once in registers in the forward pass.
 const CH: usize = 16;
 
+/// Samples processed together in the forward pass.
+const GROUP: usize = 4;
+
 /// The output width padded to a whole number of SIMD vectors (entries 10..16 stay 0).
 const CP: usize = 16;
 
@@ -76,10 +79,10 @@ impl Mlp {
             nh: hidden,
             output,
             segments,
-            a: vec![0.0; hidden],
-            hq: vec![0.0; hidden],
-            z2: vec![0.0; no],
-            dz1: vec![0.0; hidden],
+            a: vec![0.0; GROUP * hidden],
+            hq: vec![0.0; GROUP * hidden],
+            z2: vec![0.0; GROUP * no],
+            dz1: vec![0.0; GROUP * hidden],
             w1t: vec![0.0; inputs * hidden],
             w2t: vec![0.0; hidden * no],
             w2p: vec![0.0; hidden * CP],
@@ -111,47 +114,163 @@ impl Mlp {
         self.b2p[..CLASSES].copy_from_slice(b2);
     }
 
-    /// Forward one sample: fills `self.a` (tanh), `self.hq` (quantized) and `self.z2`
-    /// (logits, after the output tanh when chosen).
+    /// Forward a group of `G` samples (`xs` holds G x ni inputs): fills `a` (tanh),
+    /// `hq` (quantized) and `z2` (logits, after the output tanh when chosen), G rows each.
+    /// Working on G samples at once keeps G independent accumulator chains in registers;
+    /// every sum still runs in the same order as one sample alone, so results do not depend
+    /// on the grouping. Needs [`Mlp::transpose`] to have run on the same `q`.
     #[inline(always)]
-    /// Needs [`Mlp::transpose`] to have run on the same `q`.
-    fn forward(&mut self, nh: usize, q: &[f32], x: &[f32], act: &Grid, key: u64) {
+    fn forward_group<const G: usize>(
+        &mut self,
+        nh: usize,
+        q: &[f32],
+        xs: &[f32],
+        act: &Grid,
+        key: u64,
+    ) {
         let ni = self.ni;
         let (w1, rest) = q.split_at(ni * nh);
         let (b1, _) = rest.split_at(nh);
-        let x = &x[..ni];
-        // Hidden pre-activations, CH units at a time in a local accumulator (registers).
+        let xs = &xs[..G * ni];
+        // Hidden pre-activations, CH units x G samples at a time in local accumulators.
         let mut c = 0;
         while c < nh {
             let w = CH.min(nh - c);
-            let mut acc = [0.0f32; CH];
-            acc[..w].copy_from_slice(&b1[c..c + w]);
-            for (i, &xi) in x.iter().enumerate() {
+            let mut acc = [[0.0f32; CH]; G];
+            for a in acc.iter_mut() {
+                a[..w].copy_from_slice(&b1[c..c + w]);
+            }
+            for i in 0..ni {
                 let row = &w1[i * nh + c..i * nh + c + w];
-                for (a, &wv) in acc[..w].iter_mut().zip(row) {
-                    *a += xi * wv;
+                for (g, a) in acc.iter_mut().enumerate() {
+                    let xi = xs[g * ni + i];
+                    for (av, &wv) in a[..w].iter_mut().zip(row) {
+                        *av += xi * wv;
+                    }
                 }
             }
-            for (dst, &a) in self.a[c..c + w].iter_mut().zip(&acc[..w]) {
-                *dst = tanh(a);
+            for (g, a) in acc.iter().enumerate() {
+                for (dst, &v) in self.a[g * nh + c..g * nh + c + w].iter_mut().zip(&a[..w]) {
+                    *dst = tanh(v);
+                }
             }
             c += w;
         }
-        act.quantize_slice(&self.a[..nh], &mut self.hq[..nh], key);
-        let mut z2 = [0.0f32; CP];
-        z2.copy_from_slice(&self.b2p);
-        for (j, &h) in self.hq[..nh].iter().enumerate() {
-            let row = &self.w2p[j * CP..(j + 1) * CP];
-            for (z, &w) in z2.iter_mut().zip(row) {
-                *z += h * w;
+        act.quantize_slice(&self.a[..G * nh], &mut self.hq[..G * nh], key);
+        for g in 0..G {
+            let mut z2 = [0.0f32; CP];
+            z2.copy_from_slice(&self.b2p);
+            for (j, &h) in self.hq[g * nh..(g + 1) * nh].iter().enumerate() {
+                let row = &self.w2p[j * CP..(j + 1) * CP];
+                for (z, &w) in z2.iter_mut().zip(row) {
+                    *z += h * w;
+                }
+            }
+            if self.output == OutputKind::Tanh {
+                for z in z2.iter_mut() {
+                    *z = tanh(*z);
+                }
+            }
+            self.z2[g * CLASSES..(g + 1) * CLASSES].copy_from_slice(&z2[..CLASSES]);
+        }
+    }
+
+    /// Forward and backward of a group of G samples starting at sample `s0` of the batch.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn train_group<const G: usize>(
+        &mut self,
+        nh: usize,
+        s0: usize,
+        q: &[f32],
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        inv_b: f32,
+        grad: &mut [f32],
+        dx: Option<&mut [f32]>,
+        stats: &mut BatchStats,
+    ) {
+        let ni = self.ni;
+        let xs = &xq[s0 * ni..(s0 + G) * ni];
+        self.forward_group::<G>(nh, q, xs, act, key.wrapping_add((s0 * nh) as u64));
+        let (gw1, grest) = grad.split_at_mut(ni * nh);
+        let (gb1, grest) = grest.split_at_mut(nh);
+        let (_, gb2) = grest.split_at_mut(nh * CLASSES);
+        for g in 0..G {
+            let mut dz2 = [0.0f32; CP];
+            let z2 = &self.z2[g * CLASSES..(g + 1) * CLASSES];
+            let (loss, ok) = softmax_xent(z2, labels[s0 + g] as usize, &mut dz2[..CLASSES]);
+            stats.loss_sum += loss as f64;
+            stats.correct += ok as usize;
+            for (d, &z) in dz2.iter_mut().zip(z2) {
+                *d *= inv_b;
+                if self.output == OutputKind::Tanh {
+                    *d *= 1.0 - z * z;
+                }
+            }
+            // Layer 2: gradients, and dL/dh = W2 dz2 along contiguous rows of W2^T.
+            for (gv, &d) in gb2.iter_mut().zip(&dz2) {
+                *gv += d;
+            }
+            for (j, &h) in self.hq[g * nh..(g + 1) * nh].iter().enumerate() {
+                let grow = &mut self.gw2p[j * CP..(j + 1) * CP];
+                for (gv, &d) in grow.iter_mut().zip(&dz2) {
+                    *gv += h * d;
+                }
+            }
+            let dz1 = &mut self.dz1[g * nh..(g + 1) * nh];
+            dz1.fill(0.0);
+            for (o, &d) in dz2[..CLASSES].iter().enumerate() {
+                let row = &self.w2t[o * nh..(o + 1) * nh];
+                for (acc, &w) in dz1.iter_mut().zip(row) {
+                    *acc += w * d;
+                }
+            }
+            // STE through Q(h), then tanh'.
+            for (d, &a) in dz1.iter_mut().zip(&self.a[g * nh..(g + 1) * nh]) {
+                *d *= 1.0 - a * a;
+            }
+            for (gv, &d) in gb1.iter_mut().zip(dz1.iter()) {
+                *gv += d;
             }
         }
-        if self.output == OutputKind::Tanh {
-            for z in z2.iter_mut() {
-                *z = tanh(*z);
+        // Layer 1 weight gradients: each entry gets the samples' terms in sample order.
+        // CH columns at a time, with the group's dz1 and the running row in registers.
+        let mut c = 0;
+        while c < nh {
+            let w = CH.min(nh - c);
+            let mut dz = [[0.0f32; CH]; G];
+            for (g, d) in dz.iter_mut().enumerate() {
+                d[..w].copy_from_slice(&self.dz1[g * nh + c..g * nh + c + w]);
+            }
+            for i in 0..ni {
+                let grow = &mut gw1[i * nh + c..i * nh + c + w];
+                let mut acc = [0.0f32; CH];
+                acc[..w].copy_from_slice(grow);
+                for (g, d) in dz.iter().enumerate() {
+                    let xi = xs[g * ni + i];
+                    for (a, &dv) in acc[..w].iter_mut().zip(&d[..w]) {
+                        *a += xi * dv;
+                    }
+                }
+                grow.copy_from_slice(&acc[..w]);
+            }
+            c += w;
+        }
+        if let Some(dx) = dx {
+            for g in 0..G {
+                let dxs = &mut dx[(s0 + g) * ni..(s0 + g + 1) * ni];
+                dxs.fill(0.0);
+                for (j, &d) in self.dz1[g * nh..(g + 1) * nh].iter().enumerate() {
+                    let row = &self.w1t[j * ni..(j + 1) * ni];
+                    for (acc, &w) in dxs.iter_mut().zip(row) {
+                        *acc += w * d;
+                    }
+                }
             }
         }
-        self.z2.copy_from_slice(&z2[..CLASSES]);
     }
 
     /// The training kernel. `nh` equals `self.nh`; passing it as an argument lets the
@@ -173,67 +292,18 @@ impl Mlp {
         self.transpose(nh, q);
         let inv_b = 1.0 / labels.len() as f32;
         let mut stats = BatchStats::default();
-        let (gw1, grest) = grad.split_at_mut(ni * nh);
-        let (gb1, grest) = grest.split_at_mut(nh);
-        let (gw2, gb2) = grest.split_at_mut(nh * CLASSES);
         self.gw2p.fill(0.0);
-        for (s, &label) in labels.iter().enumerate() {
-            let x = &xq[s * ni..(s + 1) * ni];
-            self.forward(nh, q, x, act, key.wrapping_add((s * nh) as u64));
-            let mut dz2 = [0.0f32; CP];
-            let (loss, ok) = softmax_xent(&self.z2, label as usize, &mut dz2[..CLASSES]);
-            stats.loss_sum += loss as f64;
-            stats.correct += ok as usize;
-            for (d, &z) in dz2.iter_mut().zip(&self.z2) {
-                *d *= inv_b;
-                if self.output == OutputKind::Tanh {
-                    *d *= 1.0 - z * z;
-                }
-            }
-            // Layer 2: gradients, and dL/dh = W2 dz2 (accumulated along contiguous rows of
-            // the transposed weights).
-            for (g, &d) in gb2.iter_mut().zip(&dz2) {
-                *g += d;
-            }
-            for (j, &h) in self.hq[..nh].iter().enumerate() {
-                let grow = &mut self.gw2p[j * CP..(j + 1) * CP];
-                for (g, &d) in grow.iter_mut().zip(&dz2) {
-                    *g += h * d;
-                }
-            }
-            let dz1 = &mut self.dz1[..nh];
-            dz1.fill(0.0);
-            for (o, &d) in dz2[..CLASSES].iter().enumerate() {
-                let row = &self.w2t[o * nh..(o + 1) * nh];
-                for (acc, &w) in dz1.iter_mut().zip(row) {
-                    *acc += w * d;
-                }
-            }
-            // STE through Q(h), then tanh'.
-            for (d, &a) in dz1.iter_mut().zip(&self.a[..nh]) {
-                *d *= 1.0 - a * a;
-            }
-            // Layer 1.
-            for (g, &d) in gb1.iter_mut().zip(dz1.iter()) {
-                *g += d;
-            }
-            for (i, &xi) in x.iter().enumerate() {
-                let grow = &mut gw1[i * nh..(i + 1) * nh];
-                for (g, &d) in grow.iter_mut().zip(dz1.iter()) {
-                    *g += xi * d;
-                }
-            }
-            if let Some(dx) = dx.as_deref_mut() {
-                let dxs = &mut dx[s * ni..(s + 1) * ni];
-                dxs.fill(0.0);
-                for (j, &d) in dz1.iter().enumerate() {
-                    let row = &self.w1t[j * ni..(j + 1) * ni];
-                    for (acc, &w) in dxs.iter_mut().zip(row) {
-                        *acc += w * d;
-                    }
-                }
-            }
+        let m = labels.len();
+        let mut s0 = 0;
+        while s0 + GROUP <= m {
+            self.train_group::<GROUP>(nh, s0, q, xq, labels, act, key, inv_b, grad, dx.as_deref_mut(), &mut stats);
+            s0 += GROUP;
         }
+        while s0 < m {
+            self.train_group::<1>(nh, s0, q, xq, labels, act, key, inv_b, grad, dx.as_deref_mut(), &mut stats);
+            s0 += 1;
+        }
+        let gw2 = &mut grad[ni * nh + nh..ni * nh + nh + nh * CLASSES];
         for j in 0..nh {
             for o in 0..CLASSES {
                 gw2[j * CLASSES + o] += self.gw2p[j * CP + o];
@@ -254,15 +324,21 @@ impl Mlp {
     ) {
         let ni = self.ni;
         self.transpose(nh, q);
-        for (s, o) in out.iter_mut().enumerate() {
-            self.forward(
-                nh,
-                q,
-                &xq[s * ni..(s + 1) * ni],
-                act,
-                key.wrapping_add((s * nh) as u64),
-            );
-            *o = argmax(&self.z2) as u8;
+        let m = out.len();
+        let mut s0 = 0;
+        while s0 < m {
+            let k = key.wrapping_add((s0 * nh) as u64);
+            let g = if s0 + GROUP <= m {
+                self.forward_group::<GROUP>(nh, q, &xq[s0 * ni..], act, k);
+                GROUP
+            } else {
+                self.forward_group::<1>(nh, q, &xq[s0 * ni..], act, k);
+                1
+            };
+            for (t, o) in out[s0..s0 + g].iter_mut().enumerate() {
+                *o = argmax(&self.z2[t * CLASSES..(t + 1) * CLASSES]) as u8;
+            }
+            s0 += g;
         }
     }
 }

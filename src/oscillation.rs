@@ -1,0 +1,769 @@
+//! Weight oscillation in quantization-aware training: measurement and the two remedies of
+//! Nagel et al., ICML 2022, "Overcoming Oscillations in Quantization-Aware Training"
+//! (DESIGN.md section 5; reference code Qualcomm-AI-research/oscillations-qat).
+//!
+//! # What is tracked
+//! The entries of the *weight* segments ([`Segment::is_weight`]); biases are not tracked,
+//! dampened or frozen. The paper tracks, dampens and freezes weights only, and the seed's
+//! histograms (its Observation 3) are of weights; the biases are 26 of the MLP's 810
+//! parameters. A complex weight is two tracked entries (Re and Im, each on the grid).
+//! Nothing is tracked at full precision (`levels = 0`), where the remedies have no effect.
+//!
+//! # Definitions (per tracked weight, after every optimizer step t)
+//! - `k_t`: the integer level index of the quantized value the next forward pass uses (so
+//!   under stochastic rounding it is the drawn index). `k_0` is the index at initialisation.
+//! - a *flip* at t: `k_t != k_{t-1}`.
+//! - an *oscillation* at t: `k` changed in the direction opposite to its previous change,
+//!   `sign(k_t - k_{t-1}) = -D`, `D` the sign of the last non-zero change (0 before any, so
+//!   the first change is never an oscillation; a pause between changes does not reset `D`).
+//! - frequency `f_t = m o_t + (1 - m) f_{t-1}`, `f_0 = 0`, `m` = `oscillation.ema`.
+//! - a weight is *oscillating* when `f > oscillation.threshold`.
+//! - `e_t = m k_t + (1 - m) e_{t-1}`, `e_0 = k_0`: the EMA of the index, kept when freezing.
+//!
+//! # Midpoint statistic
+//! For the weights strictly inside (-1, 1) (clipped weights sit on the end levels and are
+//! left out), `t` the continuous index ([`Grid::position`], computed in f64), `u = t -
+//! floor(t)`: `midpoint_fraction` is the share with `|u - 0.5| < 0.1` (within 0.1 index
+//! units of a decision threshold), `level_fraction` the share with `|u - 0.5| > 0.4`
+//! (within 0.1 of a level). Uniformly spread weights give 0.2 and 0.2.
+//!
+//! # Remedies
+//! - Dampening: the loss gains `lambda(t) * sum_w (Q(w) - clip(w))^2` with `Q(w)` held
+//!   constant (a sum over the tracked weights, as the reference code's `aggregation="sum"`),
+//!   so the gradient gains `2 lambda(t) (w - Q(w))`: each weight is pulled toward the level it
+//!   currently rounds to. Weights are always inside [-1, 1] (the optimizer clips), so
+//!   `clip(w) = w`. `lambda(t) = lambda_max (1 - cos(pi t / T)) / 2`, cosine-annealed from 0
+//!   at the first step to `lambda_max` (`oscillation.dampening`) at the last, `T` = all steps.
+//!   The reported training loss stays the task loss (cross-entropy); the epoch metrics carry
+//!   the dampening term and lambda separately.
+//! - Iterative freezing: after step t, every tracked weight not yet frozen with `f_t >
+//!   threshold(t)` is frozen: its value is set to the level `round(e_t)` (ties to even) and
+//!   stays there for the rest of training (the optimizer's frozen mask; the value is restored
+//!   after every step and its quantized value pinned). `threshold(t)`: no freezing while `t <
+//!   freeze_warmup * T`, then a cosine from `freeze_start_threshold` to `threshold`.
+//!
+//! # Trajectories
+//! During the last `trajectory_steps` steps of training the full-precision value and index
+//! of the weights are recorded; at the end the [`TRAJECTORY_TOP`] most oscillating weights
+//! (by final frequency, then by oscillation count, then by position) and [`TRAJECTORY_RANDOM`]
+//! others drawn with a seeded generator are kept. When recording every weight would exceed
+//! [`RECORD_BUDGET`] values, only [`CANDIDATES`] weights (the most oscillating at the start
+//! of the window) plus the random sample are recorded.
+
+use crate::config::OscillationConfig;
+use crate::nn::Segment;
+use crate::quant::Grid;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::f64::consts::PI;
+use std::ops::Range;
+
+/// Half-width of the midpoint and level bands, in index units.
+pub const BAND: f64 = 0.1;
+/// Trajectories kept of the most oscillating weights.
+pub const TRAJECTORY_TOP: usize = 8;
+/// Trajectories kept of randomly drawn weights.
+pub const TRAJECTORY_RANDOM: usize = 8;
+/// Most (weights x steps) values recorded for trajectories before falling back to candidates.
+pub const RECORD_BUDGET: usize = 2_000_000;
+/// Weights recorded (besides the random ones) when everything would exceed the budget.
+pub const CANDIDATES: usize = 64;
+
+/// Round half to even for `0 <= t < 2^22` (vectorises; see `quant.rs`).
+const RNE_MAGIC: f32 = 12_582_912.0;
+/// EMAs below this are set to 0: a decaying EMA would otherwise end as a subnormal number
+/// (0.99 x the smallest subnormal rounds back to it), and subnormal arithmetic is slow.
+const TINY: f32 = 1e-20;
+
+/// The dampening weight before optimizer step `step` (0-based) of `total`:
+/// `lambda_max (1 - cos(pi step / total)) / 2`.
+pub fn dampening_lambda(lambda_max: f32, step: u64, total: u64) -> f32 {
+    if lambda_max == 0.0 || total == 0 {
+        return 0.0;
+    }
+    let p = (step as f64 / total as f64).clamp(0.0, 1.0);
+    (lambda_max as f64 * 0.5 * (1.0 - (PI * p).cos())) as f32
+}
+
+/// The freezing threshold after `step` (1-based: steps done) of `total`, or None when
+/// freezing is off or still warming up.
+pub fn freeze_threshold(cfg: &OscillationConfig, step: u64, total: u64) -> Option<f32> {
+    if !cfg.freeze {
+        return None;
+    }
+    let warm = cfg.freeze_warmup as f64 * total as f64;
+    let s = step as f64;
+    if s < warm {
+        return None;
+    }
+    let span = total as f64 - warm;
+    let p = if span > 0.0 {
+        ((s - warm) / span).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let (a, b) = (cfg.freeze_start_threshold as f64, cfg.threshold as f64);
+    Some((b + 0.5 * (a - b) * (1.0 + (PI * p).cos())) as f32)
+}
+
+/// Counts behind the midpoint statistic of a set of weights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MidpointCounts {
+    /// Weights strictly inside (-1, 1).
+    pub inside: u64,
+    /// Of those, within [`BAND`] of a decision threshold (`|u - 0.5| < 0.1`).
+    pub midpoint: u64,
+    /// Of those, within [`BAND`] of a level (`|u - 0.5| > 0.4`).
+    pub level: u64,
+}
+
+impl MidpointCounts {
+    /// Count one weight.
+    #[inline]
+    pub fn add(&mut self, grid: &Grid, w: f32) {
+        if w > -1.0 && w < 1.0 {
+            self.inside += 1;
+            let t = (w as f64 + 1.0) * (grid.n() as f64 - 1.0) / 2.0;
+            let d = (t - t.floor() - 0.5).abs();
+            if d < BAND {
+                self.midpoint += 1;
+            } else if d > 0.5 - BAND {
+                self.level += 1;
+            }
+        }
+    }
+
+    /// The counts of `ws`.
+    pub fn of(grid: &Grid, ws: &[f32]) -> MidpointCounts {
+        let mut c = MidpointCounts::default();
+        for &w in ws {
+            c.add(grid, w);
+        }
+        c
+    }
+
+    /// Share of the inside weights near a threshold (None when no weight is inside).
+    pub fn midpoint_fraction(&self) -> Option<f64> {
+        (self.inside > 0).then(|| self.midpoint as f64 / self.inside as f64)
+    }
+
+    /// Share of the inside weights near a level (None when no weight is inside).
+    pub fn level_fraction(&self) -> Option<f64> {
+        (self.inside > 0).then(|| self.level as f64 / self.inside as f64)
+    }
+
+    fn merge(&mut self, o: &MidpointCounts) {
+        self.inside += o.inside;
+        self.midpoint += o.midpoint;
+        self.level += o.level;
+    }
+}
+
+/// End-of-training oscillation statistics of one layer (its weights; biases excluded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerOscillation {
+    /// Layer number, from 1.
+    pub layer: usize,
+    /// Tracked weights of the layer.
+    pub weights: u64,
+    /// Midpoint statistic counts of the final full-precision weights.
+    pub counts: MidpointCounts,
+    /// `counts.midpoint / counts.inside` (None when no weight is inside (-1, 1)).
+    pub midpoint_fraction: Option<f64>,
+    /// `counts.level / counts.inside`.
+    pub level_fraction: Option<f64>,
+    /// Share of the layer's weights with final frequency above the threshold.
+    pub oscillating_fraction: f64,
+    /// Share of the layer's weights frozen.
+    pub frozen_fraction: f64,
+}
+
+/// Oscillation statistics of one epoch (see [`crate::train::EpochMetrics`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochOscillation {
+    /// Index changes (weights x steps) during the epoch.
+    pub flips: u64,
+    /// Oscillations (direction reversals) during the epoch.
+    pub oscillations: u64,
+    /// Share of tracked weights with frequency above the threshold at the epoch's end.
+    pub oscillating_fraction: f64,
+    /// Share of tracked weights frozen at the epoch's end.
+    pub frozen_fraction: f64,
+    /// Midpoint fraction per layer ("1", "2", ...) at the epoch's end.
+    pub midpoint_fraction: BTreeMap<String, f64>,
+    /// Level fraction per layer at the epoch's end.
+    pub level_fraction: BTreeMap<String, f64>,
+}
+
+/// Recorded trajectories of selected weights over the final window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectories {
+    /// Step numbers (1-based: optimizer steps done), ascending.
+    pub steps: Vec<u64>,
+    /// Full-precision values after each step, `steps x weights` row-major.
+    pub values: Vec<f32>,
+    /// Level indices after each step, `steps x weights` row-major.
+    pub indices: Vec<u32>,
+    /// Position of each weight in the flat parameter vector.
+    pub weight_ids: Vec<u32>,
+    /// Layer of each weight.
+    pub layer: Vec<u32>,
+    /// Final frequency of each weight.
+    pub frequency: Vec<f32>,
+    /// 0 = among the most oscillating, 1 = random sample.
+    pub kind: Vec<u8>,
+}
+
+impl Trajectories {
+    /// Number of recorded weights.
+    pub fn width(&self) -> usize {
+        self.weight_ids.len()
+    }
+}
+
+/// Everything the tracker knows at the end of training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OscillationOutcome {
+    /// The reporting threshold on the frequency.
+    pub threshold: f32,
+    /// Levels and decision thresholds of the grid (for figures).
+    pub levels: Vec<f32>,
+    /// Decision thresholds of the grid.
+    pub thresholds: Vec<f32>,
+    /// Per layer, ascending.
+    pub layers: Vec<LayerOscillation>,
+    /// Position of each tracked weight in the flat parameter vector.
+    pub weight_ids: Vec<u32>,
+    /// Layer of each tracked weight.
+    pub layer: Vec<u32>,
+    /// Final frequency of each tracked weight.
+    pub frequency: Vec<f32>,
+    /// Oscillations of each tracked weight over training.
+    pub oscillations: Vec<u32>,
+    /// Flips of each tracked weight over training.
+    pub flips: Vec<u32>,
+    /// Flips of each tracked weight in the last epoch.
+    pub flips_last_epoch: Vec<u32>,
+    /// Step at which each tracked weight was frozen, -1 when never.
+    pub frozen_at: Vec<i64>,
+    /// Final level index of each tracked weight.
+    pub index: Vec<u32>,
+    /// Recorded trajectories (None when `trajectory_steps = 0`).
+    pub trajectories: Option<Trajectories>,
+}
+
+impl OscillationOutcome {
+    /// Share of all tracked weights with final frequency above the threshold.
+    pub fn oscillating_fraction(&self) -> f64 {
+        let n = self.frequency.len().max(1);
+        self.frequency.iter().filter(|&&f| f > self.threshold).count() as f64 / n as f64
+    }
+
+    /// Share of all tracked weights frozen.
+    pub fn frozen_fraction(&self) -> f64 {
+        let n = self.frozen_at.len().max(1);
+        self.frozen_at.iter().filter(|&&s| s >= 0).count() as f64 / n as f64
+    }
+
+    /// The midpoint counts of all layers pooled.
+    pub fn pooled(&self) -> MidpointCounts {
+        let mut c = MidpointCounts::default();
+        for l in &self.layers {
+            c.merge(&l.counts);
+        }
+        c
+    }
+
+    /// Midpoint fraction per layer, keyed "1", "2", ... (layers without inside weights
+    /// left out).
+    pub fn midpoint_map(&self) -> BTreeMap<String, f64> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.midpoint_fraction.map(|f| (l.layer.to_string(), f)))
+            .collect()
+    }
+
+    /// Level fraction per layer, keyed like [`Self::midpoint_map`].
+    pub fn level_map(&self) -> BTreeMap<String, f64> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.level_fraction.map(|f| (l.layer.to_string(), f)))
+            .collect()
+    }
+}
+
+/// A contiguous block of tracked weights.
+#[derive(Debug, Clone)]
+struct Span {
+    layer: usize,
+    params: Range<usize>,
+    /// Start in the tracker's arrays.
+    start: usize,
+}
+
+/// The trajectory recorder: a buffer over the final window of training.
+#[derive(Debug, Clone)]
+struct Recorder {
+    window: usize,
+    /// First step recorded (1-based).
+    first: u64,
+    /// Tracked indices recorded (chosen at the first recorded step).
+    ids: Vec<usize>,
+    /// Whether every weight is recorded.
+    all: bool,
+    /// Random weights chosen at the window's start (candidate mode only).
+    random: Vec<usize>,
+    steps: Vec<u64>,
+    values: Vec<f32>,
+    indices: Vec<f32>,
+}
+
+/// The per-weight oscillation tracker, with dampening and freezing.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    grid: Grid,
+    m: f32,
+    threshold: f32,
+    half: f32,
+    spans: Vec<Span>,
+    param_of: Vec<u32>,
+    layer_of: Vec<u32>,
+    k: Vec<f32>,
+    dir: Vec<f32>,
+    freq: Vec<f32>,
+    ema_k: Vec<f32>,
+    osc: Vec<u32>,
+    flips: Vec<u32>,
+    flips_epoch: Vec<u32>,
+    flips_last_epoch: Vec<u32>,
+    osc_mark: u64,
+    freezing: bool,
+    frozen_at: Vec<i64>,
+    frozen_mask: Vec<bool>,
+    frozen_list: Vec<(u32, f32)>,
+    recorder: Option<Recorder>,
+    seed: u64,
+}
+
+fn rng_for(seed: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(7);
+    r
+}
+
+impl Tracker {
+    /// A tracker of the weight segments of `segments`, starting from the quantized
+    /// parameters `q0` (whose indices are `k_0`). `total_steps` is the length of training.
+    /// `grid` must quantize (n >= 2).
+    pub fn new(
+        cfg: &OscillationConfig,
+        grid: &Grid,
+        segments: &[Segment],
+        q0: &[f32],
+        total_steps: u64,
+        seed: u64,
+    ) -> Tracker {
+        assert!(grid.is_quantized(), "the tracker needs a quantizing grid");
+        let half = (grid.n() - 1) as f32 / 2.0;
+        let mut spans = Vec::new();
+        let mut param_of = Vec::new();
+        let mut layer_of = Vec::new();
+        for s in segments.iter().filter(|s| s.is_weight && !s.is_empty()) {
+            spans.push(Span {
+                layer: s.layer,
+                params: s.range(),
+                start: param_of.len(),
+            });
+            param_of.extend(s.range().map(|p| p as u32));
+            layer_of.extend(std::iter::repeat_n(s.layer as u32, s.len()));
+        }
+        let nw = param_of.len();
+        let k: Vec<f32> = param_of
+            .iter()
+            .map(|&p| ((q0[p as usize] + 1.0) * half + RNE_MAGIC) - RNE_MAGIC)
+            .collect();
+        let window = (cfg.trajectory_steps as u64).min(total_steps) as usize;
+        let recorder = (window > 0 && nw > 0).then(|| Recorder {
+            window,
+            first: total_steps - window as u64 + 1,
+            ids: Vec::new(),
+            all: nw.saturating_mul(window) <= RECORD_BUDGET,
+            random: Vec::new(),
+            steps: Vec::with_capacity(window),
+            values: Vec::new(),
+            indices: Vec::new(),
+        });
+        Tracker {
+            grid: *grid,
+            m: cfg.ema,
+            threshold: cfg.threshold,
+            half,
+            spans,
+            ema_k: if cfg.freeze { k.clone() } else { Vec::new() },
+            k,
+            dir: vec![0.0; nw],
+            freq: vec![0.0; nw],
+            osc: vec![0; nw],
+            flips: vec![0; nw],
+            flips_epoch: vec![0; nw],
+            flips_last_epoch: vec![0; nw],
+            osc_mark: 0,
+            freezing: cfg.freeze,
+            frozen_at: vec![-1; nw],
+            frozen_mask: if cfg.freeze {
+                vec![false; q0.len()]
+            } else {
+                Vec::new()
+            },
+            frozen_list: Vec::new(),
+            param_of,
+            layer_of,
+            recorder,
+            seed,
+        }
+    }
+
+    /// Number of tracked weights.
+    pub fn len(&self) -> usize {
+        self.param_of.len()
+    }
+
+    /// True when nothing is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.param_of.is_empty()
+    }
+
+    /// Current frequencies, in tracking order.
+    pub fn frequency(&self) -> &[f32] {
+        &self.freq
+    }
+
+    /// Current level indices, in tracking order.
+    pub fn indices(&self) -> &[f32] {
+        &self.k
+    }
+
+    /// Oscillation counts so far, in tracking order.
+    pub fn oscillations(&self) -> &[u32] {
+        &self.osc
+    }
+
+    /// Flip counts so far, in tracking order.
+    pub fn flips(&self) -> &[u32] {
+        &self.flips
+    }
+
+    /// Position in the flat parameter vector of each tracked weight.
+    pub fn weight_ids(&self) -> &[u32] {
+        &self.param_of
+    }
+
+    /// The optimizer's frozen mask (over all parameters) when freezing is on.
+    pub fn frozen_mask(&self) -> Option<&[bool]> {
+        self.freezing.then_some(&self.frozen_mask[..])
+    }
+
+    /// Number of frozen weights.
+    pub fn frozen_count(&self) -> usize {
+        self.frozen_list.len()
+    }
+
+    /// Add the dampening gradient `2 lambda (w - Q(w))` of the tracked weights to `grad`
+    /// (`q` = the quantized parameters of this step, held constant).
+    pub fn dampen(&self, params: &[f32], q: &[f32], grad: &mut [f32], lambda: f32) {
+        if lambda == 0.0 {
+            return;
+        }
+        let c = 2.0 * lambda;
+        for s in &self.spans {
+            let r = s.params.clone();
+            for ((g, &w), &qw) in grad[r.clone()].iter_mut().zip(&params[r.clone()]).zip(&q[r]) {
+                *g += c * (w - qw);
+            }
+        }
+    }
+
+    /// The dampening term `sum (Q(w) - w)^2` over the tracked weights (without lambda).
+    pub fn dampening_term(&self, params: &[f32], q: &[f32]) -> f64 {
+        let mut s = 0.0f64;
+        for sp in &self.spans {
+            let r = sp.params.clone();
+            s += params[r.clone()]
+                .iter()
+                .zip(&q[r])
+                .map(|(&w, &qw)| ((qw - w) as f64).powi(2))
+                .sum::<f64>();
+        }
+        s
+    }
+
+    /// Put the frozen weights back to their values (after an optimizer step).
+    #[inline]
+    pub fn restore(&self, params: &mut [f32]) {
+        for &(p, v) in &self.frozen_list {
+            params[p as usize] = v;
+        }
+    }
+
+    /// Pin the quantized values of frozen weights (after quantizing; matters only under
+    /// stochastic rounding, where a level's own value could round to a neighbour).
+    #[inline]
+    pub fn pin(&self, q: &mut [f32]) {
+        for &(p, v) in &self.frozen_list {
+            q[p as usize] = v;
+        }
+    }
+
+    /// Update every tracked weight from the quantized parameters `q` after step `step`
+    /// (1-based), and record trajectories inside the window. `params` are the full-precision
+    /// values after the step.
+    pub fn observe(&mut self, params: &[f32], q: &[f32], step: u64) {
+        let half = self.half;
+        let m = self.m;
+        let keep = 1.0 - m;
+        for s in &self.spans {
+            let n = s.params.len();
+            let st = s.start;
+            let qs = &q[s.params.clone()];
+            let k = &mut self.k[st..st + n];
+            let dir = &mut self.dir[st..st + n];
+            let freq = &mut self.freq[st..st + n];
+            let osc = &mut self.osc[st..st + n];
+            let flips = &mut self.flips_epoch[st..st + n];
+            for i in 0..n {
+                let kn = ((qs[i] + 1.0) * half + RNE_MAGIC) - RNE_MAGIC;
+                let d = kn - k[i];
+                let sg = ((d > 0.0) as i32 - (d < 0.0) as i32) as f32;
+                let o = (sg * dir[i] < 0.0) as u32;
+                let f = m * o as f32 + keep * freq[i];
+                freq[i] = if f < TINY { 0.0 } else { f };
+                dir[i] = if sg != 0.0 { sg } else { dir[i] };
+                k[i] = kn;
+                flips[i] += (d != 0.0) as u32;
+                osc[i] += o;
+            }
+            if self.freezing {
+                for (e, &kn) in self.ema_k[st..st + n].iter_mut().zip(k.iter()) {
+                    let v = m * kn + keep * *e;
+                    *e = if v < TINY { 0.0 } else { v };
+                }
+            }
+        }
+        if let Some(rec) = &self.recorder {
+            if step >= rec.first {
+                self.record(params, step);
+            }
+        }
+    }
+
+    /// Freeze every unfrozen weight whose frequency exceeds `threshold`, at the level of
+    /// its rounded index EMA; `params` and `q` are updated. Returns how many were frozen.
+    pub fn freeze(&mut self, params: &mut [f32], q: &mut [f32], threshold: f32, step: u64) -> usize {
+        if !self.freezing {
+            return 0;
+        }
+        let top = (self.grid.n() - 1) as f32;
+        let mut count = 0;
+        for j in 0..self.freq.len() {
+            if self.freq[j] > threshold && self.frozen_at[j] < 0 {
+                let kf = ((self.ema_k[j] + RNE_MAGIC) - RNE_MAGIC).clamp(0.0, top);
+                let v = self.grid.level(kf as u32);
+                let p = self.param_of[j];
+                self.frozen_at[j] = step as i64;
+                self.frozen_mask[p as usize] = true;
+                self.frozen_list.push((p, v));
+                params[p as usize] = v;
+                q[p as usize] = v;
+                self.k[j] = kf;
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Ranking key: most oscillating first (frequency, then count, then position).
+    fn rank(&self, ids: &mut [usize]) {
+        ids.sort_by(|&a, &b| {
+            self.freq[b]
+                .total_cmp(&self.freq[a])
+                .then(self.osc[b].cmp(&self.osc[a]))
+                .then(a.cmp(&b))
+        });
+    }
+
+    /// `count` distinct tracked indices not in `exclude`, drawn with the seeded generator.
+    fn draw(&self, exclude: &[usize], count: usize) -> Vec<usize> {
+        let pool: Vec<usize> = (0..self.len()).filter(|j| !exclude.contains(j)).collect();
+        let mut rng = rng_for(self.seed);
+        let picked = rand::seq::index::sample(&mut rng, pool.len(), count.min(pool.len()));
+        picked.into_iter().map(|i| pool[i]).collect()
+    }
+
+    fn record(&mut self, params: &[f32], step: u64) {
+        let nw = self.len();
+        let needs_ids = self.recorder.as_ref().is_some_and(|r| r.steps.is_empty() && r.ids.is_empty());
+        if needs_ids {
+            let all = self.recorder.as_ref().expect("recorder").all;
+            let (ids, random) = if all {
+                ((0..nw).collect::<Vec<_>>(), Vec::new())
+            } else {
+                let mut order: Vec<usize> = (0..nw).collect();
+                self.rank(&mut order);
+                order.truncate(CANDIDATES);
+                let random = self.draw(&order, TRAJECTORY_RANDOM);
+                let mut ids = order;
+                ids.extend(&random);
+                (ids, random)
+            };
+            let rec = self.recorder.as_mut().expect("recorder");
+            rec.values.reserve(rec.window * ids.len());
+            rec.indices.reserve(rec.window * ids.len());
+            rec.ids = ids;
+            rec.random = random;
+        }
+        let rec = self.recorder.as_mut().expect("recorder");
+        if rec.steps.len() >= rec.window {
+            return;
+        }
+        rec.steps.push(step);
+        for &j in &rec.ids {
+            rec.values.push(params[self.param_of[j] as usize]);
+            rec.indices.push(self.k[j]);
+        }
+    }
+
+    /// Close an epoch: its statistics (from the final full-precision `params`), and reset
+    /// the per-epoch counters.
+    pub fn epoch_end(&mut self, params: &[f32]) -> EpochOscillation {
+        let flips: u64 = self.flips_epoch.iter().map(|&f| f as u64).sum();
+        for (t, f) in self.flips.iter_mut().zip(&self.flips_epoch) {
+            *t += f;
+        }
+        self.flips_last_epoch.copy_from_slice(&self.flips_epoch);
+        self.flips_epoch.fill(0);
+        let osc_total: u64 = self.osc.iter().map(|&o| o as u64).sum();
+        let oscillations = osc_total - self.osc_mark;
+        self.osc_mark = osc_total;
+        let nw = self.len().max(1) as f64;
+        let layers = self.layer_counts(params);
+        EpochOscillation {
+            flips,
+            oscillations,
+            oscillating_fraction: self.freq.iter().filter(|&&f| f > self.threshold).count() as f64
+                / nw,
+            frozen_fraction: self.frozen_list.len() as f64 / nw,
+            midpoint_fraction: layers
+                .iter()
+                .filter_map(|(l, c)| c.midpoint_fraction().map(|f| (l.to_string(), f)))
+                .collect(),
+            level_fraction: layers
+                .iter()
+                .filter_map(|(l, c)| c.level_fraction().map(|f| (l.to_string(), f)))
+                .collect(),
+        }
+    }
+
+    fn layer_counts(&self, params: &[f32]) -> BTreeMap<usize, MidpointCounts> {
+        let mut out: BTreeMap<usize, MidpointCounts> = BTreeMap::new();
+        for s in &self.spans {
+            out.entry(s.layer)
+                .or_default()
+                .merge(&MidpointCounts::of(&self.grid, &params[s.params.clone()]));
+        }
+        out
+    }
+
+    /// The final statistics and the selected trajectories. `params` are the final
+    /// full-precision parameters.
+    pub fn finish(self, params: &[f32]) -> OscillationOutcome {
+        let mut layers = Vec::new();
+        for (layer, counts) in self.layer_counts(params) {
+            let ids: Vec<usize> = (0..self.len())
+                .filter(|&j| self.layer_of[j] as usize == layer)
+                .collect();
+            let n = ids.len().max(1) as f64;
+            layers.push(LayerOscillation {
+                layer,
+                weights: ids.len() as u64,
+                midpoint_fraction: counts.midpoint_fraction(),
+                level_fraction: counts.level_fraction(),
+                counts,
+                oscillating_fraction: ids.iter().filter(|&&j| self.freq[j] > self.threshold).count()
+                    as f64
+                    / n,
+                frozen_fraction: ids.iter().filter(|&&j| self.frozen_at[j] >= 0).count() as f64 / n,
+            });
+        }
+        let trajectories = self.trajectories();
+        OscillationOutcome {
+            threshold: self.threshold,
+            levels: self.grid.levels(),
+            thresholds: self.grid.thresholds(),
+            layers,
+            index: self.k.iter().map(|&k| k as u32).collect(),
+            weight_ids: self.param_of,
+            layer: self.layer_of,
+            frequency: self.freq,
+            oscillations: self.osc,
+            flips: self.flips,
+            flips_last_epoch: self.flips_last_epoch,
+            frozen_at: self.frozen_at,
+            trajectories,
+        }
+    }
+
+    fn trajectories(&self) -> Option<Trajectories> {
+        let rec = self.recorder.as_ref()?;
+        if rec.steps.is_empty() {
+            return None;
+        }
+        let (top, random) = if rec.all {
+            let mut order: Vec<usize> = (0..self.len()).collect();
+            self.rank(&mut order);
+            order.truncate(TRAJECTORY_TOP);
+            let random = self.draw(&order, TRAJECTORY_RANDOM);
+            (order, random)
+        } else {
+            let mut cands: Vec<usize> = rec.ids[..rec.ids.len() - rec.random.len()].to_vec();
+            self.rank(&mut cands);
+            cands.truncate(TRAJECTORY_TOP);
+            (cands, rec.random.clone())
+        };
+        let chosen: Vec<(usize, u8)> = top
+            .iter()
+            .map(|&j| (j, 0u8))
+            .chain(random.iter().map(|&j| (j, 1u8)))
+            .collect();
+        // Column of each chosen weight in the recording.
+        let col: Vec<usize> = chosen
+            .iter()
+            .map(|&(j, _)| {
+                if rec.all {
+                    j
+                } else {
+                    rec.ids.iter().position(|&i| i == j).expect("recorded")
+                }
+            })
+            .collect();
+        let width = rec.ids.len();
+        let mut values = Vec::with_capacity(rec.steps.len() * chosen.len());
+        let mut indices = Vec::with_capacity(rec.steps.len() * chosen.len());
+        for row in 0..rec.steps.len() {
+            for &c in &col {
+                values.push(rec.values[row * width + c]);
+                indices.push(rec.indices[row * width + c] as u32);
+            }
+        }
+        Some(Trajectories {
+            steps: rec.steps.clone(),
+            values,
+            indices,
+            weight_ids: chosen.iter().map(|&(j, _)| self.param_of[j]).collect(),
+            layer: chosen.iter().map(|&(j, _)| self.layer_of[j]).collect(),
+            frequency: chosen.iter().map(|&(j, _)| self.freq[j]).collect(),
+            kind: chosen.iter().map(|&(_, k)| k).collect(),
+        })
+    }
+}

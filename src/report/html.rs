@@ -1,0 +1,758 @@
+//! The HTML report: `index.html` + `figures/*.svg|png`, self-contained (inline CSS, no
+//! scripts, no network), readable offline in any browser.
+//!
+//! Contents: the verdict table of the analysis, every figure of [`FIGURES`] with a caption
+//! and the `aqnn plot` command that redraws it (or "not available: why"), the tables of
+//! accuracy with 95% confidence intervals, the exact configuration of each experiment and
+//! series, and the command lines that reproduce everything; stamped with the aqnn version and
+//! the date.
+
+use super::figures::{grid_summary, Drawn, FigureOptions, Runs, FIGURES};
+use crate::analysis::{analyze, Analysis, PointStats, Status};
+use crate::quant::Rounding;
+use crate::store::{atomic_write, ConfigRecord, VERSION};
+use anyhow::{bail, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One figure of a written report.
+#[derive(Debug, Clone)]
+pub struct FigureOutcome {
+    /// Command-line name (`aqnn plot NAME`).
+    pub name: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Path of the SVG (the PNG is next to it) when drawn.
+    pub svg: Option<PathBuf>,
+    /// Caption, or why the figure is not there.
+    pub text: String,
+}
+
+/// What [`write_report`] wrote.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `<out>/index.html`.
+    pub index: PathBuf,
+    /// Every figure, drawn or not, in report order.
+    pub figures: Vec<FigureOutcome>,
+    /// Number of runs the report is about.
+    pub runs: usize,
+}
+
+/// Draw every figure of the runs under `dirs` into `<out>/figures/` and write
+/// `<out>/index.html`. A figure that cannot be drawn (missing data, or an error while
+/// drawing) is listed as not available with the reason; the report is still written.
+pub fn write_report(dirs: &[PathBuf], out: &Path) -> Result<Report> {
+    let runs = Runs::load(dirs)?;
+    if runs.is_empty() {
+        bail!(
+            "no complete runs found under {}: run `aqnn sweep` or `aqnn reproduce` first",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let fig_dir = out.join("figures");
+    std::fs::create_dir_all(&fig_dir)?;
+    let mut figures = Vec::new();
+    for f in FIGURES {
+        let stem = fig_dir.join(f.file);
+        let svg = stem.with_extension("svg");
+        let png = stem.with_extension("png");
+        // No stale figure from an earlier report may survive.
+        let _ = std::fs::remove_file(&svg);
+        let _ = std::fs::remove_file(&png);
+        let outcome = match (f.draw)(&runs, &FigureOptions::default(), &stem) {
+            Ok(Drawn::Figure { caption }) if svg.is_file() && png.is_file() => FigureOutcome {
+                name: f.name,
+                title: f.title,
+                svg: Some(svg),
+                text: caption,
+            },
+            Ok(Drawn::Figure { .. }) => FigureOutcome {
+                name: f.name,
+                title: f.title,
+                svg: None,
+                text: "drawing reported success but wrote no files".into(),
+            },
+            Ok(Drawn::Unavailable(why)) => FigureOutcome {
+                name: f.name,
+                title: f.title,
+                svg: None,
+                text: why,
+            },
+            Err(e) => {
+                eprintln!("warning: figure {} failed: {e:#}", f.name);
+                FigureOutcome {
+                    name: f.name,
+                    title: f.title,
+                    svg: None,
+                    text: format!("drawing failed: {e:#}"),
+                }
+            }
+        };
+        figures.push(outcome);
+    }
+    let analysis = analyze(&runs.results());
+    let html = render(&runs, &analysis, &figures, dirs, out);
+    let index = out.join("index.html");
+    atomic_write(&index, html.as_bytes())?;
+    Ok(Report {
+        index,
+        figures,
+        runs: runs.runs.len(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text helpers
+
+/// Escape text for HTML.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// Escape, then turn `backquoted` spans into `<code>`.
+fn rich(s: &str) -> String {
+    let mut o = String::new();
+    for (i, part) in s.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(o, "<code>{}</code>", esc(part));
+        } else {
+            o.push_str(&esc(part));
+        }
+    }
+    o
+}
+
+/// Quote a word for a POSIX shell when needed.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn path_arg(p: &Path) -> String {
+    shell_quote(&p.display().to_string())
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}", 100.0 * x)
+}
+
+fn ci(c: Option<[f64; 2]>) -> String {
+    c.map(|[a, b]| format!("[{}, {}]", pct(a), pct(b)))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn levels_label(n: u32) -> String {
+    if n == 0 {
+        "fp".into()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Today's date and time (UTC), "YYYY-MM-DD HH:MM UTC", without a date library.
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Pixel size (width, height) of a PNG from its header.
+fn png_size(path: &Path) -> Option<(u32, u32)> {
+    let b = std::fs::read(path).ok()?;
+    if b.len() < 24 || &b[1..4] != b"PNG" {
+        return None;
+    }
+    let w = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+    let h = u32::from_be_bytes([b[20], b[21], b[22], b[23]]);
+    Some((w, h))
+}
+
+/// "3..18" style summary of a set of integers.
+fn ranges(v: &BTreeSet<u64>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut it = v.iter().copied().peekable();
+    while let Some(a) = it.next() {
+        let mut b = a;
+        while it.peek() == Some(&(b + 1)) {
+            b = it.next().unwrap();
+        }
+        out.push(if b > a + 1 {
+            format!("{a}..{b}")
+        } else if b == a + 1 {
+            format!("{a}, {b}")
+        } else {
+            a.to_string()
+        });
+    }
+    out.join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page
+
+const CSS: &str = r#"
+:root { --fg: #1d1d1f; --muted: #5b5b66; --line: #d8d8de; --bg-alt: #f5f6f8; --accent: #0072B2; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: #fff;
+  font: 16px/1.5 "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 64px; }
+h1 { font-size: 1.7rem; margin: 0.2rem 0 0.3rem; }
+h2 { font-size: 1.35rem; margin: 2.4rem 0 0.8rem; padding-bottom: 0.3rem; border-bottom: 2px solid var(--line); }
+h3 { font-size: 1.1rem; margin: 1.6rem 0 0.5rem; }
+a { color: var(--accent); }
+p.meta { color: var(--muted); margin: 0 0 1rem; }
+nav.toc { background: var(--bg-alt); border: 1px solid var(--line); border-radius: 6px; padding: 10px 18px; }
+nav.toc ol { margin: 0.3rem 0; padding-left: 1.3rem; columns: 2; column-gap: 2.5rem; }
+code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.88em; }
+code { background: var(--bg-alt); padding: 0 3px; border-radius: 3px; }
+pre { background: var(--bg-alt); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
+  overflow-x: auto; white-space: pre; line-height: 1.35; }
+pre code { background: none; padding: 0; }
+figure { margin: 1.2rem 0 2.2rem; padding: 0; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figcaption { margin-top: 0.6rem; color: var(--fg); font-size: 0.95rem; max-width: 1000px; }
+figcaption .redraw { display: block; margin-top: 0.4rem; color: var(--muted); font-size: 0.88rem; }
+table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.9rem; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; vertical-align: top; }
+th { background: var(--bg-alt); text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tbody tr:nth-child(even) td { background: #fafafb; }
+.wide { overflow-x: auto; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: bold; font-size: 0.85rem; white-space: nowrap; }
+.holds { background: #d9f2e6; color: #0b5d3b; }
+.does-not-hold { background: #fbe0d6; color: #8a2c00; }
+.inconclusive { background: #fff1c9; color: #6b4f00; }
+.not-run { background: #ececf0; color: #55555f; }
+details { margin: 0.5rem 0; }
+summary { cursor: pointer; font-weight: 600; }
+.warn { background: #fff6df; border-left: 4px solid #E69F00; padding: 8px 12px; margin: 0.6rem 0; }
+ul.na li { margin: 0.25rem 0; }
+"#;
+
+fn render(
+    runs: &Runs,
+    a: &Analysis,
+    figures: &[FigureOutcome],
+    dirs: &[PathBuf],
+    out: &Path,
+) -> String {
+    let mut h = String::new();
+    let dir_args: Vec<String> = dirs.iter().map(|d| path_arg(d)).collect();
+    let runs_arg = dir_args.join(" ");
+    let fig_out = path_arg(&out.join("figures"));
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>aqnn report</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+    );
+    let _ = writeln!(
+        h,
+        "<h1>Analog quantized neural networks: report</h1>\n<p class=\"meta\">aqnn {} · \
+         generated {} · {} runs from {}</p>",
+        esc(VERSION),
+        esc(&now_utc()),
+        runs.runs.len(),
+        dirs.iter()
+            .map(|d| format!("<code>{}</code>", esc(&d.display().to_string())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        h,
+        "<p>Quantization-aware training of a 49-16-10 tanh MLP on KMNIST downsampled to 7x7, \
+         with inputs, weights, biases and hidden activations on an n-level grid in [-1, 1], as in \
+         the seed <em>Toy Models of Analog Quantized Neural Networks</em>. Every number and \
+         figure below is computed from the stored runs; nothing here was written by hand.</p>"
+    );
+
+    // Contents.
+    let drawn: Vec<&FigureOutcome> = figures.iter().filter(|f| f.svg.is_some()).collect();
+    let missing: Vec<&FigureOutcome> = figures.iter().filter(|f| f.svg.is_none()).collect();
+    let _ = writeln!(h, "<nav class=\"toc\"><strong>Contents</strong><ol>");
+    let _ = writeln!(h, "<li><a href=\"#verdicts\">Verdicts on the seed's claims</a></li>");
+    for (i, f) in drawn.iter().enumerate() {
+        let _ = writeln!(
+            h,
+            "<li><a href=\"#fig-{}\">Figure {}: {}</a></li>",
+            f.name,
+            i + 1,
+            esc(f.title)
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<li><a href=\"#numbers\">Accuracy tables (95% CI)</a></li>\n\
+         <li><a href=\"#configs\">Configurations</a></li>\n\
+         <li><a href=\"#reproduce\">Reproduce</a></li>"
+    );
+    if !missing.is_empty() {
+        let _ = writeln!(h, "<li><a href=\"#not-available\">Figures not available</a></li>");
+    }
+    let _ = writeln!(h, "</ol></nav>");
+
+    for w in &a.warnings {
+        let _ = writeln!(h, "<div class=\"warn\"><strong>Warning:</strong> {}</div>", rich(w));
+    }
+
+    verdicts(&mut h, a);
+
+    // Figures.
+    let _ = writeln!(h, "<h2 id=\"figures\">Figures</h2>");
+    for (i, f) in drawn.iter().enumerate() {
+        let svg = f.svg.as_ref().expect("drawn");
+        let file = svg
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let png_file = file.replace(".svg", ".png");
+        let (w, hgt) = png_size(&svg.with_extension("png"))
+            .map(|(w, h)| (w / crate::report::plot::PNG_SCALE, h / crate::report::plot::PNG_SCALE))
+            .unwrap_or((800, 500));
+        let _ = writeln!(
+            h,
+            "<figure id=\"fig-{name}\">\n<h3>Figure {num}: {title}</h3>\n\
+             <a href=\"figures/{svgf}\"><img src=\"figures/{pngf}\" width=\"{w}\" height=\"{hgt}\" \
+             alt=\"{alt}\"></a>\n<figcaption><strong>Figure {num}.</strong> {cap}\
+             <span class=\"redraw\">Redraw: <code>aqnn plot {name} {runs} --out {figout}</code> \
+             · files: <a href=\"figures/{svgf}\">{svgf}</a>, <a href=\"figures/{pngf}\">{pngf}</a>\
+             </span></figcaption>\n</figure>",
+            name = f.name,
+            num = i + 1,
+            title = esc(f.title),
+            svgf = esc(&file),
+            pngf = esc(&png_file),
+            alt = esc(f.title),
+            cap = rich(&f.text),
+            runs = esc(&runs_arg),
+            figout = esc(&fig_out),
+        );
+    }
+
+    numbers(&mut h, a);
+    configs(&mut h, runs, dirs);
+    reproduce(&mut h, runs, dirs, out);
+
+    if !missing.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2 id=\"not-available\">Figures not available</h2>\n<p>These figures are drawn \
+             when their data exists in the runs; for these runs it does not.</p>\n<ul class=\"na\">"
+        );
+        for f in &missing {
+            let _ = writeln!(
+                h,
+                "<li><strong>{}</strong> (<code>aqnn plot {}</code>): not available: {}</li>",
+                esc(f.title),
+                f.name,
+                rich(&f.text)
+            );
+        }
+        let _ = writeln!(h, "</ul>");
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"meta\" style=\"margin-top:3rem\">Written by aqnn {} on {}.</p>\n</main>\n</body>\n</html>",
+        esc(VERSION),
+        esc(&now_utc())
+    );
+    h
+}
+
+fn status_badge(s: Status) -> String {
+    let class = match s {
+        Status::Holds => "holds",
+        Status::DoesNotHold => "does-not-hold",
+        Status::Inconclusive => "inconclusive",
+        Status::NotRun => "not-run",
+    };
+    format!("<span class=\"badge {class}\">{}</span>", esc(&s.to_string()))
+}
+
+fn verdicts(h: &mut String, a: &Analysis) {
+    let _ = writeln!(
+        h,
+        "<h2 id=\"verdicts\">Verdicts on the seed's claims</h2>\n<p>Each claim is tested on the \
+         runs with a 95% confidence interval over seeds (effects in percentage points, pp). \
+         <em>holds</em>: the interval lies on the claimed side; <em>does not hold</em>: it \
+         excludes that side; <em>inconclusive</em>: it straddles the boundary (or a single seed \
+         gives no interval); <em>not run</em>: the runs the claim needs are missing.</p>\n\
+         <div class=\"wide\"><table>\n<thead><tr><th>claim</th><th>status</th>\
+         <th>effect (pp)</th><th>95% CI (pp)</th><th>reason</th></tr></thead>\n<tbody>"
+    );
+    for v in &a.verdicts {
+        let e = v.effect.as_ref();
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            rich(&v.claim),
+            status_badge(v.status),
+            e.map(|e| pct(e.value)).unwrap_or_else(|| "—".into()),
+            ci(e.and_then(|e| e.ci95)),
+            rich(&v.reason)
+        );
+    }
+    let _ = writeln!(h, "</tbody></table></div>");
+    let _ = writeln!(
+        h,
+        "<details><summary>How each verdict is computed, with its contrasts</summary>"
+    );
+    for v in &a.verdicts {
+        let _ = writeln!(
+            h,
+            "<h3>{} {}</h3>\n<p>Statistic: {}</p>",
+            rich(&v.claim),
+            status_badge(v.status),
+            rich(&v.statistic)
+        );
+        if v.details.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            h,
+            "<table><thead><tr><th>contrast</th><th>value (pp)</th><th>95% CI (pp)</th>\
+             <th>df</th><th>note</th></tr></thead><tbody>"
+        );
+        for d in &v.details {
+            let e = d.estimate.as_ref();
+            let df = match e.and_then(|e| e.df) {
+                Some(df) if df.is_finite() => format!("{df:.1}"),
+                Some(_) => "∞".into(),
+                None => "—".into(),
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                rich(&d.label),
+                e.map(|e| pct(e.value)).unwrap_or_else(|| "—".into()),
+                ci(e.and_then(|e| e.ci95)),
+                df,
+                rich(&d.note)
+            );
+        }
+        let _ = writeln!(h, "</tbody></table>");
+    }
+    let _ = writeln!(h, "</details>");
+}
+
+fn numbers(h: &mut String, a: &Analysis) {
+    let mut series: Vec<&str> = Vec::new();
+    for p in &a.points {
+        if !series.contains(&p.series.as_str()) {
+            series.push(&p.series);
+        }
+    }
+    let mut levels: Vec<u32> = a.points.iter().map(|p| p.levels).collect::<BTreeSet<_>>().into_iter().collect();
+    // Full precision last.
+    if levels.first() == Some(&0) {
+        levels.remove(0);
+        levels.push(0);
+    }
+    let at = |s: &str, n: u32| -> Option<&PointStats> {
+        a.points.iter().find(|p| p.series == s && p.levels == n)
+    };
+    let _ = writeln!(
+        h,
+        "<h2 id=\"numbers\">Accuracy tables</h2>\n<p>Test accuracy in percent: mean over seeds \
+         and, below it, the 95% confidence interval of the mean (Student t, seeds - 1 degrees \
+         of freedom). <code>fp</code> = full precision. {} runs.</p>\n<div class=\"wide\"><table>\
+         <thead><tr><th>n</th>",
+        a.runs
+    );
+    for s in &series {
+        let _ = write!(h, "<th>{}</th>", esc(s));
+    }
+    let _ = writeln!(h, "</tr></thead><tbody>");
+    for &n in &levels {
+        let _ = write!(h, "<tr><th>{}</th>", levels_label(n));
+        for s in &series {
+            match at(s, n) {
+                Some(p) => {
+                    let _ = write!(
+                        h,
+                        "<td class=\"num\"><strong>{}</strong><br><small>{}</small></td>",
+                        pct(p.test.mean),
+                        ci(p.test.ci95)
+                    );
+                }
+                None => h.push_str("<td class=\"num\">—</td>"),
+            }
+        }
+        let _ = writeln!(h, "</tr>");
+    }
+    let _ = writeln!(h, "</tbody></table></div>");
+    let _ = writeln!(
+        h,
+        "<details><summary>Per-series tables: seeds, standard deviations, train accuracy</summary>"
+    );
+    for s in &series {
+        let _ = writeln!(
+            h,
+            "<h3>Series <code>{}</code></h3>\n<table><thead><tr><th>n</th><th>seeds</th>\
+             <th>test mean</th><th>test sd</th><th>test 95% CI</th><th>train mean</th>\
+             <th>train sd</th><th>train 95% CI</th></tr></thead><tbody>",
+            esc(s)
+        );
+        for &n in &levels {
+            if let Some(p) = at(s, n) {
+                let _ = writeln!(
+                    h,
+                    "<tr><th>{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                     <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                     <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                    levels_label(n),
+                    p.test.n,
+                    pct(p.test.mean),
+                    p.test.sd.map(pct).unwrap_or_else(|| "—".into()),
+                    ci(p.test.ci95),
+                    pct(p.train.mean),
+                    p.train.sd.map(pct).unwrap_or_else(|| "—".into()),
+                    ci(p.train.ci95)
+                );
+            }
+        }
+        let _ = writeln!(h, "</tbody></table>");
+    }
+    let _ = writeln!(h, "</details>");
+}
+
+/// The `config.json` record of a run directory, if readable.
+fn config_record(dir: &Path) -> Option<ConfigRecord> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
+    let _ = writeln!(
+        h,
+        "<h2 id=\"configs\">Configurations</h2>\n<p>Every run stores its exact configuration in \
+         <code>config.json</code> (hashed into its run id) and its results in \
+         <code>result.json</code>. Below: each experiment directory with its grid, and the full \
+         configuration of one run per series (only <code>levels</code> and <code>seed</code> \
+         vary within a series unless a warning above says otherwise).</p>"
+    );
+    // Experiments (directories holding runs).
+    let mut by_exp: BTreeMap<PathBuf, Vec<&super::figures::Run>> = BTreeMap::new();
+    for r in &runs.runs {
+        let parent = r.dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        by_exp.entry(parent).or_default().push(r);
+    }
+    let _ = writeln!(
+        h,
+        "<div class=\"wide\"><table><thead><tr><th>experiment</th><th>description</th>\
+         <th>series</th><th>levels</th><th>seeds</th><th>epochs</th><th>runs</th></tr></thead><tbody>"
+    );
+    for (dir, rs) in &by_exp {
+        let manifest: Option<serde_json::Value> = std::fs::read_to_string(dir.join("sweep.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let name = manifest
+            .as_ref()
+            .and_then(|m| m["name"].as_str().map(str::to_string))
+            .unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default()
+            });
+        let desc = manifest
+            .as_ref()
+            .and_then(|m| m["description"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let planned = manifest
+            .as_ref()
+            .and_then(|m| m["runs"].as_array().map(|a| a.len()));
+        let series: BTreeSet<&str> = rs.iter().map(|r| r.series.as_str()).collect();
+        let levels: BTreeSet<u64> = rs.iter().map(|r| r.result.levels as u64).collect();
+        let has_fp = levels.contains(&0);
+        let q: BTreeSet<u64> = levels.iter().copied().filter(|&n| n > 0).collect();
+        let seeds: BTreeSet<u64> = rs.iter().map(|r| r.result.seed).collect();
+        let epochs: BTreeSet<u64> = rs.iter().map(|r| r.result.epochs as u64).collect();
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td>\
+             <td class=\"num\">{}{}</td></tr>",
+            esc(&name),
+            esc(&desc),
+            series
+                .iter()
+                .map(|s| format!("<code>{}</code>", esc(s)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            ranges(&q),
+            if has_fp { " and fp" } else { "" },
+            ranges(&seeds),
+            ranges(&epochs),
+            rs.len(),
+            planned
+                .filter(|&p| p != rs.len())
+                .map(|p| format!(" of {p}"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(h, "</tbody></table></div>");
+
+    // One config per series.
+    let mut seen = BTreeSet::new();
+    for r in &runs.runs {
+        if !seen.insert(r.series.clone()) {
+            continue;
+        }
+        let rec = config_record(&r.dir);
+        let json = serde_json::to_string_pretty(&r.result.config).unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<details><summary>Series <code>{}</code>: configuration of run <code>{}</code> \
+             (n = {}, seed {})</summary>\n<p>Directory: <code>{}</code>{}</p>\n<pre><code>{}</code></pre>\n</details>",
+            esc(&r.series),
+            esc(&r.result.run_id),
+            levels_label(r.result.levels),
+            r.result.seed,
+            esc(&r.dir.display().to_string()),
+            rec.map(|c| format!(
+                "; written by aqnn {} running <code>{}</code>",
+                esc(&c.aqnn_version),
+                esc(&c.command)
+            ))
+            .unwrap_or_default(),
+            esc(&json)
+        );
+    }
+
+    // The grids.
+    let levels: BTreeSet<u32> = runs
+        .runs
+        .iter()
+        .map(|r| r.result.levels)
+        .filter(|&n| n >= 2)
+        .collect();
+    let mut roundings: Vec<Rounding> = Vec::new();
+    for r in &runs.runs {
+        if !roundings.contains(&r.result.config.rounding) {
+            roundings.push(r.result.config.rounding);
+        }
+    }
+    let _ = writeln!(
+        h,
+        "<details><summary>The quantizer grids used (levels L<sub>k</sub> = -1 + 2k/(n-1) and \
+         where 0 goes)</summary>"
+    );
+    for rd in &roundings {
+        let _ = writeln!(h, "<p><strong>{} rounding</strong></p><pre><code>", esc(rd.name()));
+        for &n in &levels {
+            let _ = writeln!(h, "{}", esc(&grid_summary(n, *rd)));
+        }
+        let _ = writeln!(h, "</code></pre>");
+    }
+    let _ = writeln!(h, "</details>");
+    let _ = dirs;
+}
+
+fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Path) {
+    let mut commands: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &runs.runs {
+        if let Some(c) = config_record(&r.dir) {
+            *commands.entry(c.command).or_default() += 1;
+        }
+    }
+    let quick = runs.runs.iter().all(|r| {
+        r.result.epochs <= crate::experiment::catalog::QUICK_EPOCHS
+            && r.result.seed < crate::experiment::catalog::QUICK_SEEDS
+    });
+    let root = dirs
+        .first()
+        .map(|d| path_arg(d))
+        .unwrap_or_else(|| "runs".into());
+    let runs_arg = dirs.iter().map(|d| path_arg(d)).collect::<Vec<_>>().join(" ");
+    let _ = writeln!(
+        h,
+        "<h2 id=\"reproduce\">Reproduce</h2>\n<p>Everything above comes from these commands \
+         (aqnn {}; the KMNIST files are fetched once with <code>aqnn data fetch</code>, or \
+         pointed to with <code>AQNN_DATA_DIR</code> / <code>--data-dir</code>). Runs are \
+         bit-reproducible and resumable: re-running skips the complete ones.</p>\n<pre><code>",
+        esc(VERSION)
+    );
+    let mut block = String::new();
+    let _ = writeln!(block, "# all experiments of the seed, the analysis and this report");
+    let _ = writeln!(
+        block,
+        "aqnn reproduce{} --out {root}",
+        if quick { " --quick" } else { "" }
+    );
+    let _ = writeln!(block, "\n# only the analysis (analysis.md, analysis.json)");
+    let _ = writeln!(block, "aqnn analyze {runs_arg}");
+    let _ = writeln!(block, "\n# only this report, from the stored runs (no retraining)");
+    let _ = writeln!(block, "aqnn report {runs_arg} --out {}", path_arg(out));
+    let _ = writeln!(block, "\n# one figure (see `aqnn plot --list`)");
+    let _ = writeln!(
+        block,
+        "aqnn plot accuracy {runs_arg} --out {}",
+        path_arg(&out.join("figures"))
+    );
+    h.push_str(&esc(&block));
+    let _ = writeln!(h, "</code></pre>");
+    if !commands.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>The command lines recorded in the runs' <code>config.json</code> (with the \
+             number of runs each produced):</p>\n<pre><code>"
+        );
+        for (c, k) in &commands {
+            let _ = writeln!(h, "{}    # {k} runs", esc(c));
+        }
+        let _ = writeln!(h, "</code></pre>");
+    }
+    if quick {
+        let _ = writeln!(
+            h,
+            "<p>These runs look like <code>aqnn reproduce --quick</code> ({} seeds, at most {} \
+             epochs): a check that the pipeline works, not the full reproduction, whose numbers \
+             carry narrower intervals.</p>",
+            crate::experiment::catalog::QUICK_SEEDS,
+            crate::experiment::catalog::QUICK_EPOCHS
+        );
+    }
+}
