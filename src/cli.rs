@@ -1,6 +1,6 @@
 //! Command-line definitions (clap only; the work happens in the library).
 
-use crate::config::{ModelKind, TrainConfig};
+use crate::config::{ModelKind, OscillationConfig, TrainConfig};
 use crate::encode::Scheme;
 use crate::nn::init::InitKind;
 use crate::nn::mlp::OutputKind;
@@ -297,6 +297,18 @@ pub struct TrainArgs {
     /// Frequency above which a weight counts as oscillating (final freezing threshold).
     #[arg(long, default_value_t = 0.01)]
     pub osc_threshold: f32,
+    /// EMA momentum of the oscillation frequency.
+    #[arg(long, default_value_t = OscillationConfig::default().ema)]
+    pub osc_ema: f32,
+    /// Freezing threshold at the start of its cosine schedule (down to --osc-threshold).
+    #[arg(long, default_value_t = OscillationConfig::default().freeze_start_threshold)]
+    pub freeze_start_threshold: f32,
+    /// Fraction of training before any freezing.
+    #[arg(long, default_value_t = OscillationConfig::default().freeze_warmup)]
+    pub freeze_warmup: f32,
+    /// Record weight trajectories over the last N steps (0 = none).
+    #[arg(long, default_value_t = OscillationConfig::default().trajectory_steps)]
+    pub trajectory_steps: usize,
     #[command(flatten)]
     pub data: DataDirArg,
     /// Write config.json, metrics.jsonl, weights.npz and result.json here.
@@ -346,6 +358,10 @@ impl TrainArgs {
         cfg.oscillation.dampening = self.dampening;
         cfg.oscillation.freeze = self.freeze;
         cfg.oscillation.threshold = self.osc_threshold;
+        cfg.oscillation.ema = self.osc_ema;
+        cfg.oscillation.freeze_start_threshold = self.freeze_start_threshold;
+        cfg.oscillation.freeze_warmup = self.freeze_warmup;
+        cfg.oscillation.trajectory_steps = self.trajectory_steps;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -293,7 +293,8 @@ pub fn write_oscillation(path: &Path, o: &OscillationOutcome) -> Result<()> {
 /// - `indices` (int64, [S, K]): its level index (what the forward pass used),
 /// - `weight_ids` (int64, [K]): position in the flat parameter vector,
 /// - `layer` (int64, [K]): layer number,
-/// - `frequency` (float32, [K]): final oscillation frequency,
+/// - `final_frequency` (float32, [K]): final oscillation frequency (named so that the only
+///   `frequency` array of a run is the per-weight one of `oscillation.npz`),
 /// - `kind` (uint8, [K]): 0 = most oscillating, 1 = random sample.
 ///
 /// The grid's `levels` and `thresholds` are in `oscillation.npz`.
@@ -311,7 +312,7 @@ pub fn write_trajectories(path: &Path, t: &Trajectories) -> Result<()> {
         ),
         ("weight_ids", i64_vector(&t.weight_ids)),
         ("layer", i64_vector(&t.layer)),
-        ("frequency", f32_array(vec![k], &t.frequency)),
+        ("final_frequency", f32_array(vec![k], &t.frequency)),
         ("kind", NpyArray::vector(NpyData::U8(t.kind.clone()))),
     ];
     write_npz(path, &arrays)

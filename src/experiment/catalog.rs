@@ -11,6 +11,18 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     ("learned.toml", include_str!("../../experiments/learned.toml")),
     ("learned-sgd.toml", include_str!("../../experiments/learned-sgd.toml")),
     ("half-up.toml", include_str!("../../experiments/half-up.toml")),
+    (
+        "oscillation-none.toml",
+        include_str!("../../experiments/oscillation-none.toml"),
+    ),
+    (
+        "oscillation-damp.toml",
+        include_str!("../../experiments/oscillation-damp.toml"),
+    ),
+    (
+        "oscillation-freeze.toml",
+        include_str!("../../experiments/oscillation-freeze.toml"),
+    ),
 ];
 
 /// Settings of `reproduce --quick`: fewer seeds and epochs, same grids.
@@ -51,5 +63,32 @@ mod tests {
         }
         let plain = &experiments(false).unwrap()[0];
         assert_eq!(plain.runs.len(), 17 * 5);
+    }
+
+    #[test]
+    fn oscillation_experiments_differ_only_in_the_remedy() {
+        let all = experiments(false).unwrap();
+        let get = |name: &str| all.iter().find(|s| s.name == name).unwrap();
+        let (none, damp, freeze) = (
+            get("oscillation-none"),
+            get("oscillation-damp"),
+            get("oscillation-freeze"),
+        );
+        for s in [none, damp, freeze] {
+            assert_eq!(s.runs.len(), 6 * 5, "{}", s.name);
+        }
+        let plain = &all[0];
+        for ((a, b), c) in none.runs.iter().zip(&damp.runs).zip(&freeze.runs) {
+            // The baseline is plain.toml's run (same run id).
+            assert!(plain.runs.iter().any(|p| p.run_id() == a.run_id()));
+            let mut b2 = b.clone();
+            b2.oscillation.dampening = 0.0;
+            assert!(b.oscillation.dampening > 0.0);
+            assert_eq!(&b2, a);
+            let mut c2 = c.clone();
+            c2.oscillation.freeze = false;
+            assert!(c.oscillation.freeze);
+            assert_eq!(&c2, a);
+        }
     }
 }

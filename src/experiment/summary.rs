@@ -27,6 +27,36 @@ pub struct SummaryRow<'a> {
     pub final_loss: f64,
     pub seconds: f64,
     pub dead_start: bool,
+    /// Midpoint statistic at the end, all weight layers pooled (empty at full precision and
+    /// for runs from before the oscillation observers).
+    pub midpoint_fraction: Option<f64>,
+    /// Level fraction at the end, pooled.
+    pub level_fraction: Option<f64>,
+    pub midpoint_fraction_l1: Option<f64>,
+    pub midpoint_fraction_l2: Option<f64>,
+    pub level_fraction_l1: Option<f64>,
+    pub level_fraction_l2: Option<f64>,
+    /// Share of weights with oscillation frequency above the threshold at the end.
+    pub oscillating_fraction: Option<f64>,
+    /// Share of weights frozen by iterative freezing.
+    pub frozen_fraction: Option<f64>,
+}
+
+/// The pooled (midpoint, level) fractions of a run's weight layers.
+fn pooled(r: &RunResult) -> (Option<f64>, Option<f64>) {
+    let (mut inside, mut mid, mut lev) = (0u64, 0u64, 0u64);
+    for l in &r.oscillation_layers {
+        inside += l.counts.inside;
+        mid += l.counts.midpoint;
+        lev += l.counts.level;
+    }
+    if inside == 0 {
+        return (None, None);
+    }
+    (
+        Some(mid as f64 / inside as f64),
+        Some(lev as f64 / inside as f64),
+    )
 }
 
 /// Every complete run found directly under the given directories (each may be an experiment
@@ -73,6 +103,7 @@ pub fn sort_results(v: &mut [RunResult]) {
 pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in results {
+        let (midpoint_fraction, level_fraction) = pooled(r);
         w.serialize(SummaryRow {
             run_id: &r.run_id,
             model: &r.model,
@@ -91,6 +122,14 @@ pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
             final_loss: r.final_loss,
             seconds: r.seconds,
             dead_start: r.dead_start,
+            midpoint_fraction,
+            level_fraction,
+            midpoint_fraction_l1: r.midpoint_fraction.get("1").copied(),
+            midpoint_fraction_l2: r.midpoint_fraction.get("2").copied(),
+            level_fraction_l1: r.level_fraction.get("1").copied(),
+            level_fraction_l2: r.level_fraction.get("2").copied(),
+            oscillating_fraction: r.oscillating_fraction,
+            frozen_fraction: r.frozen_fraction,
         })?;
     }
     let bytes = w.into_inner().context("cannot build summary.csv")?;

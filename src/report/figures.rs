@@ -488,12 +488,53 @@ fn seeds_phrase(points: &[&PointStats]) -> String {
     }
 }
 
+/// Sort series for display: real before complex; the seed's schemes in its order (plain,
+/// zero-shift, learned, learned-sgd), then variants (other roundings); remedies (`+damp`,
+/// `+freeze`) right after their base series.
+pub fn display_order(series: &mut [String]) {
+    series.sort_by_key(|s| {
+        let complex = s.starts_with("complex:");
+        let rest = s.trim_start_matches("complex:");
+        let base = rest.split('+').next().unwrap_or(rest);
+        let rank = ["plain", "zero-shift", "learned", "learned-sgd"]
+            .iter()
+            .position(|b| *b == base)
+            .unwrap_or(4);
+        (complex, rank, base.to_string(), rest.contains('+'), s.clone())
+    });
+}
+
 /// The main (accuracy-figure) series: real models, no oscillation remedies.
 fn main_series(runs: &Runs) -> Vec<String> {
-    runs.series()
+    let mut v: Vec<String> = runs
+        .series()
         .into_iter()
         .filter(|s| !s.starts_with("complex:") && !s.contains('+'))
-        .collect()
+        .collect();
+    display_order(&mut v);
+    v
+}
+
+/// 2940000 -> "2,940,000".
+fn thousands(v: u64) -> String {
+    let s = v.to_string();
+    let mut o = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            o.push(',');
+        }
+        o.push(c);
+    }
+    o
+}
+
+/// "6, 8 and 10".
+fn and_list(v: &[String]) -> String {
+    match v.len() {
+        0 => String::new(),
+        1 => v[0].clone(),
+        k => format!("{} and {}", v[..k - 1].join(", "), v[k - 1]),
+    }
 }
 
 /// Horizontal offsets so error bars of several series at the same n do not hide each other.
@@ -638,7 +679,7 @@ pub fn accuracy_panels(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
             })
             .collect();
         panels.push(LineChart {
-            title: format!("{} ({})", series_label(name), seeds_phrase(pts)),
+            title: format!("{}, {}", series_label(name), seeds_phrase(pts)),
             x_label: "number of levels n".into(),
             y_label: "test accuracy (%)".into(),
             series: vec![Series::new("mean, 95% CI", x, y)
@@ -659,11 +700,7 @@ pub fn accuracy_panels(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
             legend: LegendPos::Auto,
         });
     }
-    let cols = match panels.len() {
-        1 => 1,
-        2 | 4 => 2,
-        _ => 3,
-    };
+    let cols = panels.len().min(2);
     line_chart_panels(
         stem,
         "Test accuracy against levels, one panel per series",
@@ -821,8 +858,12 @@ pub fn zero_map(_runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn
     ];
     let colors = [BLUE, VERMILLION, GREEN, PURPLE];
     let x: Vec<f64> = ns.iter().map(|&n| n as f64).collect();
-    let lo = ns.iter().min().copied().unwrap_or(2);
-    let bound = 1.0 / (lo.max(2) - 1) as f64;
+    let mut bound = 0.05f64;
+    for &n in &ns {
+        for m in &modes {
+            bound = bound.max((grid(n, *m)?.zero_maps_to() as f64).abs());
+        }
+    }
     let mut panels = Vec::new();
     let mut up_even = Vec::new();
     for (m, c) in modes.iter().zip(colors) {
@@ -843,12 +884,12 @@ pub fn zero_map(_runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn
             x_label: "number of levels n".into(),
             y_label: "Q(0)".into(),
             series: vec![
-                Series::new("Q(0)", x.clone(), y)
-                    .with_style(SeriesStyle::LineWithMarkers)
-                    .with_color(c),
                 Series::new("stochastic: E[Q(0)]", x.clone(), vec![0.0; x.len()])
                     .with_style(SeriesStyle::Dashed)
                     .with_color(BLACK_IDX),
+                Series::new("Q(0)", x.clone(), y)
+                    .with_style(SeriesStyle::LineWithMarkers)
+                    .with_color(c),
             ],
             y_range: Some((-1.25 * bound, 1.25 * bound)),
             integer_x_ticks: true,
@@ -921,8 +962,9 @@ pub fn inputs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
     let total: u64 = counts.iter().sum();
     let mut panels = Vec::new();
     let mut notes = Vec::new();
-    for s in schemes {
-        for &n in &ns {
+    let (mut below, mut above, mut at_zero) = (Vec::new(), Vec::new(), Vec::new());
+    for &n in &ns {
+        for s in schemes {
             let g = grid(n, rounding)?;
             let map = crate::encode::InputMap::new(s, eps);
             let q = map.quantized(&g);
@@ -935,9 +977,14 @@ pub fn inputs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
             let q0 = q[0] as f64;
             if s == crate::encode::Scheme::Plain {
                 notes.push(format!("n = {n}: {}", fmt_level(q0)));
+                match q0.partial_cmp(&0.0) {
+                    Some(std::cmp::Ordering::Less) => below.push(n.to_string()),
+                    Some(std::cmp::Ordering::Greater) => above.push(n.to_string()),
+                    _ => at_zero.push(n.to_string()),
+                }
             }
             panels.push(HistChart {
-                title: format!("{}, n = {n}: black -> {}", s.name(), fmt_level(q0)),
+                title: format!("{}, n = {n}: black → {}", s.name(), fmt_level(q0)),
                 x_label: "input value".into(),
                 y_label: "pixels (train set)".into(),
                 range: (lo, hi),
@@ -945,7 +992,7 @@ pub fn inputs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
                 hists: vec![
                     Hist {
                         label: if s == crate::encode::Scheme::ZeroShift {
-                            "pixel value (0 -> -eps)".into()
+                            "pixel value (0 → -eps)".into()
                         } else {
                             "pixel value v/255".into()
                         },
@@ -964,7 +1011,7 @@ pub fn inputs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
                     dashed: true,
                 }],
                 log_y: true,
-                legend: LegendPos::UpperRight,
+                legend: LegendPos::Auto,
             });
         }
     }
@@ -972,24 +1019,33 @@ pub fn inputs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
         stem,
         "Input values (blue) and their quantized values (orange)",
         &panels,
-        ns.len().clamp(1, 4),
+        schemes.len(),
     )?;
     Drawn::figure(format!(
         "Histograms (log counts) of the {} training-set input values of the 7x7 images (blue: \
          the value entering the quantizer; orange: after quantization), for n = {} ({} \
-         rounding). Top row: the plain scheme x = v/255; bottom row: zero-shift (black pixels \
-         enter as -{eps}). Each blue bin holds 5 pixel values; the dashed line is x = 0. Under \
-         the plain scheme the black pixels, most of the image, go to {} (the bottommost \
-         orange bar): below 0 for n = 6 and 10, above 0 for n = 8 and 12 (where they join the \
-         darkest grey pixels). Zero-shift sends them below 0 at every even n. Pixel counts from \
-         run {}.",
-        total,
+         rounding), one row per n. Left: the plain scheme x = v/255; right: zero-shift (black \
+         pixels enter as -{eps}). Each blue bin holds 5 pixel values; the dashed line is x = 0. \
+         Under the plain scheme the black pixels, most of the image, go to {} (the leftmost \
+         orange bar): {}. Zero-shift sends them below 0 at every even n (and to 0 at odd n). \
+         Pixel counts from run {}.",
+        thousands(total),
         ns.iter()
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
             .join(", "),
         rounding.name(),
         notes.join(", "),
+        [
+            (below, "below 0 (a level of their own) for n = "),
+            (above, "above 0 (shared with the darkest grey pixels) for n = "),
+            (at_zero, "exactly 0 for n = "),
+        ]
+        .into_iter()
+        .filter(|(v, _)| !v.is_empty())
+        .map(|(v, what)| format!("{what}{}", and_list(&v)))
+        .collect::<Vec<_>>()
+        .join("; "),
         src.result.run_id
     ))
 }
@@ -1191,7 +1247,7 @@ fn weight_layers(w: &Arrays) -> Vec<(String, Vec<f64>, Vec<f64>)> {
 
 fn layer_title(name: &str) -> String {
     match name.strip_prefix('w') {
-        Some(k) => format!("layer {k} weights"),
+        Some(k) => format!("layer {k}"),
         None => name.to_string(),
     }
 }
@@ -1236,7 +1292,7 @@ pub fn weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> 
         let (range, bins) = weight_binning(n);
         for (name, fp, q) in layers {
             panels.push(HistChart {
-                title: format!("n = {n}, {} ({})", layer_title(&name), fp.len()),
+                title: format!("n = {n}, {} ({} weights)", layer_title(&name), fp.len()),
                 x_label: "weight value".into(),
                 y_label: "count".into(),
                 range,
@@ -1290,20 +1346,24 @@ pub fn weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> 
 /// Extension figure: where the full-precision weights sit between their two nearest levels,
 /// u = t - floor(t) with t the continuous level index, pooled over seeds and layers, for
 /// n = 3, 8, 9 (default). A uniform spread is flat; weights at decision thresholds pile up at
-/// u = 0.5. The shaded band |u - 0.5| < 0.1 is what the midpoint verdict counts.
+/// u = 0.5. The band between the dashed lines, |u - 0.5| < 0.1, is what the midpoint statistic
+/// counts. One step line per n.
 pub fn weight_positions(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
+    const BINS: usize = 20;
     let ns = opts.levels.clone().unwrap_or_else(|| vec![3, 8, 9]);
     let Some(series) = default_series(runs, opts) else {
         return Drawn::unavailable("no runs of the real model");
     };
-    let mut panels = Vec::new();
+    let colors = [VERMILLION, BLUE, GREEN, PURPLE, ORANGE, SKY, BLACK_IDX];
+    let mut lines = Vec::new();
     let mut notes = Vec::new();
-    for &n in &ns {
+    let mut ymax = 0.0f64;
+    for (k, &n) in ns.iter().enumerate() {
         if n < 2 {
             continue;
         }
-        let mut us = Vec::new();
-        let mut seeds = 0;
+        let mut counts = [0u64; BINS];
+        let (mut total, mut near, mut far, mut seeds) = (0u64, 0u64, 0u64, 0);
         for run in runs
             .runs
             .iter()
@@ -1321,65 +1381,77 @@ pub fn weight_positions(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Resul
                 for x in fp {
                     if x > -1.0 && x < 1.0 {
                         let t = g.position(x as f32) as f64;
-                        us.push(t - t.floor());
+                        let u = t - t.floor();
+                        counts[((u * BINS as f64) as usize).min(BINS - 1)] += 1;
+                        total += 1;
+                        near += ((u - 0.5).abs() < 0.1) as u64;
+                        far += ((u - 0.5).abs() > 0.4) as u64;
                     }
                 }
             }
         }
-        if us.is_empty() {
+        if total == 0 {
             continue;
         }
-        let near = us.iter().filter(|&&u| (u - 0.5).abs() < 0.1).count() as f64 / us.len() as f64;
-        let far = us.iter().filter(|&&u| (u - 0.5).abs() > 0.4).count() as f64 / us.len() as f64;
+        let pct = |c: u64| 100.0 * c as f64 / total as f64;
         notes.push(format!(
-            "n = {n}: {:.0}% within 0.1 of a threshold, {:.0}% within 0.1 of a level ({} weights, {seeds} seed{})",
-            100.0 * near,
-            100.0 * far,
-            us.len(),
+            "n = {n}: {:.0}% within 0.1 of a threshold, {:.0}% within 0.1 of a level ({} weights, \
+             {seeds} seed{})",
+            pct(near),
+            pct(far),
+            thousands(total),
             if seeds == 1 { "" } else { "s" }
         ));
-        panels.push(HistChart {
-            title: format!("n = {n}: {:.0}% near a threshold", 100.0 * near),
-            x_label: "position between levels u (0, 1 = level; 0.5 = threshold)".into(),
-            y_label: "weights".into(),
-            range: (0.0, 1.0),
-            bins: 20,
-            hists: vec![Hist {
-                label: "full-precision weights".into(),
-                values: us,
-                color: Some(BLUE),
-            }],
-            vlines: vec![
-                VLine {
-                    x: 0.4,
-                    color: None,
-                    dashed: true,
-                },
-                VLine {
-                    x: 0.6,
-                    color: None,
-                    dashed: true,
-                },
-            ],
-            log_y: false,
-            legend: LegendPos::None,
-        });
+        let x: Vec<f64> = (0..=BINS).map(|i| i as f64 / BINS as f64).collect();
+        let mut y: Vec<f64> = counts.iter().map(|&c| pct(c)).collect();
+        y.push(*y.last().expect("bins"));
+        ymax = y.iter().copied().fold(ymax, f64::max);
+        lines.push(
+            Series::new(format!("n = {n} ({:.0}% near a threshold)", pct(near)), x, y)
+                .with_style(SeriesStyle::Step)
+                .with_color(colors[k % colors.len()]),
+        );
     }
-    if panels.is_empty() {
+    if lines.is_empty() {
         return Drawn::unavailable(format!("no runs of series `{series}` at the requested n"));
     }
-    let cols = panels.len().min(3);
-    histogram_panels(
-        stem,
-        &format!("Position of the weights between two levels ({series})"),
-        &panels,
-        cols,
-    )?;
+    let chart = LineChart {
+        title: format!("Where the weights sit between two levels ({series})"),
+        x_label: "position between two levels u (0 and 1: on a level; 0.5: on a threshold)"
+            .into(),
+        y_label: "share of weights per bin (%)".into(),
+        series: lines,
+        hlines: vec![HLine {
+            label: format!("uniform ({:.0}% per bin)", 100.0 / BINS as f64),
+            y: 100.0 / BINS as f64,
+            color: None,
+        }],
+        vlines: vec![
+            VLine {
+                x: 0.4,
+                color: None,
+                dashed: true,
+            },
+            VLine {
+                x: 0.6,
+                color: None,
+                dashed: true,
+            },
+        ],
+        x_range: Some((0.0, 1.0)),
+        y_range: Some((0.0, 1.1 * ymax.max(100.0 / BINS as f64))),
+        legend: LegendPos::UpperRight,
+        ..Default::default()
+    };
+    line_chart(stem, &chart)?;
     Drawn::figure(format!(
         "Where the full-precision weights (both layers, all seeds of series `{series}`) sit \
-         between their two neighbouring levels: u = t - floor(t), t = (w + 1)(n - 1)/2 the \
-         continuous level index (weights at ±1 excluded). u = 0 or 1 is on a level, u = 0.5 on \
-         a decision threshold; a uniform spread would put 20% between the dashed lines. {}.",
+         between their two neighbouring levels: u = t - floor(t), with t = (w + 1)(n - 1)/2 the \
+         continuous level index (weights at ±1 excluded), as the share of weights in each of \
+         {BINS} bins. u = 0 or 1 is on a level, u = 0.5 on a decision threshold; a uniform \
+         spread is flat at {:.0}% per bin and puts 20% between the dashed lines (the midpoint \
+         statistic). {}.",
+        100.0 / BINS as f64,
         notes.join("; ")
     ))
 }

@@ -480,12 +480,13 @@ fn verdicts(h: &mut String, a: &Analysis) {
 }
 
 fn numbers(h: &mut String, a: &Analysis) {
-    let mut series: Vec<&str> = Vec::new();
+    let mut series: Vec<String> = Vec::new();
     for p in &a.points {
-        if !series.contains(&p.series.as_str()) {
-            series.push(&p.series);
+        if !series.contains(&p.series) {
+            series.push(p.series.clone());
         }
     }
+    super::figures::display_order(&mut series);
     let mut levels: Vec<u32> = a.points.iter().map(|p| p.levels).collect::<BTreeSet<_>>().into_iter().collect();
     // Full precision last.
     if levels.first() == Some(&0) {
@@ -635,12 +636,15 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
     }
     let _ = writeln!(h, "</tbody></table></div>");
 
-    // One config per series.
-    let mut seen = BTreeSet::new();
-    for r in &runs.runs {
-        if !seen.insert(r.series.clone()) {
+    // One config per series: its run at n = 8 (else its first), lowest seed.
+    let mut names: Vec<String> = runs.series();
+    super::figures::display_order(&mut names);
+    for name in &names {
+        let Some(r) = runs.pick(name, 8, None).or_else(|| {
+            runs.runs.iter().find(|r| &r.series == name)
+        }) else {
             continue;
-        }
+        };
         let rec = config_record(&r.dir);
         let json = serde_json::to_string_pretty(&r.result.config).unwrap_or_default();
         let _ = writeln!(
@@ -681,11 +685,13 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
          where 0 goes)</summary>"
     );
     for rd in &roundings {
-        let _ = writeln!(h, "<p><strong>{} rounding</strong></p><pre><code>", esc(rd.name()));
-        for &n in &levels {
-            let _ = writeln!(h, "{}", esc(&grid_summary(n, *rd)));
-        }
-        let _ = writeln!(h, "</code></pre>");
+        let lines: Vec<String> = levels.iter().map(|&n| grid_summary(n, *rd)).collect();
+        let _ = writeln!(
+            h,
+            "<p><strong>{} rounding</strong></p><pre><code>{}</code></pre>",
+            esc(rd.name()),
+            esc(&lines.join("\n"))
+        );
     }
     let _ = writeln!(h, "</details>");
     let _ = dirs;
@@ -732,18 +738,19 @@ fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Path) {
         "aqnn plot accuracy {runs_arg} --out {}",
         path_arg(&out.join("figures"))
     );
-    h.push_str(&esc(&block));
+    h.push_str(&esc(block.trim_end()));
     let _ = writeln!(h, "</code></pre>");
     if !commands.is_empty() {
         let _ = writeln!(
             h,
             "<p>The command lines recorded in the runs' <code>config.json</code> (with the \
-             number of runs each produced):</p>\n<pre><code>"
+             number of runs each produced):</p>\n<pre><code>{}</code></pre>",
+            commands
+                .iter()
+                .map(|(c, k)| format!("{}    # {k} run{}", esc(c), if *k == 1 { "" } else { "s" }))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
-        for (c, k) in &commands {
-            let _ = writeln!(h, "{}    # {k} runs", esc(c));
-        }
-        let _ = writeln!(h, "</code></pre>");
     }
     if quick {
         let _ = writeln!(
