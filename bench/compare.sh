@@ -11,7 +11,8 @@
 #   3. `aqnn train --levels 8 --epochs E --seed s --json` for s = 0..S-1: test accuracies;
 #   4. `pytorch_peer.py single` for the same seeds: time per epoch (one thread) and accuracy;
 #   5. `pytorch_peer.py batched` with M = 16 levels (3..18) x K seeds models on one thread;
-#   6. the same batched peer on all cores (skip with --no-all-cores);
+#   6. the same sweep on all C cores: C one-thread batched peers side by side, each with
+#      every C-th model (skip with --no-all-cores);
 # then prints seconds per model-epoch for each, the ratios, and the accuracies.
 # Needs a Python with torch and numpy (default: /opt/torchenv/bin/python if present, else
 # python3; or --python / $PYTHON) and the KMNIST files (--data-dir or $AQNN_DATA_DIR).
@@ -34,7 +35,7 @@ else
   PY=python3
 fi
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) EPOCHS="$2"; shift 2 ;;
@@ -96,8 +97,17 @@ echo "== PyTorch batched, $MODELS models, one thread" >&2
 "$PY" "$PEER" batched --epochs "$EPOCHS" --seeds "$MODEL_SEEDS" --threads 1 > "$TMP/peer_batched1.json"
 
 if [ "$ALL_CORES" = 1 ]; then
-  echo "== PyTorch batched, $MODELS models, $CORES threads" >&2
-  "$PY" "$PEER" batched --epochs "$EPOCHS" --seeds "$MODEL_SEEDS" --threads "$CORES" > "$TMP/peer_batchedN.json"
+  # All cores the fastest way: one one-thread process per core, each with every K-th model
+  # (intra-op threads do not speed up products this small).
+  echo "== PyTorch batched, $MODELS models, $CORES processes of one thread" >&2
+  pids=()
+  for ((i = 0; i < CORES; i++)); do
+    "$PY" "$PEER" batched --epochs "$EPOCHS" --seeds "$MODEL_SEEDS" --threads 1 \
+      --shard "$i/$CORES" > "$TMP/peer_shard_$i.json" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  cat "$TMP"/peer_shard_*.json > "$TMP/peer_batchedN.jsonl"
 fi
 uptime > "$TMP/load_after"
 
@@ -110,7 +120,7 @@ bench = rd("aqnn_bench.json")[0]
 train = rd("aqnn_train.jsonl")
 single = rd("peer_single.jsonl")
 b1 = rd("peer_batched1.json")[0]
-bN = rd("peer_batchedN.json")[0] if os.path.exists(os.path.join(tmp, "peer_batchedN.json")) else None
+shards = rd("peer_batchedN.jsonl") if os.path.exists(os.path.join(tmp, "peer_batchedN.jsonl")) else []
 load_before = open(os.path.join(tmp, "load_before")).read().strip()
 load_after = open(os.path.join(tmp, "load_after")).read().strip()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
@@ -121,7 +131,8 @@ sweep = bench["sweep"]
 aqnn_sweep = sweep["seconds_per_model_epoch"]          # all cores, includes eval and files
 peer_single = st.median(e["train_seconds"] for r in single for e in r["epochs"])
 peer_b1 = b1["seconds_per_model_epoch"]
-peer_bN = bN["seconds_per_model_epoch"] if bN else None
+# K processes side by side: an epoch of the sweep takes as long as the slowest shard's.
+peer_bN = max(r["epoch_seconds"] for r in shards) / shards[0]["sweep_models"] if shards else None
 
 acc_a = [r["test_accuracy"] for r in train]
 acc_s = [r["test_accuracy"] for r in single]
@@ -143,12 +154,24 @@ print(f"load before: {load_before}")
 print(f"load after:  {load_after}")
 print()
 print("seconds per model-epoch (60,000 training samples; test evaluation excluded unless said)")
-print(f"  A  aqnn, one run, one core                      {ms(aqnn_run)}   (aqnn bench: 'mlp plain' epoch_seconds)")
-print(f"  B  aqnn sweep, {sweep['runs']} runs on {sweep['jobs']} threads               {ms(aqnn_sweep)}   (wall / model-epochs; incl. eval + result files)")
-print(f"  C  PyTorch single, one thread                   {ms(peer_single)}   (median epoch over {len(single)} runs)")
-print(f"  D  PyTorch batched, {b1['models']} models, one thread       {ms(peer_b1)}   (epoch / {b1['models']}; with eval {b1['seconds_per_model_epoch_with_eval'] * 1e3:.2f} ms)")
-if bN:
-    print(f"  E  PyTorch batched, {bN['models']} models, {bN['threads']} threads        {ms(peer_bN)}   (epoch / {bN['models']}; with eval {bN['seconds_per_model_epoch_with_eval'] * 1e3:.2f} ms)")
+def row(key, label, value, note):
+    print(f"  {key}  {label:<42} {ms(value)}   ({note})")
+
+row("A", "aqnn, one run, one core", aqnn_run, "aqnn bench: 'mlp plain' epoch_seconds")
+row("B", f"aqnn sweep, {sweep['runs']} runs on {sweep['jobs']} threads", aqnn_sweep,
+    "wall / model-epochs; incl. eval + result files")
+row("C", "PyTorch single, one thread", peer_single, f"median epoch over {len(single)} runs")
+row("D", f"PyTorch batched, {b1['models']} models, one thread", peer_b1,
+    f"epoch / {b1['models']}; with eval {b1['seconds_per_model_epoch_with_eval'] * 1e3:.2f} ms")
+if shards:
+    row("E", f"PyTorch batched, {len(shards)} processes x 1 thread", peer_bN,
+        f"slowest shard's epoch / {shards[0]['sweep_models']}")
+# The same useful work for everyone: aqnn's multiply-adds per training sample x 60,000.
+flop = 2 * plain["macs_per_sample"] * b1["n_train"]
+peak = bench.get("peak_gflops")
+print(f"  useful work {flop / 1e9:.3f} GFLOP per model-epoch: A runs at {flop / aqnn_run / 1e9:.1f} GFLOP/s, "
+      f"D at {flop / peer_b1 / 1e9:.1f} GFLOP/s"
+      + (f" (measured one-core peak without FMA: {peak:.1f} GFLOP/s)" if peak else ""))
 print()
 r1 = peer_single / aqnn_run
 r2 = peer_b1 / aqnn_run
@@ -156,16 +179,16 @@ print("ratios (higher = aqnn faster)")
 print(f"  per run, one core:            C / A = {r1:7.1f}x   (target >= 100x)")
 print(f"  per model-epoch, one core:    D / A = {r2:7.1f}x   (target >= 10x; A is aqnn's one-core per-model-epoch)")
 r3 = None
-if bN:
+if shards:
     r3 = peer_bN / aqnn_sweep
     print(f"  per model-epoch, all cores:   E / B = {r3:7.1f}x   (both on {cores} cores; informational)")
 print()
 ma, sa, ta = stats(acc_a)
 mp, sp, tp = stats(acc_s)
 print(f"test accuracy after {epochs} epochs, levels 8 (same work?)")
-print(f"  aqnn train (seeds 0..{len(acc_a) - 1})          {ta}")
-print(f"  PyTorch single (seeds 0..{len(acc_s) - 1})      {tp}")
-print(f"  PyTorch batched, its n = 8 models    {stats(acc_b)[2]}")
+print(f"  {f'aqnn train, seeds 0..{len(acc_a) - 1}':<38} {ta}")
+print(f"  {f'PyTorch single, seeds 0..{len(acc_s) - 1}':<38} {tp}")
+print(f"  {'PyTorch batched, its n = 8 models':<38} {stats(acc_b)[2]}")
 se = math.sqrt((sa ** 2 / len(acc_a) if len(acc_a) > 1 else 0) + (sp ** 2 / len(acc_s) if len(acc_s) > 1 else 0))
 diff = mp - ma
 same = abs(diff) <= max(3 * se, 0.01)
@@ -174,6 +197,7 @@ print(f"  difference (PyTorch single - aqnn) {diff:+.4f}; {'within noise' if sam
 
 out = dict(
     epochs=epochs, cores=cores, cpu=cpu, load_before=load_before, load_after=load_after,
+    torch=single[0]["torch"], peak_gflops=peak, flop_per_model_epoch=flop,
     aqnn_run_epoch_seconds=aqnn_run, aqnn_sweep_seconds_per_model_epoch=aqnn_sweep,
     aqnn_sweep_jobs=sweep["jobs"], aqnn_sweep_runs=sweep["runs"],
     peer_single_epoch_seconds=peer_single,

@@ -8,6 +8,8 @@ Two modes:
   batched  all M models of a sweep at once, with batched matrix products over a leading
            model axis (torch.baddbmm), each model with its own levels n and its own seed
            (init and shuffling order): the fastest way a PyTorch user would write a sweep.
+           Default M = 48: n = 3..18 x seeds 0, 1, 2. With --shard I/K a process trains
+           every K-th model only, so K one-thread processes cover a sweep on K cores.
 
 What both compute (aqnn's defaults, DESIGN.md sections 3 and 4):
 
@@ -253,6 +255,9 @@ def run_batched(a, data):
     torch.set_num_threads(a.threads)
     levels = parse_levels(a.levels_list)
     runs = [(n, a.seed + s) for n in levels for s in range(a.seeds)]
+    sweep_models = len(runs)
+    shard, shards = (int(v) for v in a.shard.split("/"))
+    runs = runs[shard::shards]  # this process's share of the sweep (all of it by default)
     m = len(runs)
     # Per-model state: each model is initialised by its own seeded generator, as if alone.
     w1, w2 = torch.empty(m, 49, HIDDEN), torch.empty(m, HIDDEN, CLASSES)
@@ -322,7 +327,8 @@ def run_batched(a, data):
     n8 = [acc for (lv, _), acc in zip(runs, final) if lv == 8]
     return dict(
         mode="batched", torch=torch.__version__, threads=torch.get_num_threads(), models=m,
-        levels=levels, seeds=[s for _, s in runs[: a.seeds]], shuffle=a.shuffle, batch=b,
+        sweep_models=sweep_models, shard=a.shard,
+        levels=levels, seeds=list(range(a.seed, a.seed + a.seeds)), shuffle=a.shuffle, batch=b,
         epochs_run=a.epochs, n_train=n,
         epoch_seconds=epoch_s,
         seconds_per_model_epoch=epoch_s / m,
@@ -346,7 +352,11 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0, help="seed (batched: first seed)")
-    ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads [default: 1]")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch.set_num_threads [default: 1]. More threads do not speed up "
+                         "these small products; on a busy machine OpenMP's spinning makes them "
+                         "much slower unless OMP_WAIT_POLICY=PASSIVE. To use all cores, run "
+                         "one process per core with --shard")
     ap.add_argument("--levels", type=int, default=8, help="single: levels n [default: 8]")
     ap.add_argument("--levels-list", default="3-18",
                     help="batched: levels of the sweep, e.g. 3-18 or 4,8,16 [default: 3-18]")
@@ -355,7 +365,15 @@ def main():
     ap.add_argument("--shuffle", choices=["own", "shared"], default="own",
                     help="batched: each model its own permutation (as separate runs) or one "
                          "shared by all [default: own]")
+    ap.add_argument("--shard", default="0/1",
+                    help="batched: train only runs i, i+k, i+2k, ... of the sweep (I/K), to run "
+                         "K processes of one thread side by side [default: 0/1, all]")
     a = ap.parse_args()
+    try:
+        i, k = (int(v) for v in a.shard.split("/"))
+        assert 0 <= i < k
+    except (ValueError, AssertionError):
+        sys.exit(f"--shard {a.shard}: expected I/K with 0 <= I < K")
     if not a.data_dir:
         sys.exit("no data directory: pass --data-dir or set AQNN_DATA_DIR")
     if a.mode == "single" and a.levels < 2:

@@ -155,3 +155,41 @@ pub fn sweep_throughput(data: Arc<Dataset>, jobs: usize, runs: usize, epochs: us
         peak_rss_mib: peak_rss_mib(),
     })
 }
+
+/// The core's measured peak for this code's kind of arithmetic (separate f32 multiply and
+/// add, 8 lanes, no FMA), in GFLOP/s: independent accumulator chains in registers.
+pub fn peak_gflops() -> f64 {
+    #[inline(always)]
+    fn kernel(iters: usize) -> f32 {
+        let mut acc = [[1.0f32; 8]; 12];
+        let m = [0.999_999f32; 8];
+        let a = [1e-7f32; 8];
+        for _ in 0..iters {
+            for r in acc.iter_mut() {
+                for k in 0..8 {
+                    r[k] = r[k] * m[k] + a[k];
+                }
+            }
+        }
+        acc.iter().flatten().sum()
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn avx2(iters: usize) -> f32 {
+        kernel(iters)
+    }
+    let iters = 20_000_000usize;
+    let t = Instant::now();
+    #[cfg(target_arch = "x86_64")]
+    let s = if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present.
+        unsafe { avx2(std::hint::black_box(iters)) }
+    } else {
+        kernel(std::hint::black_box(iters))
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let s = kernel(std::hint::black_box(iters));
+    std::hint::black_box(s);
+    let flops = (iters * 12 * 8 * 2) as f64;
+    flops / t.elapsed().as_secs_f64() / 1e9
+}

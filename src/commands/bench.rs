@@ -1,6 +1,6 @@
 //! `aqnn bench`: the speed benchmark (see src/bench.rs and docs/PERFORMANCE.md).
 
-use crate::bench::{sweep_throughput, synthetic, time_epoch, EpochTiming};
+use crate::bench::{peak_gflops, sweep_throughput, synthetic, time_epoch, EpochTiming};
 use crate::cli::BenchArgs;
 use crate::config::{ModelKind, TrainConfig};
 use crate::data;
@@ -13,14 +13,15 @@ pub const PYTORCH_EPOCH_SECONDS: f64 = 1.2;
 
 fn print_row(t: &EpochTiming) {
     println!(
-        "{:<28} {:>8} {:>10} {:>12.2} ms {:>9.2} ms {:>8.3} {:>8.0}x",
+        "{:<28} {:>8} {:>10} {:>12.2} ms {:>9.2} ms {:>8.3} {:>8.0}x {:>7.1}",
         t.name,
         t.params,
         t.macs_per_sample,
         t.epoch_seconds * 1e3,
         t.eval_seconds * 1e3,
         t.ns_per_mac,
-        PYTORCH_EPOCH_SECONDS / t.epoch_seconds
+        PYTORCH_EPOCH_SECONDS / t.epoch_seconds,
+        2.0 / t.ns_per_mac
     );
 }
 
@@ -37,6 +38,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let ds7 = Arc::new(load(7)?);
     let base = TrainConfig { levels: 8, batch: 32, epochs: a.epochs, ..TrainConfig::default() };
     let mut rows = Vec::new();
+    let peak = peak_gflops();
+    println!("measured peak of one core (f32 multiply + add, 8 lanes, no FMA): {peak:.1} GFLOP/s");
     println!(
         "one core, levels 8, batch 32, {} train samples{}; median of {} x {} epochs",
         ds7.n_train(),
@@ -45,8 +48,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         a.epochs
     );
     println!(
-        "{:<28} {:>8} {:>10} {:>15} {:>12} {:>8} {:>9}",
-        "configuration", "params", "MAC/sample", "train epoch", "test eval", "ns/MAC", "vs 1.2 s"
+        "{:<28} {:>8} {:>10} {:>15} {:>12} {:>8} {:>9} {:>7}",
+        "configuration", "params", "MAC/sample", "train epoch", "test eval", "ns/MAC", "vs 1.2 s", "GFLOP/s"
     );
     let mut configs = vec![
         ("mlp plain".to_string(), TrainConfig { scheme: Scheme::Plain, ..base.clone() }),
@@ -90,7 +93,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         None
     };
     if a.json {
-        println!("{}", serde_json::json!({ "epochs": rows, "sweep": sw, "pytorch_reference_seconds": PYTORCH_EPOCH_SECONDS }));
+        println!("{}", serde_json::json!({ "epochs": rows, "sweep": sw, "pytorch_reference_seconds": PYTORCH_EPOCH_SECONDS, "peak_gflops": peak }));
     }
     Ok(())
 }

@@ -88,35 +88,16 @@ pub struct Runs {
 }
 
 impl Runs {
-    /// Every complete run under `dirs`. Each directory may be a run directory's parent (an
-    /// experiment directory) or a reproduce root holding experiment directories.
+    /// Every complete run under `dirs`. Each directory may be a run directory, an experiment
+    /// directory holding run directories, or a root holding experiment directories (as
+    /// `aqnn reproduce` writes); directories are searched three levels deep.
     pub fn load(dirs: &[PathBuf]) -> Result<Runs> {
         let mut by_id: BTreeMap<String, Run> = BTreeMap::new();
         for d in dirs {
             if !d.is_dir() {
                 anyhow::bail!("{} is not a directory of runs", d.display());
             }
-            let mut exp = crate::commands::analyze::run_dirs(d);
-            if exp.is_empty() {
-                exp.push(d.clone());
-            }
-            for e in exp {
-                let entries = std::fs::read_dir(&e)
-                    .with_context(|| format!("cannot read run directory {}", e.display()))?;
-                let mut paths: Vec<PathBuf> = entries
-                    .flatten()
-                    .map(|x| x.path())
-                    .filter(|p| p.is_dir())
-                    .collect();
-                paths.sort();
-                for p in paths {
-                    if let Some(r) = RunDir::new(&p).load_complete() {
-                        by_id
-                            .entry(r.run_id.clone())
-                            .or_insert_with(|| Run::new(p.clone(), r));
-                    }
-                }
-            }
+            collect_runs(d, 3, &mut by_id)?;
         }
         let mut results: Vec<RunResult> = by_id.values().map(|r| r.result.clone()).collect();
         crate::experiment::summary::sort_results(&mut results);
@@ -181,6 +162,36 @@ impl Runs {
     fn with_pixel_counts(&self) -> Option<&Run> {
         self.runs.iter().find(|r| r.result.pixel_counts.len() == 256)
     }
+}
+
+/// Add the complete runs at or below `dir` (at most `depth` levels down) to `out`.
+fn collect_runs(dir: &Path, depth: usize, out: &mut BTreeMap<String, Run>) -> Result<()> {
+    if dir.join("result.json").is_file() {
+        if let Some(r) = RunDir::new(dir).load_complete() {
+            out.entry(r.run_id.clone())
+                .or_insert_with(|| Run::new(dir.to_path_buf(), r));
+        }
+        return Ok(());
+    }
+    if depth == 0 {
+        return Ok(());
+    }
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))?;
+    let mut subdirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    for p in subdirs {
+        // A report's own directory holds no runs.
+        if p.join("index.html").is_file() {
+            continue;
+        }
+        collect_runs(&p, depth - 1, out)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1521,18 +1532,27 @@ pub fn trajectories(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Dr
         _ => values.iter().map(|&v| g.index(v as f32) as f64).collect(),
     };
     let ids = a.f64("weight_ids");
-    // Weights ordered by how often their index changes.
-    let mut order: Vec<(usize, usize)> = (0..k)
-        .map(|j| {
-            let changes = (1..t)
-                .filter(|&i| indices[i * k + j] != indices[(i - 1) * k + j])
-                .count();
-            (j, changes)
-        })
-        .collect();
+    let layers = a.f64("layer").filter(|l| l.len() == k);
+    let kinds = a.f64("kind").filter(|l| l.len() == k);
+    // Weights ordered by how often their index changes; when the file marks a random sample
+    // (kind 1) next to the most oscillating weights (kind 0), show 4 of those and 2 random.
+    let changes_of = |j: usize| {
+        (1..t)
+            .filter(|&i| indices[i * k + j] != indices[(i - 1) * k + j])
+            .count()
+    };
+    let mut order: Vec<(usize, usize)> = (0..k).map(|j| (j, changes_of(j))).collect();
     order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let pick: Vec<(usize, usize)> = match &kinds {
+        Some(kd) if kd.iter().any(|&x| x == 1.0) && kd.iter().any(|&x| x == 0.0) => {
+            let mut p: Vec<_> = order.iter().filter(|(j, _)| kd[*j] == 0.0).take(4).copied().collect();
+            p.extend(order.iter().filter(|(j, _)| kd[*j] == 1.0).take(2).copied());
+            p
+        }
+        _ => order.iter().take(6).copied().collect(),
+    };
     let mut panels = Vec::new();
-    for &(j, changes) in order.iter().take(6) {
+    for &(j, changes) in &pick {
         let v: Vec<f64> = (0..t).map(|i| values[i * k + j]).collect();
         let idx: Vec<f64> = (0..t).map(|i| indices[i * k + j]).collect();
         let q: Vec<f64> = idx.iter().map(|&i| g.level(i as u32) as f64).collect();
@@ -1548,8 +1568,16 @@ pub fn trajectories(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Dr
             .and_then(|ids| ids.get(j))
             .map(|x| format!("weight {x:.0}"))
             .unwrap_or_else(|| format!("weight #{j}"));
+        let layer = layers
+            .as_ref()
+            .map(|l| format!("layer {:.0}, ", l[j]))
+            .unwrap_or_default();
+        let kind = match kinds.as_ref().map(|kd| kd[j]) {
+            Some(x) if x == 1.0 => " (random)",
+            _ => "",
+        };
         panels.push(LineChart {
-            title: format!("{id}: {changes} level changes"),
+            title: format!("{layer}{id}{kind}: {changes} changes"),
             x_label: "training step".into(),
             y_label: "weight value".into(),
             series: vec![
@@ -1567,40 +1595,42 @@ pub fn trajectories(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Dr
                 })
                 .collect(),
             y_range: Some((vmin - pad, vmax + pad)),
-            legend: LegendPos::Auto,
+            legend: LegendPos::None,
             ..Default::default()
         });
     }
-    let layer = a
-        .get("layer")
-        .map(|l| match &l.data {
-            NpyData::U8(b) => String::from_utf8_lossy(b).to_string(),
-            d => to_f64(d)
-                .first()
-                .map(|x| format!("{x:.0}"))
-                .unwrap_or_default(),
-        })
-        .unwrap_or_default();
-    let cols = panels.len().clamp(1, 3);
+    let cols = panels.len().clamp(1, 2);
     line_chart_panels(
         stem,
-        &format!("Weight trajectories, n = {n}{}", if layer.is_empty() { String::new() } else { format!(", layer {layer}") }),
+        &format!(
+            "n = {n}, steps {:.0}-{:.0}: w (blue), Q(w) (orange), threshold (dashed)",
+            steps[0],
+            steps[t - 1]
+        ),
         &panels,
         cols,
     )?;
     Drawn::figure(format!(
-        "Trajectories of the {} tracked weights (of {k}) whose quantized level changes most often \
-         during training: full-precision value (blue), quantized value (orange) and the decision \
-         threshold(s) crossed (dashed). A weight that bounces across a threshold oscillates. \
-         Run: {}.",
-        panels.len(),
+        "Trajectories of tracked weights over training steps {:.0} to {:.0}: full-precision value \
+         (blue), quantized value (orange steps) and the decision threshold(s) it crosses \
+         (black dashed). {} A weight that keeps bouncing across a threshold oscillates; the \
+         panel titles count its level changes in this window. Run: {}.",
+        steps[0],
+        steps[t - 1],
+        if pick.len() == 6 && kinds.is_some() {
+            "The first four panels are the most often changing of the recorded most-oscillating \
+             weights, the last two a random sample."
+                .to_string()
+        } else {
+            format!("Shown: the {} of {k} recorded weights whose level changes most often.", pick.len())
+        },
         run.describe()
     ))
 }
 
 /// Where a run keeps its per-weight oscillation frequencies: the `frequency` array of
 /// `weights.npz` or of any other .npz in the run directory.
-fn frequencies(run: &Run) -> Option<Vec<f64>> {
+fn frequencies(run: &Run) -> Option<(Vec<f64>, Option<f64>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&run.dir)
         .ok()?
         .flatten()
@@ -1612,7 +1642,8 @@ fn frequencies(run: &Run) -> Option<Vec<f64>> {
         if let Ok(a) = Arrays::read(&f) {
             for key in ["frequency", "frequencies", "osc_frequency"] {
                 if let Some(v) = a.f64(key) {
-                    return Some(v);
+                    let thr = a.f64("threshold").and_then(|t| t.first().copied());
+                    return Some((v, thr));
                 }
             }
         }
@@ -1631,25 +1662,30 @@ pub fn oscillation_frequency(runs: &Runs, opts: &FigureOptions, stem: &Path) -> 
     for &n in &ns {
         let mut f = Vec::new();
         let mut seeds = 0;
+        let mut stored_thr = None;
         for run in runs.runs.iter().filter(|r| {
             r.levels() == n
                 && series.as_ref().is_none_or(|s| &r.series == s)
                 && opts.seed.is_none_or(|s| r.seed() == s)
         }) {
-            if let Some(v) = frequencies(run) {
+            if let Some((v, thr)) = frequencies(run) {
                 f.extend(v);
                 seeds += 1;
+                stored_thr = stored_thr.or(thr);
             }
         }
         if f.is_empty() {
             continue;
         }
-        let thr = runs
-            .runs
-            .iter()
-            .find(|r| r.levels() == n)
-            .map(|r| r.result.config.oscillation.threshold as f64)
+        let thr = stored_thr
+            .or_else(|| {
+                runs.runs
+                    .iter()
+                    .find(|r| r.levels() == n)
+                    .map(|r| r.result.config.oscillation.threshold as f64)
+            })
             .unwrap_or(0.01);
+        let thr = (thr * 1e6).round() / 1e6;
         let above = f.iter().filter(|&&x| x > thr).count();
         let max = f.iter().copied().fold(0.0f64, f64::max).max(thr * 2.0);
         notes.push(format!(
@@ -1683,7 +1719,7 @@ pub fn oscillation_frequency(runs: &Runs, opts: &FigureOptions, stem: &Path) -> 
              the run directory)",
         );
     }
-    let cols = panels.len().min(3);
+    let cols = panels.len().min(2);
     histogram_panels(stem, "Oscillation frequency per weight", &panels, cols)?;
     Drawn::figure(format!(
         "Distribution (log counts) of the per-weight oscillation frequency at the end of \
@@ -1733,35 +1769,43 @@ fn flatten_numbers(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<Strin
     }
 }
 
-/// The per-epoch midpoint fields: (near-threshold field, near-level field if any).
-fn midpoint_keys(keys: &BTreeSet<String>) -> Option<(String, Option<String>)> {
-    let near = keys.iter().find(|k| {
-        let k = k.to_lowercase();
-        k.contains("midpoint") || k.contains("near_threshold")
-    })?;
+/// The per-epoch midpoint fields of metrics.jsonl (flattened, e.g. `midpoint_fraction.1` for
+/// layer 1): (near-threshold keys, near-level keys), each sorted.
+fn midpoint_keys(keys: &BTreeSet<String>) -> (Vec<String>, Vec<String>) {
+    let near = keys
+        .iter()
+        .filter(|k| k.starts_with("midpoint_fraction") || k.starts_with("near_threshold"))
+        .cloned()
+        .collect();
     let level = keys
         .iter()
-        .find(|k| {
-            let k = k.to_lowercase();
-            k.contains("level_fraction") || k.contains("near_level")
-        })
-        .cloned();
-    Some((near.clone(), level))
+        .filter(|k| k.starts_with("level_fraction") || k.starts_with("near_level"))
+        .cloned()
+        .collect();
+    (near, level)
 }
 
-/// Extension figure (oscillation): the midpoint statistic over training — the fraction of
-/// weights within 0.1 (in level-index units) of a decision threshold, and the fraction within
-/// 0.1 of a level — against the epoch, mean over seeds, one panel per n (default 3, 8, 9),
-/// from per-epoch fields of `metrics.jsonl` (a field whose name contains "midpoint" or
-/// "near_threshold", and one with "level_fraction" or "near_level").
+/// "layer 1" for `midpoint_fraction.1`, "all layers" for a bare key.
+fn key_layer(key: &str) -> String {
+    match key.split_once('.') {
+        Some((_, l)) => format!("layer {l}"),
+        None => "all layers".into(),
+    }
+}
+
+/// Extension figure (oscillation): the midpoint statistic over training — per layer, the
+/// fraction of full-precision weights within 0.1 (in level-index units) of a decision
+/// threshold, and the fraction within 0.1 of a level — against the epoch, mean over seeds,
+/// one panel per n (default 3, 8, 9), from the per-epoch fields `midpoint_fraction` and
+/// `level_fraction` of `metrics.jsonl`.
 pub fn midpoint_epochs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
     let ns = opts.levels.clone().unwrap_or_else(|| vec![3, 8, 9]);
     let series = default_series(runs, opts);
     let mut panels = Vec::new();
-    let mut fields = None;
+    let mut notes = Vec::new();
     for &n in &ns {
-        // epoch -> (sum near, sum level, count)
-        let mut acc: BTreeMap<usize, (f64, f64, usize, usize)> = BTreeMap::new();
+        // key -> epoch -> (sum, count)
+        let mut acc: BTreeMap<String, BTreeMap<usize, (f64, usize)>> = BTreeMap::new();
         let mut seeds = 0;
         for run in runs.runs.iter().filter(|r| {
             r.levels() == n
@@ -1770,80 +1814,91 @@ pub fn midpoint_epochs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
         }) {
             let rows = epoch_fields(run);
             let keys: BTreeSet<String> = rows.iter().flat_map(|m| m.keys().cloned()).collect();
-            let Some((near, level)) = midpoint_keys(&keys) else {
+            let (near, level) = midpoint_keys(&keys);
+            if near.is_empty() {
                 continue;
-            };
+            }
             seeds += 1;
             for (i, m) in rows.iter().enumerate() {
                 let e = m.get("epoch").map(|&e| e as usize).unwrap_or(i + 1);
-                let slot = acc.entry(e).or_insert((0.0, 0.0, 0, 0));
-                if let Some(&v) = m.get(&near) {
-                    slot.0 += v;
-                    slot.2 += 1;
-                }
-                if let Some(v) = level.as_ref().and_then(|l| m.get(l)) {
-                    slot.1 += v;
-                    slot.3 += 1;
+                for k in near.iter().chain(&level) {
+                    if let Some(&v) = m.get(k) {
+                        let slot = acc.entry(k.clone()).or_default().entry(e).or_insert((0.0, 0));
+                        slot.0 += v;
+                        slot.1 += 1;
+                    }
                 }
             }
-            fields.get_or_insert((near, level));
         }
         if acc.is_empty() {
             continue;
         }
-        let x: Vec<f64> = acc.keys().map(|&e| e as f64).collect();
-        let near: Vec<f64> = acc
-            .values()
-            .map(|s| if s.2 > 0 { s.0 / s.2 as f64 } else { f64::NAN })
-            .collect();
-        let level: Vec<f64> = acc
-            .values()
-            .map(|s| if s.3 > 0 { s.1 / s.3 as f64 } else { f64::NAN })
-            .collect();
-        let mut series_v = vec![Series::new("near a threshold", x.clone(), near)
-            .with_style(SeriesStyle::LineWithMarkers)
-            .with_color(VERMILLION)];
-        if level.iter().any(|v| v.is_finite()) {
-            series_v.push(
-                Series::new("near a level", x.clone(), level)
-                    .with_style(SeriesStyle::LineWithMarkers)
-                    .with_color(BLUE),
+        let mut lines = Vec::new();
+        let mut last = Vec::new();
+        for (k, by_epoch) in &acc {
+            let is_near = k.starts_with("midpoint") || k.starts_with("near_threshold");
+            let layer = key_layer(k);
+            let x: Vec<f64> = by_epoch.keys().map(|&e| e as f64).collect();
+            let y: Vec<f64> = by_epoch.values().map(|(s, c)| s / *c as f64).collect();
+            if let Some(v) = y.last() {
+                last.push(format!(
+                    "{layer} {:.0}% near a {}",
+                    100.0 * v,
+                    if is_near { "threshold" } else { "level" }
+                ));
+            }
+            let dashed = !layer.ends_with('1') && layer != "all layers";
+            lines.push(
+                Series::new(
+                    format!("{}, {layer}", if is_near { "near a threshold" } else { "near a level" }),
+                    x,
+                    y,
+                )
+                .with_style(if dashed {
+                    SeriesStyle::Dashed
+                } else {
+                    SeriesStyle::LineWithMarkers
+                })
+                .with_color(if is_near { VERMILLION } else { BLUE }),
             );
         }
+        // Thresholds first in the legend.
+        lines.sort_by_key(|s| !s.label.starts_with("near a threshold"));
+        last.sort_by_key(|s| !s.contains("threshold"));
+        notes.push(format!("n = {n} after the last epoch: {}", last.join(", ")));
         panels.push(LineChart {
             title: format!("n = {n} ({seeds} seed{})", if seeds == 1 { "" } else { "s" }),
             x_label: "epoch".into(),
             y_label: "fraction of weights".into(),
-            series: series_v,
+            series: lines,
             hlines: vec![HLine {
-                label: "uniform (0.2)".into(),
+                label: "uniform spread (0.2)".into(),
                 y: 0.2,
                 color: None,
             }],
             y_range: Some((0.0, 1.0)),
             integer_x_ticks: true,
-            legend: LegendPos::Auto,
+            legend: LegendPos::UpperRight,
             ..Default::default()
         });
     }
-    let Some((near_key, level_key)) = fields else {
+    if panels.is_empty() {
         return Drawn::unavailable(
-            "metrics.jsonl has no per-epoch midpoint statistic (a field named like \
-             `midpoint_fraction`)",
+            "metrics.jsonl has no per-epoch midpoint statistic (`midpoint_fraction`) for these \
+             runs",
         );
-    };
-    let cols = panels.len().min(3);
-    line_chart_panels(stem, "Midpoint statistic over training", &panels, cols)?;
+    }
+    let cols = panels.len().min(2);
+    line_chart_panels(stem, "Weights near a threshold and near a level, by epoch", &panels, cols)?;
     Drawn::figure(format!(
-        "The fraction of full-precision weights within 0.1 (in units of the level spacing) of a \
-         decision threshold (`{near_key}`) and{} within 0.1 of a level, after each epoch, mean \
-         over seeds{}. A uniform spread gives 0.2 for both (dashed).",
-        level_key
-            .map(|k| format!(" (`{k}`)"))
-            .unwrap_or_else(|| " (when recorded)".into()),
+        "The midpoint statistic over training: the fraction of full-precision weights (inside \
+         (-1, 1)) within 0.1 level spacings of a decision threshold (vermillion) and within 0.1 \
+         of a level (blue), per layer (layer 1 solid, layer 2 dashed), after each epoch, mean \
+         over seeds{}. A uniform spread gives 0.2 for both (black dashed line). {}.",
         series
             .map(|s| format!(" of series `{s}`"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        notes.join("; ")
     ))
 }
 
@@ -1903,11 +1958,13 @@ pub fn remedies(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn>
             .into_iter()
             .map(|(s, x, y, e)| {
                 let (c, st) = style_of(&s);
-                let label = if s == b {
-                    "no remedy".to_string()
-                } else {
-                    s.trim_start_matches(b.as_str()).trim_start_matches('+').replace('+', " + ")
-                };
+                let label = match (s.contains("+damp"), s.contains("+freeze")) {
+                    (false, false) => "no remedy",
+                    (true, false) => "dampening (+damp)",
+                    (false, true) => "freezing (+freeze)",
+                    (true, true) => "dampening + freezing",
+                }
+                .to_string();
                 Series::new(label, x, y).with_err(e).with_style(st).with_color(c)
             })
             .collect();
@@ -1925,13 +1982,19 @@ pub fn remedies(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn>
     if panels.is_empty() {
         return Drawn::unavailable("the remedy series have no quantized runs");
     }
-    let cols = panels.len().min(2);
-    line_chart_panels(
-        stem,
-        "Accuracy with and without oscillation remedies",
-        &panels,
-        cols,
-    )?;
+    if panels.len() == 1 {
+        let mut p = panels.pop().expect("one panel");
+        p.title = format!("Accuracy with and without oscillation remedies ({})", p.title);
+        line_chart(stem, &p)?;
+    } else {
+        let cols = panels.len().min(2);
+        line_chart_panels(
+            stem,
+            "Accuracy with and without oscillation remedies",
+            &panels,
+            cols,
+        )?;
+    }
     Drawn::figure(format!(
         "Test accuracy against n with and without the oscillation remedies of Nagel et al. \
          (2022): dampening (+damp), iterative freezing (+freeze); mean with 95% confidence bars \
@@ -1984,6 +2047,12 @@ pub fn complex_weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
         .iter()
         .flat_map(|&a| levels.iter().map(move |&b| (a, b)))
         .collect();
+    // Bins with the grid points at bin centres and the thresholds on bin centres too.
+    let per = ((40.0 / (n - 1) as f64).round() as usize).max(2);
+    let per = per + per % 2;
+    let bins = (n as usize - 1) * per + 1;
+    let half = 1.0 / ((n - 1) as f64 * per as f64);
+    let range = (-1.0 - half, 1.0 + half);
     let mut panels = Vec::new();
     for name in ["w1", "w2", "w3"] {
         let (Some(v), Some(shape)) = (w.f64(name), w.shape(name)) else {
@@ -1997,9 +2066,9 @@ pub fn complex_weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
             title: format!("{} ({} weights)", layer_title(name), points.len()),
             x_label: "Re w".into(),
             y_label: "Im w".into(),
-            x_range: (-1.05, 1.05),
-            y_range: (-1.05, 1.05),
-            bins: 84,
+            x_range: range,
+            y_range: range,
+            bins,
             points,
             overlay: overlay.clone(),
             guides_x: th.clone(),
@@ -2095,11 +2164,25 @@ pub fn complex_accuracy(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Resul
             s.color = Some([SKY, PURPLE, GREEN, BLACK_IDX][i % 4]);
         }
     }
+    // Full precision of each drawn series, as a dashed line in its colour.
+    let mut hlines = Vec::new();
+    for sr in &series {
+        let name = sr.label.split(" (").next().unwrap_or("");
+        let name = name.trim_start_matches("real ");
+        if let Some(p) = fp_point(&a, name) {
+            hlines.push(HLine {
+                label: format!("{name} full precision ({:.1}%)", 100.0 * p.test.mean),
+                y: 100.0 * p.test.mean,
+                color: sr.color,
+            });
+        }
+    }
     let chart = LineChart {
         title: "Test accuracy: real and complex networks".into(),
         x_label: "number of levels n".into(),
         y_label: "test accuracy (%)".into(),
         series,
+        hlines,
         integer_x_ticks: true,
         legend: LegendPos::OutsideRight,
         ..Default::default()
@@ -2107,8 +2190,8 @@ pub fn complex_accuracy(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Resul
     line_chart(stem, &chart)?;
     Drawn::figure(format!(
         "Test accuracy against n of the real MLP and the complex-valued network ({}; mean with \
-         95% confidence bars over seeds). The legend gives each model's number of real \
-         parameters (a complex weight counts as two).",
+         95% confidence bars over seeds; dashed: full precision where it was run). The legend \
+         gives each model's number of real parameters (a complex weight counts as two).",
         names.join(", ")
     ))
 }

@@ -713,7 +713,7 @@ fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Path) {
         .map(|d| path_arg(d))
         .unwrap_or_else(|| "runs".into());
     let runs_arg = dirs.iter().map(|d| path_arg(d)).collect::<Vec<_>>().join(" ");
-    let _ = writeln!(
+    let _ = write!(
         h,
         "<h2 id=\"reproduce\">Reproduce</h2>\n<p>Everything above comes from these commands \
          (aqnn {}; the KMNIST files are fetched once with <code>aqnn data fetch</code>, or \
