@@ -345,6 +345,57 @@ pub struct Tracker {
     frozen_list: Vec<(u32, f32)>,
     recorder: Option<Recorder>,
     seed: u64,
+    /// Run the per-step kernel compiled for AVX2 (same results: no FMA contraction in Rust).
+    avx2: bool,
+}
+
+/// The per-weight state the per-step kernel updates.
+struct State<'a> {
+    k: &'a mut [f32],
+    dir: &'a mut [f32],
+    freq: &'a mut [f32],
+    osc: &'a mut [u32],
+    flips: &'a mut [u32],
+}
+
+/// One step of tracking over a block of weights (`qs` their new quantized values). Branch
+/// free over 32-bit lanes, so it vectorises.
+#[inline(always)]
+fn observe_kernel(qs: &[f32], s: State, half: f32, m: f32) {
+    let keep = 1.0 - m;
+    let n = qs.len();
+    let (k, dir, freq) = (&mut s.k[..n], &mut s.dir[..n], &mut s.freq[..n]);
+    let (osc, flips) = (&mut s.osc[..n], &mut s.flips[..n]);
+    for i in 0..n {
+        let kn = ((qs[i] + 1.0) * half + RNE_MAGIC) - RNE_MAGIC;
+        let d = kn - k[i];
+        let sg = ((d > 0.0) as i32 - (d < 0.0) as i32) as f32;
+        let o = (sg * dir[i] < 0.0) as u32;
+        let f = m * o as f32 + keep * freq[i];
+        freq[i] = if f < TINY { 0.0 } else { f };
+        dir[i] = if sg != 0.0 { sg } else { dir[i] };
+        k[i] = kn;
+        flips[i] += (d != 0.0) as u32;
+        osc[i] += o;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn observe_avx2(qs: &[f32], s: State, half: f32, m: f32) {
+    observe_kernel(qs, s, half, m)
+}
+
+/// Whether to use the AVX2 kernel (off with `AQNN_NO_SIMD`, like the network's kernels).
+fn use_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::env::var_os("AQNN_NO_SIMD").is_none() && std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 fn rng_for(seed: u64) -> ChaCha8Rng {
@@ -422,6 +473,7 @@ impl Tracker {
             layer_of,
             recorder,
             seed,
+            avx2: use_avx2(),
         }
     }
 
@@ -528,22 +580,23 @@ impl Tracker {
             let st = s.start;
             let qs = &q[s.params.clone()];
             let k = &mut self.k[st..st + n];
-            let dir = &mut self.dir[st..st + n];
-            let freq = &mut self.freq[st..st + n];
-            let osc = &mut self.osc[st..st + n];
-            let flips = &mut self.flips_epoch[st..st + n];
-            for i in 0..n {
-                let kn = ((qs[i] + 1.0) * half + RNE_MAGIC) - RNE_MAGIC;
-                let d = kn - k[i];
-                let sg = ((d > 0.0) as i32 - (d < 0.0) as i32) as f32;
-                let o = (sg * dir[i] < 0.0) as u32;
-                let f = m * o as f32 + keep * freq[i];
-                freq[i] = if f < TINY { 0.0 } else { f };
-                dir[i] = if sg != 0.0 { sg } else { dir[i] };
-                k[i] = kn;
-                flips[i] += (d != 0.0) as u32;
-                osc[i] += o;
+            let state = State {
+                k: &mut *k,
+                dir: &mut self.dir[st..st + n],
+                freq: &mut self.freq[st..st + n],
+                osc: &mut self.osc[st..st + n],
+                flips: &mut self.flips_epoch[st..st + n],
+            };
+            #[cfg(target_arch = "x86_64")]
+            if self.avx2 {
+                // SAFETY: `avx2` is true only when the CPU reports AVX2.
+                unsafe { observe_avx2(qs, state, half, m) };
+            } else {
+                observe_kernel(qs, state, half, m);
             }
+            #[cfg(not(target_arch = "x86_64"))]
+            observe_kernel(qs, state, half, m);
+            let k = &self.k[st..st + n];
             if self.freezing {
                 for (e, &kn) in self.ema_k[st..st + n].iter_mut().zip(k.iter()) {
                     let v = m * kn + keep * *e;

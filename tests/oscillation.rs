@@ -320,3 +320,69 @@ fn analysis_gives_the_oscillation_verdicts() {
     // Strong dampening (lambda 0.03) empties the midpoints on this data.
     assert_eq!(get("dampening-off-midpoints").status, Status::Holds);
 }
+
+/// The real KMNIST files, when `AQNN_DATA_DIR` points at them (else the test is skipped).
+fn real_data() -> Option<Dataset> {
+    let dir = std::env::var_os("AQNN_DATA_DIR")?;
+    Some(aqnn::data::load(std::path::Path::new(&dir), 7).expect("AQNN_DATA_DIR holds KMNIST"))
+}
+
+#[test]
+fn real_data_plain_qat_is_unchanged_by_the_tracker() {
+    let Some(ds) = real_data() else {
+        eprintln!("AQNN_DATA_DIR not set: skipped");
+        return;
+    };
+    let c = TrainConfig {
+        levels: 8,
+        epochs: 2,
+        ..Default::default()
+    };
+    let on = train_with(&c, &ds, true, &mut |_| {}).unwrap();
+    let off = train_with(&c, &ds, false, &mut |_| {}).unwrap();
+    assert_eq!(on.params, off.params);
+    assert_eq!(on.last().test_accuracy, off.last().test_accuracy);
+    let r = RunResult::new(&c, &on, Vec::new());
+    // Observation 3 on the real data: more weights near a threshold than near a level.
+    let s = &midpoint_samples(&[r])[0];
+    assert!(s.midpoint_fraction > s.level_fraction, "{s:?}");
+}
+
+/// Overhead of the observers: `cargo test --release --test oscillation -- --ignored
+/// --nocapture` with AQNN_DATA_DIR set. Interleaved runs with the tracker on and off; the
+/// minimum of each (the least disturbed by other load) is compared.
+#[test]
+#[ignore]
+fn tracker_overhead_on_real_data() {
+    let Some(ds) = real_data() else {
+        eprintln!("AQNN_DATA_DIR not set: skipped");
+        return;
+    };
+    let c = TrainConfig {
+        levels: 8,
+        epochs: 10,
+        ..Default::default()
+    };
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        for (observe, times) in [(false, &mut off), (true, &mut on)] {
+            let t = std::time::Instant::now();
+            train_with(&c, &ds, observe, &mut |_| {}).unwrap();
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut s = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, b) = (min(&off), min(&on));
+    let (ma, mb) = (s(&mut off), s(&mut on));
+    eprintln!(
+        "tracker off: min {a:.3} s, median {ma:.3} s; on: min {b:.3} s, median {mb:.3} s; \
+         overhead (min) {:.1}%, (median) {:.1}%",
+        100.0 * (b / a - 1.0),
+        100.0 * (mb / ma - 1.0)
+    );
+    assert!(b < 1.15 * a, "the observers cost more than 15%");
+}

@@ -46,7 +46,7 @@ fn store_run(root: &Path, exp: &str, c: &TrainConfig) {
 fn fixture() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("aqnn-report-fixture-{}", std::process::id()));
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-fixture");
         let _ = std::fs::remove_dir_all(&root);
         for seed in 0..2 {
             for n in [0, 3, 8, 9] {
@@ -231,8 +231,14 @@ fn figure_options_choose_panels_runs_and_rounding() {
         panic!("staircase unavailable")
     };
     assert!(caption.contains("half-up"), "{caption}");
-    assert!(caption.contains("n = 4: 0 is a decision threshold and goes to +0.333"), "{caption}");
-    assert!(caption.contains("n = 3: 0 is a level and maps to 0"), "{caption}");
+    assert!(
+        caption.contains("n = 4: 0 is a decision threshold and goes to +0.333"),
+        "{caption}"
+    );
+    assert!(
+        caption.contains("n = 3: 0 is a level and maps to 0"),
+        "{caption}"
+    );
     check_svg_png(&stem);
 
     // Weights of the learned series at n = 3 only, seed 1.
@@ -266,7 +272,13 @@ fn figures_without_their_data_are_unavailable_and_write_nothing() {
     let runs = Runs::load(&[fixture().join("plain")]).unwrap();
     assert_eq!(runs.runs.len(), 8);
     let out = tempdir();
-    for name in ["mapping", "mapping-levels", "remedies", "complex-weights", "complex-accuracy"] {
+    for name in [
+        "mapping",
+        "mapping-levels",
+        "remedies",
+        "complex-weights",
+        "complex-accuracy",
+    ] {
         let f = find(name).unwrap();
         let stem = out.path().join(f.file);
         match (f.draw)(&runs, &FigureOptions::default(), &stem).unwrap() {
@@ -299,7 +311,9 @@ fn report_is_self_contained_and_every_referenced_file_exists() {
     assert!(r.figures.iter().all(|f| f.svg.is_some()), "{:?}", r.figures);
     let html = std::fs::read_to_string(&r.index).unwrap();
     // No network: no absolute URLs, no scripts, no external style sheets.
-    for bad in ["http://", "https://", "<script", "<link", "@import", "//cdn"] {
+    for bad in [
+        "http://", "https://", "<script", "<link", "@import", "//cdn",
+    ] {
         assert!(!html.contains(bad), "the report contains {bad:?}");
     }
     let mut referenced = 0;
@@ -307,20 +321,26 @@ fn report_is_self_contained_and_every_referenced_file_exists() {
         .into_iter()
         .chain(attr_values(&html, "href"))
     {
-        if v.starts_with('#') {
-            let id = &v[1..];
+        if let Some(id) = v.strip_prefix('#') {
             assert!(html.contains(&format!("id=\"{id}\"")), "dangling link {v}");
             continue;
         }
         assert!(!v.contains(':'), "non-relative reference {v}");
         let p = report_dir.join(v);
-        assert!(p.is_file(), "the report references {v}, which does not exist");
+        assert!(
+            p.is_file(),
+            "the report references {v}, which does not exist"
+        );
         referenced += 1;
     }
     // Every figure: an image, links to its SVG and PNG.
     assert!(referenced >= 3 * FIGURES.len(), "{referenced} references");
     for f in FIGURES {
-        assert!(html.contains(&format!("aqnn plot {} ", f.name)), "{}", f.name);
+        assert!(
+            html.contains(&format!("aqnn plot {} ", f.name)),
+            "{}",
+            f.name
+        );
     }
     // Numbers, verdicts, configs, reproduction, version and date.
     for needle in [
@@ -404,7 +424,10 @@ fn cli_plot_and_report() {
     let o = common::aqnn().args(["plot", "accuracy"]).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("give a directory of runs"));
-    let o = common::aqnn().args(["plot", "bogus", "x"]).output().unwrap();
+    let o = common::aqnn()
+        .args(["plot", "bogus", "x"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("aqnn plot --list"));
     let o = common::aqnn()
         .args(["plot", "complex-weights"])
@@ -423,7 +446,10 @@ fn cli_plot_and_report() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let printed = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    assert_eq!(Path::new(&printed), out.path().join("rep").join("index.html"));
+    assert_eq!(
+        Path::new(&printed),
+        out.path().join("rep").join("index.html")
+    );
     assert!(Path::new(&printed).is_file());
 }
 

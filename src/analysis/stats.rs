@@ -366,7 +366,7 @@ pub fn p_below_zero(e: &Estimate) -> Option<f64> {
     if se == 0.0 {
         return Some(if e.value < 0.0 { 0.0 } else { 1.0 });
     }
-    Some(1.0 - t_cdf(e.value / se, df))
+    Some(t_cdf(e.value / se, df))
 }
 
 /// Holm's step-down procedure at family-wise level `alpha`: which of the p-values are
@@ -399,6 +399,14 @@ mod cdf_tests {
         }
         assert!((t_cdf(0.0, 5.0) - 0.5).abs() < 1e-12);
         assert!((t_cdf(1.96, f64::INFINITY) - 0.975).abs() < 1e-4);
+    }
+
+    #[test]
+    fn p_below_zero_is_small_only_for_clearly_negative_estimates() {
+        let e = |value: f64| Estimate { value, se: Some(1.0), df: Some(10.0), ci95: None };
+        assert!(p_below_zero(&e(-4.0)).unwrap() < 0.01);
+        assert!(p_below_zero(&e(4.0)).unwrap() > 0.99);
+        assert!((p_below_zero(&e(0.0)).unwrap() - 0.5).abs() < 1e-12);
     }
 
     #[test]

@@ -504,11 +504,13 @@ pub fn learned_rises(t: &Table, series: &str) -> Verdict {
         &format!("{series} mapping: accuracy rises with n, no significant dips"),
         &format!(
             "local dip d(n) = acc(n) - (acc(n-1) + acc(n+1))/2 on series {series} for n in 4..=17 \
-             (each with its own 95% CI, uncorrected for multiple comparisons); trend = \
-             Mann-Kendall on the mean accuracy over all quantized n run. effect = the d(n) with \
-             the lowest CI upper end (the strongest evidence of a dip; lowest value when no CI). \
-             Holds: no d(n) has CI upper < 0, every d(n) has a CI, and the trend \
-             z > 1.96. Does not hold: some d(n) has CI upper < 0, or trend z < -1.96."
+             (each a one-sided t test for d(n) < 0; the family of up to 14 tests is corrected \
+             with Holm's step-down procedure at 5% family-wise); trend = Mann-Kendall on the \
+             mean accuracy over all quantized n run. effect = the d(n) with the lowest CI upper \
+             end (the strongest evidence of a dip; lowest value when no CI). Holds: no d(n) is a \
+             significant dip after the correction, every d(n) has a CI, and the trend z > 1.96. \
+             Does not hold: some d(n) is a significant dip after the correction, or trend \
+             z < -1.96."
         ),
     );
     if let Some(r) = absent(t, &[series]) {
@@ -542,7 +544,21 @@ pub fn learned_rises(t: &Table, series: &str) -> Verdict {
             None => "fewer than 3 levels: no trend".into(),
         },
     });
+    // One-sided p-values for d(n) < 0, Holm-corrected over the family.
+    let ps: Vec<f64> = fam
+        .avail
+        .iter()
+        .map(|(_, _, e)| stats::p_below_zero(e).unwrap_or(1.0))
+        .collect();
+    let rejected = stats::holm(&ps, 0.05);
     let dips: Vec<u32> = fam
+        .avail
+        .iter()
+        .zip(&rejected)
+        .filter(|(_, &r)| r)
+        .map(|((n, _, _), _)| *n)
+        .collect();
+    let uncorrected: Vec<u32> = fam
         .avail
         .iter()
         .filter(|(_, _, e)| sig_neg(e))
@@ -564,12 +580,13 @@ pub fn learned_rises(t: &Table, series: &str) -> Verdict {
         .min_by(|a, b| upper(&a.2).total_cmp(&upper(&b.2)))
         .expect("non-empty");
     v.reason = format!(
-        "local dips at n = {}{}: significantly negative at n = [{}] of {} uncorrected 95% \
-         tests{}; effect is n = {worst_n}; trend {}",
+        "local dips at n = {}{}: significant dips at n = [{}] of {} after Holm's correction \
+         (uncorrected 95% CI below 0 at n = [{}]){}; effect is n = {worst_n}; trend {}",
         list(&fam.ns()),
         fam.skipped_note(),
         list(&dips),
         fam.avail.len(),
+        list(&uncorrected),
         if no_ci { " (some without CI)" } else { "" },
         match &trend {
             Some(tr) => format!("z = {:.2}", tr.z),

@@ -55,7 +55,11 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
     let Some(def) = find(name) else {
         bail!(
             "unknown figure '{name}'; expected one of: {} (see `aqnn plot --list`)",
-            FIGURES.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            FIGURES
+                .iter()
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     };
     let runs = if a.dirs.is_empty() {

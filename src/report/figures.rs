@@ -160,7 +160,9 @@ impl Runs {
 
     /// The first run (lowest seed) of any series whose `result.json` has pixel counts.
     fn with_pixel_counts(&self) -> Option<&Run> {
-        self.runs.iter().find(|r| r.result.pixel_counts.len() == 256)
+        self.runs
+            .iter()
+            .find(|r| r.result.pixel_counts.len() == 256)
     }
 }
 
@@ -168,16 +170,23 @@ impl Runs {
 fn collect_runs(dir: &Path, depth: usize, out: &mut BTreeMap<String, Run>) -> Result<()> {
     if dir.join("result.json").is_file() {
         if let Some(r) = RunDir::new(dir).load_complete() {
-            out.entry(r.run_id.clone())
-                .or_insert_with(|| Run::new(dir.to_path_buf(), r));
+            // The same run stored twice (two experiments sharing a config): keep the copy
+            // with more files (e.g. one written by a newer aqnn with oscillation records).
+            let files = |d: &Path| std::fs::read_dir(d).map(|rd| rd.count()).unwrap_or(0);
+            match out.get(&r.run_id) {
+                Some(old) if files(&old.dir) >= files(dir) => {}
+                _ => {
+                    out.insert(r.run_id.clone(), Run::new(dir.to_path_buf(), r));
+                }
+            }
         }
         return Ok(());
     }
     if depth == 0 {
         return Ok(());
     }
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?;
     let mut subdirs: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
@@ -263,7 +272,7 @@ pub const FIGURES: &[FigureDef] = &[
     FigureDef {
         name: "accuracy-panels",
         file: "accuracy_panels",
-        title: "Accuracy against the number of levels, one panel per scheme",
+        title: "Accuracy against the number of levels, one panel per series",
         needs_runs: true,
         draw: accuracy_panels,
     },
@@ -434,12 +443,21 @@ fn grid(n: u32, rounding: Rounding) -> Result<Grid> {
     Grid::new(n, rounding).map_err(anyhow::Error::msg)
 }
 
+/// x, y and error bars of one curve.
+type Curve = (Vec<f64>, Vec<f64>, Vec<(f64, f64)>);
+
 /// Points of one series from the analysis: (levels, mean %, CI % or the mean itself).
-fn curve(points: &[&PointStats]) -> (Vec<f64>, Vec<f64>, Vec<(f64, f64)>) {
+fn curve(points: &[&PointStats]) -> Curve {
     let mut x = Vec::new();
     let mut y = Vec::new();
     let mut e = Vec::new();
-    for p in points {
+    for (i, p) in points.iter().enumerate() {
+        // A gap in n breaks the line (NaN), so no line implies values that were not run.
+        if i > 0 && p.levels > points[i - 1].levels + 1 {
+            x.push(f64::NAN);
+            y.push(f64::NAN);
+            e.push((f64::NAN, f64::NAN));
+        }
         let m = 100.0 * p.test.mean;
         x.push(p.levels as f64);
         y.push(m);
@@ -511,7 +529,13 @@ pub fn display_order(series: &mut [String]) {
             .iter()
             .position(|b| *b == base)
             .unwrap_or(4);
-        (complex, rank, base.to_string(), rest.contains('+'), s.clone())
+        (
+            complex,
+            rank,
+            base.to_string(),
+            rest.contains('+'),
+            s.clone(),
+        )
     });
 }
 
@@ -531,7 +555,7 @@ fn thousands(v: u64) -> String {
     let s = v.to_string();
     let mut o = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             o.push(',');
         }
         o.push(c);
@@ -559,10 +583,7 @@ fn dodge(k: usize, count: usize) -> f64 {
 }
 
 /// A common y range (percent) over several curves, with a little margin.
-fn common_range(
-    curves: &[(Vec<f64>, Vec<f64>, Vec<(f64, f64)>)],
-    extra: &[f64],
-) -> Option<(f64, f64)> {
+fn common_range(curves: &[Curve], extra: &[f64]) -> Option<(f64, f64)> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for (_, y, e) in curves {
@@ -669,7 +690,12 @@ pub fn accuracy_panels(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
     }
     let fp = fp_reference(&a);
     let curves: Vec<_> = with_points.iter().map(|(_, p)| curve(p)).collect();
-    let y_range = common_range(&curves, &fp.map(|p| 100.0 * p.test.mean).into_iter().collect::<Vec<_>>());
+    let y_range = common_range(
+        &curves,
+        &fp.map(|p| 100.0 * p.test.mean)
+            .into_iter()
+            .collect::<Vec<_>>(),
+    );
     let x_lo = curves
         .iter()
         .flat_map(|c| c.0.iter().copied())
@@ -763,13 +789,17 @@ pub fn staircase(_runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Draw
             .collect();
         let q0 = g.zero_maps_to() as f64;
         // Both ends of the step at 0 (if 0 is a threshold): the level below and above 0.
-        let below = levels.iter().copied().filter(|&l| l < 0.0).fold(f64::NAN, f64::max);
+        let below = levels
+            .iter()
+            .copied()
+            .filter(|&l| l < 0.0)
+            .fold(f64::NAN, f64::max);
         let above = levels
             .iter()
             .copied()
             .filter(|&l| l > 0.0)
             .fold(f64::NAN, f64::min);
-        let on_threshold = th.iter().any(|&t| t == 0.0);
+        let on_threshold = th.contains(&0.0);
         let mut series = vec![
             Series::new("Q(x)", sx, sy)
                 .with_style(SeriesStyle::Step)
@@ -803,7 +833,10 @@ pub fn staircase(_runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Draw
                 if other > 0.0 { "above" } else { "below" }
             ));
         } else {
-            notes.push(format!("n = {n}: 0 is a level and maps to {}", fmt_level(q0)));
+            notes.push(format!(
+                "n = {n}: 0 is a level and maps to {}",
+                fmt_level(q0)
+            ));
         }
         panels.push(LineChart {
             title: format!("n = {n} ({} rounding)", rounding.name()),
@@ -955,7 +988,10 @@ pub fn inputs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
         .unwrap_or(1e-4);
     let ns = opts.levels.clone().unwrap_or_else(|| vec![6, 8, 10, 12]);
     let rounding = opts.rounding.unwrap_or(Rounding::HalfEven);
-    let schemes = [crate::encode::Scheme::Plain, crate::encode::Scheme::ZeroShift];
+    let schemes = [
+        crate::encode::Scheme::Plain,
+        crate::encode::Scheme::ZeroShift,
+    ];
     // Common binning: bins of 5 pixel values, extended below 0 far enough for the lowest
     // level any panel uses.
     let mut lowest = 0.0f64;
@@ -1049,7 +1085,10 @@ pub fn inputs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
         notes.join(", "),
         [
             (below, "below 0 (a level of their own) for n = "),
-            (above, "above 0 (shared with the darkest grey pixels) for n = "),
+            (
+                above,
+                "above 0 (shared with the darkest grey pixels) for n = "
+            ),
             (at_zero, "exactly 0 for n = "),
         ]
         .into_iter()
@@ -1087,7 +1126,11 @@ fn nearest_levels(runs: &Runs, series: &str, want: u32) -> Option<u32> {
 /// orange, for the table trained with Adam and with SGD (one panel each). One run each:
 /// `levels` (default 8) and `seed` (default the lowest) choose it.
 pub fn mapping(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
-    let want = opts.levels.as_ref().and_then(|l| l.first().copied()).unwrap_or(8);
+    let want = opts
+        .levels
+        .as_ref()
+        .and_then(|l| l.first().copied())
+        .unwrap_or(8);
     let names = mapping_series(runs);
     if names.is_empty() {
         return Drawn::unavailable("no learned-mapping runs (series `learned`, `learned-sgd`)");
@@ -1111,7 +1154,11 @@ pub fn mapping(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> 
         panels.push(LineChart {
             title: format!(
                 "{}, n = {n}, seed {}",
-                if s == "learned" { "table trained with Adam" } else { "table trained with SGD" },
+                if s == "learned" {
+                    "table trained with Adam"
+                } else {
+                    "table trained with SGD"
+                },
                 run.seed()
             ),
             x_label: "pixel value v".into(),
@@ -1160,13 +1207,11 @@ pub fn mapping_levels(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<
     let mut panels = Vec::new();
     let mut shown = BTreeSet::new();
     for s in &names {
-        let mut series = vec![Series::new(
-            "start (v/255)",
-            vec![0.0, 255.0],
-            vec![0.0, 1.0],
-        )
-        .with_style(SeriesStyle::Dashed)
-        .with_color(BLACK_IDX)];
+        let mut series = vec![
+            Series::new("start (v/255)", vec![0.0, 255.0], vec![0.0, 1.0])
+                .with_style(SeriesStyle::Dashed)
+                .with_color(BLACK_IDX),
+        ];
         for (k, &n) in ns.iter().enumerate() {
             let Some(run) = runs.pick(s, n, opts.seed) else {
                 continue;
@@ -1175,7 +1220,9 @@ pub fn mapping_levels(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<
                 continue;
             };
             let v: Vec<f64> = (0..table.len()).map(|i| i as f64).collect();
-            series.push(Series::new(format!("n = {n}"), v, table).with_color(colors[k % colors.len()]));
+            series.push(
+                Series::new(format!("n = {n}"), v, table).with_color(colors[k % colors.len()]),
+            );
             shown.insert(n);
         }
         if series.len() > 1 {
@@ -1198,16 +1245,28 @@ pub fn mapping_levels(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<
     if panels.is_empty() {
         return Drawn::unavailable(format!(
             "no learned-mapping run at n = {}",
-            ns.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+            ns.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let cols = panels.len().min(2);
-    line_chart_panels(stem, "Learned input mapping after training, by n", &panels, cols)?;
+    line_chart_panels(
+        stem,
+        "Learned input mapping after training, by n",
+        &panels,
+        cols,
+    )?;
     Drawn::figure(format!(
         "The learned input mapping T[v] after training against the pixel value v, for n = {} \
          (one line each; seed {}), with the table trained with Adam and with SGD; dashed: the \
          identity it starts from.",
-        shown.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+        shown
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         opts.seed
             .map(|s| s.to_string())
             .unwrap_or_else(|| "the lowest present".into())
@@ -1330,7 +1389,10 @@ pub fn weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn> 
     if panels.is_empty() {
         return Drawn::unavailable(format!(
             "no run of series `{series}` at n = {} with weights.npz",
-            ns.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+            ns.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     histogram_panels(
@@ -1418,9 +1480,13 @@ pub fn weight_positions(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Resul
         y.push(*y.last().expect("bins"));
         ymax = y.iter().copied().fold(ymax, f64::max);
         lines.push(
-            Series::new(format!("n = {n} ({:.0}% near a threshold)", pct(near)), x, y)
-                .with_style(SeriesStyle::Step)
-                .with_color(colors[k % colors.len()]),
+            Series::new(
+                format!("n = {n} ({:.0}% near a threshold)", pct(near)),
+                x,
+                y,
+            )
+            .with_style(SeriesStyle::Step)
+            .with_color(colors[k % colors.len()]),
         );
     }
     if lines.is_empty() {
@@ -1428,8 +1494,7 @@ pub fn weight_positions(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Resul
     }
     let chart = LineChart {
         title: format!("Where the weights sit between two levels ({series})"),
-        x_label: "position between two levels u (0 and 1: on a level; 0.5: on a threshold)"
-            .into(),
+        x_label: "position between two levels u (0 and 1: on a level; 0.5: on a threshold)".into(),
         y_label: "share of weights per bin (%)".into(),
         series: lines,
         hlines: vec![HLine {
@@ -1544,8 +1609,13 @@ pub fn trajectories(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Dr
     let mut order: Vec<(usize, usize)> = (0..k).map(|j| (j, changes_of(j))).collect();
     order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let pick: Vec<(usize, usize)> = match &kinds {
-        Some(kd) if kd.iter().any(|&x| x == 1.0) && kd.iter().any(|&x| x == 0.0) => {
-            let mut p: Vec<_> = order.iter().filter(|(j, _)| kd[*j] == 0.0).take(4).copied().collect();
+        Some(kd) if kd.contains(&1.0) && kd.contains(&0.0) => {
+            let mut p: Vec<_> = order
+                .iter()
+                .filter(|(j, _)| kd[*j] == 0.0)
+                .take(4)
+                .copied()
+                .collect();
             p.extend(order.iter().filter(|(j, _)| kd[*j] == 1.0).take(2).copied());
             p
         }
@@ -1561,7 +1631,11 @@ pub fn trajectories(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Dr
         let th = g.thresholds();
         let crossed: Vec<f64> = (lo..hi).map(|i| th[i as usize] as f64).collect();
         let vmin = v.iter().chain(&q).copied().fold(f64::INFINITY, f64::min);
-        let vmax = v.iter().chain(&q).copied().fold(f64::NEG_INFINITY, f64::max);
+        let vmax = v
+            .iter()
+            .chain(&q)
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
         let pad = ((vmax - vmin) * 0.1).max(0.02);
         let id = ids
             .as_ref()
@@ -1573,7 +1647,7 @@ pub fn trajectories(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Dr
             .map(|l| format!("layer {:.0}, ", l[j]))
             .unwrap_or_default();
         let kind = match kinds.as_ref().map(|kd| kd[j]) {
-            Some(x) if x == 1.0 => " (random)",
+            Some(1.0) => " (random)",
             _ => "",
         };
         panels.push(LineChart {
@@ -1622,7 +1696,10 @@ pub fn trajectories(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Dr
              weights, the last two a random sample."
                 .to_string()
         } else {
-            format!("Shown: the {} of {k} recorded weights whose level changes most often.", pick.len())
+            format!(
+                "Shown: the {} of {k} recorded weights whose level changes most often.",
+                pick.len()
+            )
         },
         run.describe()
     ))
@@ -1823,7 +1900,11 @@ pub fn midpoint_epochs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
                 let e = m.get("epoch").map(|&e| e as usize).unwrap_or(i + 1);
                 for k in near.iter().chain(&level) {
                     if let Some(&v) = m.get(k) {
-                        let slot = acc.entry(k.clone()).or_default().entry(e).or_insert((0.0, 0));
+                        let slot = acc
+                            .entry(k.clone())
+                            .or_default()
+                            .entry(e)
+                            .or_insert((0.0, 0));
                         slot.0 += v;
                         slot.1 += 1;
                     }
@@ -1850,7 +1931,14 @@ pub fn midpoint_epochs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
             let dashed = !layer.ends_with('1') && layer != "all layers";
             lines.push(
                 Series::new(
-                    format!("{}, {layer}", if is_near { "near a threshold" } else { "near a level" }),
+                    format!(
+                        "{}, {layer}",
+                        if is_near {
+                            "near a threshold"
+                        } else {
+                            "near a level"
+                        }
+                    ),
                     x,
                     y,
                 )
@@ -1867,7 +1955,10 @@ pub fn midpoint_epochs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
         last.sort_by_key(|s| !s.contains("threshold"));
         notes.push(format!("n = {n} after the last epoch: {}", last.join(", ")));
         panels.push(LineChart {
-            title: format!("n = {n} ({seeds} seed{})", if seeds == 1 { "" } else { "s" }),
+            title: format!(
+                "n = {n} ({seeds} seed{})",
+                if seeds == 1 { "" } else { "s" }
+            ),
             x_label: "epoch".into(),
             y_label: "fraction of weights".into(),
             series: lines,
@@ -1878,7 +1969,7 @@ pub fn midpoint_epochs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
             }],
             y_range: Some((0.0, 1.0)),
             integer_x_ticks: true,
-            legend: LegendPos::UpperRight,
+            legend: LegendPos::None,
             ..Default::default()
         });
     }
@@ -1889,7 +1980,12 @@ pub fn midpoint_epochs(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
         );
     }
     let cols = panels.len().min(2);
-    line_chart_panels(stem, "Weights near a threshold and near a level, by epoch", &panels, cols)?;
+    line_chart_panels(
+        stem,
+        "Near a threshold (vermillion) / a level (blue); layer 1 solid, layer 2 dashed",
+        &panels,
+        cols,
+    )?;
     Drawn::figure(format!(
         "The midpoint statistic over training: the fraction of full-precision weights (inside \
          (-1, 1)) within 0.1 level spacings of a decision threshold (vermillion) and within 0.1 \
@@ -1945,7 +2041,12 @@ pub fn remedies(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn>
             let (x, y, e) = curve(&pts);
             let off = dodge(k, members.len());
             all_curves.push((x.clone(), y.clone(), e.clone()));
-            curves.push((s.to_string(), x.into_iter().map(|v| v + off).collect::<Vec<_>>(), y, e));
+            curves.push((
+                s.to_string(),
+                x.into_iter().map(|v| v + off).collect::<Vec<_>>(),
+                y,
+                e,
+            ));
         }
         per_base.push((b.clone(), curves));
     }
@@ -1965,11 +2066,14 @@ pub fn remedies(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn>
                     (true, true) => "dampening + freezing",
                 }
                 .to_string();
-                Series::new(label, x, y).with_err(e).with_style(st).with_color(c)
+                Series::new(label, x, y)
+                    .with_err(e)
+                    .with_style(st)
+                    .with_color(c)
             })
             .collect();
         panels.push(LineChart {
-            title: format!("{}", series_label(&b)),
+            title: series_label(&b),
             x_label: "number of levels n".into(),
             y_label: "test accuracy (%)".into(),
             series,
@@ -1984,7 +2088,10 @@ pub fn remedies(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Drawn>
     }
     if panels.len() == 1 {
         let mut p = panels.pop().expect("one panel");
-        p.title = format!("Accuracy with and without oscillation remedies ({})", p.title);
+        p.title = format!(
+            "Accuracy with and without oscillation remedies ({})",
+            p.title
+        );
         line_chart(stem, &p)?;
     } else {
         let cols = panels.len().min(2);
@@ -2024,7 +2131,11 @@ pub fn complex_weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
     if complex.is_empty() {
         return Drawn::unavailable("no quantized runs of the complex model");
     }
-    let want = opts.levels.as_ref().and_then(|l| l.first().copied()).unwrap_or(8);
+    let want = opts
+        .levels
+        .as_ref()
+        .and_then(|l| l.first().copied())
+        .unwrap_or(8);
     let series = opts.series.clone().unwrap_or_else(|| {
         complex
             .iter()
@@ -2134,8 +2245,14 @@ pub fn complex_accuracy(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Resul
         k += 1;
         let label = format!(
             "{} ({} params)",
-            if dashed { s.to_string() } else { format!("real {s}") },
-            params(s).map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+            if dashed {
+                s.to_string()
+            } else {
+                format!("real {s}")
+            },
+            params(s)
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into())
         );
         series.push(
             Series::new(label, x.into_iter().map(|v| v + off).collect(), y)
@@ -2149,7 +2266,10 @@ pub fn complex_accuracy(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Resul
         push(c, true, &mut series);
         names.push(format!("`{real}` vs `{c}`"));
     }
-    for c in complex.iter().filter(|c| !pairs.iter().any(|(_, p)| p == **c)) {
+    for c in complex
+        .iter()
+        .filter(|c| !pairs.iter().any(|(_, p)| p == **c))
+    {
         push(c, true, &mut series);
         names.push(format!("`{c}`"));
     }

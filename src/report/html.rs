@@ -314,7 +314,10 @@ fn render(
     let drawn: Vec<&FigureOutcome> = figures.iter().filter(|f| f.svg.is_some()).collect();
     let missing: Vec<&FigureOutcome> = figures.iter().filter(|f| f.svg.is_none()).collect();
     let _ = writeln!(h, "<nav class=\"toc\"><strong>Contents</strong><ol>");
-    let _ = writeln!(h, "<li><a href=\"#verdicts\">Verdicts on the seed's claims</a></li>");
+    let _ = writeln!(
+        h,
+        "<li><a href=\"#verdicts\">Verdicts on the seed's claims</a></li>"
+    );
     for (i, f) in drawn.iter().enumerate() {
         let _ = writeln!(
             h,
@@ -331,12 +334,19 @@ fn render(
          <li><a href=\"#reproduce\">Reproduce</a></li>"
     );
     if !missing.is_empty() {
-        let _ = writeln!(h, "<li><a href=\"#not-available\">Figures not available</a></li>");
+        let _ = writeln!(
+            h,
+            "<li><a href=\"#not-available\">Figures not available</a></li>"
+        );
     }
     let _ = writeln!(h, "</ol></nav>");
 
     for w in &a.warnings {
-        let _ = writeln!(h, "<div class=\"warn\"><strong>Warning:</strong> {}</div>", rich(w));
+        let _ = writeln!(
+            h,
+            "<div class=\"warn\"><strong>Warning:</strong> {}</div>",
+            rich(w)
+        );
     }
 
     verdicts(&mut h, a);
@@ -351,7 +361,12 @@ fn render(
             .unwrap_or_default();
         let png_file = file.replace(".svg", ".png");
         let (w, hgt) = png_size(&svg.with_extension("png"))
-            .map(|(w, h)| (w / crate::report::plot::PNG_SCALE, h / crate::report::plot::PNG_SCALE))
+            .map(|(w, h)| {
+                (
+                    w / crate::report::plot::PNG_SCALE,
+                    h / crate::report::plot::PNG_SCALE,
+                )
+            })
             .unwrap_or((800, 500));
         let _ = writeln!(
             h,
@@ -410,7 +425,10 @@ fn status_badge(s: Status) -> String {
         Status::Inconclusive => "inconclusive",
         Status::NotRun => "not-run",
     };
-    format!("<span class=\"badge {class}\">{}</span>", esc(&s.to_string()))
+    format!(
+        "<span class=\"badge {class}\">{}</span>",
+        esc(&s.to_string())
+    )
 }
 
 fn verdicts(h: &mut String, a: &Analysis) {
@@ -487,7 +505,13 @@ fn numbers(h: &mut String, a: &Analysis) {
         }
     }
     super::figures::display_order(&mut series);
-    let mut levels: Vec<u32> = a.points.iter().map(|p| p.levels).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut levels: Vec<u32> = a
+        .points
+        .iter()
+        .map(|p| p.levels)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     // Full precision last.
     if levels.first() == Some(&0) {
         levels.remove(0);
@@ -561,6 +585,25 @@ fn numbers(h: &mut String, a: &Analysis) {
     let _ = writeln!(h, "</details>");
 }
 
+/// Directories with a `sweep.json` at or below `dir` (at most `depth` levels down).
+fn find_manifests(dir: &Path, depth: usize, out: &mut BTreeSet<PathBuf>) {
+    if dir.join("sweep.json").is_file() {
+        out.insert(dir.to_path_buf());
+        return;
+    }
+    if depth == 0 {
+        return;
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                find_manifests(&p, depth - 1, out);
+            }
+        }
+    }
+}
+
 /// The `config.json` record of a run directory, if readable.
 fn config_record(dir: &Path) -> Option<ConfigRecord> {
     let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
@@ -576,21 +619,53 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
          configuration of one run per series (only <code>levels</code> and <code>seed</code> \
          vary within a series unless a warning above says otherwise).</p>"
     );
-    // Experiments (directories holding runs).
-    let mut by_exp: BTreeMap<PathBuf, Vec<&super::figures::Run>> = BTreeMap::new();
+    // Experiments: directories with a sweep manifest (its run ids say which runs belong to
+    // it, also when another experiment holds the identical run), else the parents of runs.
+    let by_id: BTreeMap<&str, &super::figures::Run> = runs
+        .runs
+        .iter()
+        .map(|r| (r.result.run_id.as_str(), r))
+        .collect();
+    let mut exp_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for d in dirs {
+        find_manifests(d, 2, &mut exp_dirs);
+    }
     for r in &runs.runs {
-        let parent = r.dir.parent().map(Path::to_path_buf).unwrap_or_default();
-        by_exp.entry(parent).or_default().push(r);
+        if let Some(p) = r.dir.parent() {
+            exp_dirs.insert(p.to_path_buf());
+        }
+    }
+    let mut by_exp: Vec<(
+        PathBuf,
+        Option<serde_json::Value>,
+        Vec<&super::figures::Run>,
+    )> = Vec::new();
+    for dir in exp_dirs {
+        let manifest: Option<serde_json::Value> = std::fs::read_to_string(dir.join("sweep.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let members: Vec<&super::figures::Run> =
+            match manifest.as_ref().and_then(|m| m["runs"].as_array()) {
+                Some(ids) => ids
+                    .iter()
+                    .filter_map(|id| id.as_str().and_then(|id| by_id.get(id).copied()))
+                    .collect(),
+                None => runs
+                    .runs
+                    .iter()
+                    .filter(|r| r.dir.parent() == Some(dir.as_path()))
+                    .collect(),
+            };
+        if !members.is_empty() {
+            by_exp.push((dir, manifest, members));
+        }
     }
     let _ = writeln!(
         h,
         "<div class=\"wide\"><table><thead><tr><th>experiment</th><th>description</th>\
          <th>series</th><th>levels</th><th>seeds</th><th>epochs</th><th>runs</th></tr></thead><tbody>"
     );
-    for (dir, rs) in &by_exp {
-        let manifest: Option<serde_json::Value> = std::fs::read_to_string(dir.join("sweep.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
+    for (dir, manifest, rs) in &by_exp {
         let name = manifest
             .as_ref()
             .and_then(|m| m["name"].as_str().map(str::to_string))
@@ -640,9 +715,10 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
     let mut names: Vec<String> = runs.series();
     super::figures::display_order(&mut names);
     for name in &names {
-        let Some(r) = runs.pick(name, 8, None).or_else(|| {
-            runs.runs.iter().find(|r| &r.series == name)
-        }) else {
+        let Some(r) = runs
+            .pick(name, 8, None)
+            .or_else(|| runs.runs.iter().find(|r| &r.series == name))
+        else {
             continue;
         };
         let rec = config_record(&r.dir);
@@ -694,7 +770,6 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
         );
     }
     let _ = writeln!(h, "</details>");
-    let _ = dirs;
 }
 
 fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Path) {
@@ -712,7 +787,11 @@ fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Path) {
         .first()
         .map(|d| path_arg(d))
         .unwrap_or_else(|| "runs".into());
-    let runs_arg = dirs.iter().map(|d| path_arg(d)).collect::<Vec<_>>().join(" ");
+    let runs_arg = dirs
+        .iter()
+        .map(|d| path_arg(d))
+        .collect::<Vec<_>>()
+        .join(" ");
     let _ = write!(
         h,
         "<h2 id=\"reproduce\">Reproduce</h2>\n<p>Everything above comes from these commands \
@@ -722,7 +801,10 @@ fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Path) {
         esc(VERSION)
     );
     let mut block = String::new();
-    let _ = writeln!(block, "# all experiments of the seed, the analysis and this report");
+    let _ = writeln!(
+        block,
+        "# all experiments of the seed, the analysis and this report"
+    );
     let _ = writeln!(
         block,
         "aqnn reproduce{} --out {root}",
@@ -730,7 +812,10 @@ fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Path) {
     );
     let _ = writeln!(block, "\n# only the analysis (analysis.md, analysis.json)");
     let _ = writeln!(block, "aqnn analyze {runs_arg}");
-    let _ = writeln!(block, "\n# only this report, from the stored runs (no retraining)");
+    let _ = writeln!(
+        block,
+        "\n# only this report, from the stored runs (no retraining)"
+    );
     let _ = writeln!(block, "aqnn report {runs_arg} --out {}", path_arg(out));
     let _ = writeln!(block, "\n# one figure (see `aqnn plot --list`)");
     let _ = writeln!(

@@ -14,13 +14,23 @@ pub fn idx_images(labels: &[u8], seed: u64) -> Vec<u8> {
     b.extend((labels.len() as u32).to_be_bytes());
     b.extend(28u32.to_be_bytes());
     b.extend(28u32.to_be_bytes());
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     for &l in labels {
         for p in 0..784usize {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let noise = (state >> 59) as u8; // 0..31
             let on = (p / 28) % 10 == l as usize || (p % 28) % 10 == l as usize;
-            let v = if on { 200u8.saturating_add(noise) } else if noise > 20 { noise * 3 } else { 0 };
+            let v = if on {
+                200u8.saturating_add(noise)
+            } else if noise > 20 {
+                noise * 3
+            } else {
+                0
+            };
             b.push(v);
         }
     }
@@ -48,9 +58,17 @@ pub fn fixture_dir(root: &Path, n_train: usize, n_test: usize) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let tr: Vec<u8> = (0..n_train).map(|i| (i % 10) as u8).collect();
     let te: Vec<u8> = (0..n_test).map(|i| ((i * 7) % 10) as u8).collect();
-    std::fs::write(dir.join("train-images-idx3-ubyte.gz"), gz(&idx_images(&tr, 1))).unwrap();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte.gz"),
+        gz(&idx_images(&tr, 1)),
+    )
+    .unwrap();
     std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), gz(&idx_labels(&tr))).unwrap();
-    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gz(&idx_images(&te, 2))).unwrap();
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte.gz"),
+        gz(&idx_images(&te, 2)),
+    )
+    .unwrap();
     std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gz(&idx_labels(&te))).unwrap();
     dir
 }
@@ -70,8 +88,14 @@ pub fn run(args: &[&str]) -> Output {
 /// Assert a clean failure: non-zero exit, one `error:` line on stderr, no panic; return it.
 pub fn assert_clean_failure(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "expected failure, got success; stderr: {err}");
-    assert!(!err.contains("panicked"), "panic instead of an error: {err}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
+    assert!(
+        !err.contains("panicked"),
+        "panic instead of an error: {err}"
+    );
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
     assert!(lines[0].starts_with("error: "), "{err}");
@@ -96,7 +120,13 @@ pub fn summary_without_seconds(path: &Path) -> Vec<Vec<String>> {
     let mut rows = vec![headers.iter().map(String::from).collect::<Vec<_>>()];
     for rec in r.records() {
         let rec = rec.unwrap();
-        rows.push(rec.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, v)| v.to_string()).collect());
+        rows.push(
+            rec.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, v)| v.to_string())
+                .collect(),
+        );
     }
     rows[0].remove(skip);
     rows
