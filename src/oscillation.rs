@@ -362,10 +362,26 @@ struct State<'a> {
 /// free over 32-bit lanes, so it vectorises.
 #[inline(always)]
 fn observe_kernel(qs: &[f32], s: State, half: f32, m: f32) {
+    kernel(qs, s.k, s.dir, s.freq, s.osc, s.flips, half, m)
+}
+
+/// [`observe_kernel`] over separate slices (so the compiler knows they do not overlap).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn kernel(
+    qs: &[f32],
+    k: &mut [f32],
+    dir: &mut [f32],
+    freq: &mut [f32],
+    osc: &mut [u32],
+    flips: &mut [u32],
+    half: f32,
+    m: f32,
+) {
     let keep = 1.0 - m;
     let n = qs.len();
-    let (k, dir, freq) = (&mut s.k[..n], &mut s.dir[..n], &mut s.freq[..n]);
-    let (osc, flips) = (&mut s.osc[..n], &mut s.flips[..n]);
+    let (k, dir, freq) = (&mut k[..n], &mut dir[..n], &mut freq[..n]);
+    let (osc, flips) = (&mut osc[..n], &mut flips[..n]);
     for i in 0..n {
         let kn = ((qs[i] + 1.0) * half + RNE_MAGIC) - RNE_MAGIC;
         let d = kn - k[i];

@@ -128,7 +128,12 @@ fn mixed_settings(runs: &[&RunResult]) -> Vec<String> {
         c.oscillation.freeze = false;
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&c) {
             for (k, v) in map {
-                seen.entry(k).or_default().insert(v.to_string());
+                // Config floats are f32: print them as such, not with f64 noise.
+                let shown = match v.as_f64() {
+                    Some(x) if v.is_f64() => (x as f32).to_string(),
+                    _ => v.to_string(),
+                };
+                seen.entry(k).or_default().insert(shown);
             }
         }
     }
