@@ -190,7 +190,9 @@ impl TrainConfig {
                 self.momentum
             ));
         }
-        if !(self.zero_shift_eps.is_finite() && self.zero_shift_eps > 0.0 && self.zero_shift_eps < 0.5)
+        if !(self.zero_shift_eps.is_finite()
+            && self.zero_shift_eps > 0.0
+            && self.zero_shift_eps < 0.5)
         {
             return Err(format!(
                 "zero_shift_eps = {} is invalid: expected a small positive value in (0, 0.5), e.g. 1e-4",
@@ -207,10 +209,15 @@ impl TrainConfig {
         for (name, v) in [
             ("oscillation.ema", o.ema),
             ("oscillation.threshold", o.threshold),
-            ("oscillation.freeze_start_threshold", o.freeze_start_threshold),
+            (
+                "oscillation.freeze_start_threshold",
+                o.freeze_start_threshold,
+            ),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= 1.0) {
-                return Err(format!("{name} = {v} is invalid: expected a value in (0, 1]"));
+                return Err(format!(
+                    "{name} = {v} is invalid: expected a value in (0, 1]"
+                ));
             }
         }
         if !(o.freeze_warmup.is_finite() && (0.0..1.0).contains(&o.freeze_warmup)) {
@@ -283,11 +290,26 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let bad = [
-            TrainConfig { levels: 1, ..Default::default() },
-            TrainConfig { epochs: 0, ..Default::default() },
-            TrainConfig { batch: 0, ..Default::default() },
-            TrainConfig { lr: f32::NAN, ..Default::default() },
-            TrainConfig { resolution: 9, ..Default::default() },
+            TrainConfig {
+                levels: 1,
+                ..Default::default()
+            },
+            TrainConfig {
+                epochs: 0,
+                ..Default::default()
+            },
+            TrainConfig {
+                batch: 0,
+                ..Default::default()
+            },
+            TrainConfig {
+                lr: f32::NAN,
+                ..Default::default()
+            },
+            TrainConfig {
+                resolution: 9,
+                ..Default::default()
+            },
         ];
         let keys = ["levels", "epochs", "batch", "lr", "resolution"];
         for (c, k) in bad.iter().zip(keys) {

@@ -83,6 +83,24 @@ fn round_half_even(t: f32) -> f32 {
     (t + RNE_MAGIC) - RNE_MAGIC
 }
 
+/// Whether the AVX-512 builds of the numeric kernels may run: the CPU has AVX-512F and
+/// `AQNN_NO_SIMD` is not set (read once). Every variant gives bit-identical results; the
+/// switch exists to time and test the portable code.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn simd_avx512() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+    match STATE.load(Ordering::Relaxed) {
+        0 => {
+            let yes = std::env::var_os("AQNN_NO_SIMD").is_none()
+                && std::is_x86_feature_detected!("avx512f");
+            STATE.store(1 + yes as u8, Ordering::Relaxed);
+            yes
+        }
+        s => s == 2,
+    }
+}
+
 /// A deterministic uniform number in [0, 1) from a 64-bit key (splitmix64 finaliser).
 #[inline(always)]
 pub fn hash_uniform(key: u64) -> f32 {
@@ -217,14 +235,38 @@ impl Grid {
 
     /// Quantize `src` into `dst` (same length). Stochastic rounding draws from
     /// `hash(key_base + i)`, so the result depends only on the key, never on thread timing.
+    #[inline]
     pub fn quantize_slice(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
         debug_assert_eq!(src.len(), dst.len());
+        #[cfg(target_arch = "x86_64")]
+        if simd_avx512() {
+            // SAFETY: the CPU has AVX-512F.
+            unsafe { self.quantize_slice_avx512(src, dst, key_base) };
+            return;
+        }
+        self.quantize_slice_impl(src, dst, key_base);
+    }
+
+    /// [`Grid::quantize_slice`] compiled for AVX-512 (the same code, so the same results).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn quantize_slice_avx512(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
+        self.quantize_slice_impl(src, dst, key_base)
+    }
+
+    /// The body of [`Grid::quantize_slice`]: one loop per rounding mode, each computing
+    /// exactly what [`Grid::index_keyed`] and [`Grid::level`] do per value.
+    #[inline(always)]
+    fn quantize_slice_impl(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
+        let n = src.len();
+        let dst = &mut dst[..n];
         if self.n == 0 {
             dst.copy_from_slice(src);
             return;
         }
         let half = self.half;
         let top = (self.n - 1) as f32;
+        let level = |k: f32| self.level((k as u32).min(self.n - 1));
         match self.rounding {
             Rounding::HalfEven => {
                 for (d, &s) in dst.iter_mut().zip(src) {
@@ -232,9 +274,20 @@ impl Grid {
                     *d = (k - half) / half;
                 }
             }
-            _ => {
+            Rounding::HalfUp | Rounding::HalfAway => {
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = level((self.position(s) + 0.5).floor());
+                }
+            }
+            Rounding::HalfDown => {
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = level((self.position(s) - 0.5).ceil());
+                }
+            }
+            Rounding::Stochastic => {
                 for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
-                    *d = self.level(self.index_keyed(s, key_base.wrapping_add(i as u64)));
+                    let u = hash_uniform(key_base.wrapping_add(i as u64));
+                    *d = level((self.position(s) + u).floor());
                 }
             }
         }

@@ -122,12 +122,13 @@ pub fn serde_plain<T: Serialize>(v: &T) -> String {
 /// rename. Readers see the old file or the new one, never a torn one.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))?;
     let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     {
-        let mut f = fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut f =
+            fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
             .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -240,13 +241,22 @@ pub fn write_weights(path: &Path, out: &TrainOutcome) -> Result<()> {
     let mut arrays: Vec<(String, NpyArray)> = Vec::new();
     for seg in &out.segments {
         let r = seg.range();
-        arrays.push((seg.name.clone(), f32_array(seg.shape.clone(), &out.params[r.clone()])));
-        arrays.push((format!("q_{}", seg.name), f32_array(seg.shape.clone(), &out.quantized[r])));
+        arrays.push((
+            seg.name.clone(),
+            f32_array(seg.shape.clone(), &out.params[r.clone()]),
+        ));
+        arrays.push((
+            format!("q_{}", seg.name),
+            f32_array(seg.shape.clone(), &out.quantized[r]),
+        ));
     }
     arrays.push(("table_start".into(), f32_array(vec![256], &out.table_start)));
     arrays.push(("table".into(), f32_array(vec![256], &out.table)));
     arrays.push(("q_table".into(), f32_array(vec![256], &out.table_quantized)));
-    let refs: Vec<(&str, NpyArray)> = arrays.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let refs: Vec<(&str, NpyArray)> = arrays
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     write_npz(path, &refs)
 }
 
@@ -272,14 +282,20 @@ pub fn write_oscillation(path: &Path, o: &OscillationOutcome) -> Result<()> {
     let arrays: Vec<(&str, NpyArray)> = vec![
         ("weight_ids", i64_vector(&o.weight_ids)),
         ("layer", i64_vector(&o.layer)),
-        ("frequency", f32_array(vec![o.frequency.len()], &o.frequency)),
+        (
+            "frequency",
+            f32_array(vec![o.frequency.len()], &o.frequency),
+        ),
         ("oscillations", i64_vector(&o.oscillations)),
         ("flips", i64_vector(&o.flips)),
         ("flips_last_epoch", i64_vector(&o.flips_last_epoch)),
         ("index", i64_vector(&o.index)),
         ("frozen_at", i64_vector(&o.frozen_at)),
         ("levels", f32_array(vec![o.levels.len()], &o.levels)),
-        ("thresholds", f32_array(vec![o.thresholds.len()], &o.thresholds)),
+        (
+            "thresholds",
+            f32_array(vec![o.thresholds.len()], &o.thresholds),
+        ),
         ("threshold", f32_array(vec![1], &[o.threshold])),
     ];
     write_npz(path, &arrays)
@@ -301,7 +317,10 @@ pub fn write_oscillation(path: &Path, o: &OscillationOutcome) -> Result<()> {
 pub fn write_trajectories(path: &Path, t: &Trajectories) -> Result<()> {
     let (s, k) = (t.steps.len(), t.width());
     let arrays: Vec<(&str, NpyArray)> = vec![
-        ("steps", i64_vector(&t.steps.iter().map(|&x| x as i64).collect::<Vec<i64>>())),
+        (
+            "steps",
+            i64_vector(&t.steps.iter().map(|&x| x as i64).collect::<Vec<i64>>()),
+        ),
         ("values", f32_array(vec![s, k], &t.values)),
         (
             "indices",

@@ -210,9 +210,17 @@ pub fn train_with(
 
     let mut grad = vec![0.0f32; np];
     let mut xq = vec![0.0f32; b * ni];
-    let mut px = if learned { vec![0u8; b * ni] } else { Vec::new() };
+    let mut px = if learned {
+        vec![0u8; b * ni]
+    } else {
+        Vec::new()
+    };
     let mut labels = vec![0u8; b];
-    let mut dx = if learned { vec![0.0f32; b * ni] } else { Vec::new() };
+    let mut dx = if learned {
+        vec![0.0f32; b * ni]
+    } else {
+        Vec::new()
+    };
     let mut tgrad = [0.0f32; 256];
 
     let total_steps = (cfg.epochs * n.div_ceil(b)) as u64;
@@ -220,7 +228,11 @@ pub fn train_with(
     let remedies = osc.dampening > 0.0 || osc.freeze;
     let mut tracker = (grid.is_quantized() && (observe || remedies))
         .then(|| Tracker::new(osc, &grid, &segments, &q, total_steps, cfg.seed));
-    let lambda_max = if tracker.is_some() { osc.dampening } else { 0.0 };
+    let lambda_max = if tracker.is_some() {
+        osc.dampening
+    } else {
+        0.0
+    };
     let mut lambda = 0.0f32;
 
     let start = Instant::now();
@@ -251,7 +263,11 @@ pub fn train_with(
                 &grid,
                 key(cfg.seed, 2, step),
                 &mut grad,
-                if learned { Some(&mut dx[..m * ni]) } else { None },
+                if learned {
+                    Some(&mut dx[..m * ni])
+                } else {
+                    None
+                },
             );
             if !stats.loss_sum.is_finite() {
                 bail!(
@@ -270,7 +286,11 @@ pub fn train_with(
                     tr.dampen(&params, &q, &mut grad, lambda);
                 }
             }
-            opt.step(&mut params, &grad, tracker.as_ref().and_then(|t| t.frozen_mask()));
+            opt.step(
+                &mut params,
+                &grad,
+                tracker.as_ref().and_then(|t| t.frozen_mask()),
+            );
             step += 1;
             if let Some(tr) = &tracker {
                 tr.restore(&mut params);

@@ -140,10 +140,17 @@ fn frozen_weights_sit_on_their_level_to_the_end() {
     for &j in &frozen {
         let p = o.weight_ids[j] as usize;
         let k = grid.index(out.params[p]);
-        assert_eq!(out.params[p], grid.level(k), "frozen weight {p} is on a level");
+        assert_eq!(
+            out.params[p],
+            grid.level(k),
+            "frozen weight {p} is on a level"
+        );
         assert_eq!(out.quantized[p], out.params[p]);
         assert_eq!(o.index[j], k);
-        assert!(o.frozen_at[j] >= total / 4, "no freezing during the warm-up");
+        assert!(
+            o.frozen_at[j] >= total / 4,
+            "no freezing during the warm-up"
+        );
     }
     // Every trajectory column of a weight frozen before the window is constant.
     let t = o.trajectories.as_ref().unwrap();
@@ -244,7 +251,10 @@ fn run_directory_holds_the_oscillation_files() {
     assert!(first["midpoint_fraction"]["1"].as_f64().is_some());
     let fp = run(&cfg(0), &ds);
     let line = serde_json::to_string(&fp.epochs[0]).unwrap();
-    assert!(!line.contains("flips") && !line.contains("midpoint"), "{line}");
+    assert!(
+        !line.contains("flips") && !line.contains("midpoint"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -372,12 +382,12 @@ fn tracker_overhead_on_real_data() {
         }
     }
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let mut s = |v: &mut Vec<f64>| {
+    let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     let (a, b) = (min(&off), min(&on));
-    let (ma, mb) = (s(&mut off), s(&mut on));
+    let (ma, mb) = (median(&mut off), median(&mut on));
     eprintln!(
         "tracker off: min {a:.3} s, median {ma:.3} s; on: min {b:.3} s, median {mb:.3} s; \
          overhead (min) {:.1}%, (median) {:.1}%",

@@ -773,7 +773,9 @@ fn sample_moments(
             .or_default()
             .push(stat(s));
     }
-    by.into_iter().map(|(k, xs)| (k, Moments::of(&xs))).collect()
+    by.into_iter()
+        .map(|(k, xs)| (k, Moments::of(&xs)))
+        .collect()
 }
 
 /// Quantized levels run on both `a` and `b`, ascending.
@@ -864,8 +866,8 @@ pub fn dampening_off_midpoints(samples: &[MidpointSample]) -> Verdict {
     );
     let m = sample_moments(samples, |s| s.midpoint_fraction);
     let Some((ns, e, details)) = remedy_contrast(&m, "plain+damp", "midpoint, damp - plain") else {
-        v.reason = "needs runs of plain and plain+damp at a common n with the midpoint statistic"
-            .into();
+        v.reason =
+            "needs runs of plain and plain+damp at a common n with the midpoint statistic".into();
         return v;
     };
     v.details = details;
@@ -931,7 +933,10 @@ pub fn remedy_accuracy(t: &Table, remedy: &str, name: &str) -> Verdict {
     }
     let e = mean.estimate(t).expect("present");
     let (status, words) = match ci(&e) {
-        None => (Status::Inconclusive, "no CI (a point has a single seed)".to_string()),
+        None => (
+            Status::Inconclusive,
+            "no CI (a point has a single seed)".to_string(),
+        ),
         Some([lo, _]) if lo > 0.0 => (Status::Holds, "higher: 95% CI entirely above 0".into()),
         Some([_, hi]) if hi < 0.0 => (Status::Holds, "lower: 95% CI entirely below 0".into()),
         Some([lo, hi]) if lo >= -NO_CHANGE_BAND && hi <= NO_CHANGE_BAND => (

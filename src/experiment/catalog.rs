@@ -7,10 +7,22 @@ use anyhow::Result;
 /// (file name, TOML text) of every shipped experiment, in the order `reproduce` runs them.
 pub const EXPERIMENTS: &[(&str, &str)] = &[
     ("plain.toml", include_str!("../../experiments/plain.toml")),
-    ("zero-shift.toml", include_str!("../../experiments/zero-shift.toml")),
-    ("learned.toml", include_str!("../../experiments/learned.toml")),
-    ("learned-sgd.toml", include_str!("../../experiments/learned-sgd.toml")),
-    ("half-up.toml", include_str!("../../experiments/half-up.toml")),
+    (
+        "zero-shift.toml",
+        include_str!("../../experiments/zero-shift.toml"),
+    ),
+    (
+        "learned.toml",
+        include_str!("../../experiments/learned.toml"),
+    ),
+    (
+        "learned-sgd.toml",
+        include_str!("../../experiments/learned-sgd.toml"),
+    ),
+    (
+        "half-up.toml",
+        include_str!("../../experiments/half-up.toml"),
+    ),
     (
         "oscillation-none.toml",
         include_str!("../../experiments/oscillation-none.toml"),

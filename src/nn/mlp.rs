@@ -48,12 +48,25 @@ pub struct Mlp {
     w2p: Vec<f32>,
     b2p: [f32; CP],
     gw2p: Vec<f32>,
-    isa: Isa,
+    kernel: Kernel,
+    /// Buffers of the AVX-512 kernel (only when it runs).
+    #[cfg(target_arch = "x86_64")]
+    wide: Option<Box<avx512::Wide>>,
 }
 
 impl Mlp {
-    /// An MLP with `inputs` inputs and `hidden` tanh units.
+    /// An MLP with `inputs` inputs and `hidden` tanh units, running the fastest kernel this
+    /// CPU supports ([`Kernel::best`]).
     pub fn new(inputs: usize, hidden: usize, output: OutputKind) -> Mlp {
+        Mlp::with_kernel(inputs, hidden, output, Kernel::best())
+    }
+
+    /// An MLP running the given kernel variant (which must be in [`Kernel::available`]).
+    pub fn with_kernel(inputs: usize, hidden: usize, output: OutputKind, kernel: Kernel) -> Mlp {
+        assert!(
+            Kernel::available().contains(&kernel),
+            "kernel {kernel:?} is not available on this CPU"
+        );
         let no = CLASSES;
         let seg = |name: &str, layer, offset, shape: Vec<usize>, is_weight, fans| Segment {
             name: name.into(),
@@ -88,7 +101,9 @@ impl Mlp {
             w2p: vec![0.0; hidden * CP],
             b2p: [0.0; CP],
             gw2p: vec![0.0; hidden * CP],
-            isa: isa(),
+            kernel,
+            #[cfg(target_arch = "x86_64")]
+            wide: (kernel == Kernel::Avx512).then(|| Box::new(avx512::Wide::new(inputs, hidden))),
         }
     }
 
@@ -379,22 +394,42 @@ variant!(train_avx2, predict_avx2, 0, "avx2");
 #[cfg(target_arch = "x86_64")]
 variant!(train_avx2_16, predict_avx2_16, 16, "avx2");
 
-/// Which kernel variant this machine runs.
+/// A build of the kernels for one instruction set. All of them compute bit-identical
+/// results (no fused multiply-add anywhere, every sum in the same order as the portable
+/// code); the choice only changes speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Isa {
-    Base,
-    #[cfg(target_arch = "x86_64")]
+pub enum Kernel {
+    /// The portable code, compiled for the baseline target. The reference.
+    Portable,
+    /// The portable code compiled with AVX2 enabled.
     Avx2,
+    /// Explicit AVX-512 intrinsics, 16 lanes per register, 8 samples at a time.
+    Avx512,
 }
 
-fn isa() -> Isa {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::env::var_os("AQNN_NO_SIMD").is_none() && std::is_x86_feature_detected!("avx2") {
-            return Isa::Avx2;
+impl Kernel {
+    /// The variants this CPU can run, the portable one first.
+    pub fn available() -> Vec<Kernel> {
+        let mut v = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                v.push(Kernel::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                v.push(Kernel::Avx512);
+            }
         }
+        v
     }
-    Isa::Base
+
+    /// The fastest available variant, or the portable one when `AQNN_NO_SIMD` is set.
+    pub fn best() -> Kernel {
+        if std::env::var_os("AQNN_NO_SIMD").is_some() {
+            return Kernel::Portable;
+        }
+        *Kernel::available().last().expect("the portable kernel")
+    }
 }
 
 impl Network for Mlp {
@@ -416,15 +451,19 @@ impl Network for Mlp {
         grad: &mut [f32],
         dx: Option<&mut [f32]>,
     ) -> BatchStats {
-        // SAFETY: the AVX2 variants run only when the CPU reports AVX2.
+        // SAFETY: a variant runs only when the CPU has its instruction set (`with_kernel`).
         unsafe {
-            match (self.isa, self.nh) {
+            match (self.kernel, self.nh) {
                 #[cfg(target_arch = "x86_64")]
-                (Isa::Avx2, 16) => train_avx2_16(self, q, xq, labels, act, key, grad, dx),
+                (Kernel::Avx512, 16) => avx512::train::<16>(self, q, xq, labels, act, key, grad, dx),
                 #[cfg(target_arch = "x86_64")]
-                (Isa::Avx2, _) => train_avx2(self, q, xq, labels, act, key, grad, dx),
-                (Isa::Base, 16) => train_base16(self, q, xq, labels, act, key, grad, dx),
-                (Isa::Base, _) => train_base(self, q, xq, labels, act, key, grad, dx),
+                (Kernel::Avx512, _) => avx512::train::<0>(self, q, xq, labels, act, key, grad, dx),
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx2, 16) => train_avx2_16(self, q, xq, labels, act, key, grad, dx),
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx2, _) => train_avx2(self, q, xq, labels, act, key, grad, dx),
+                (_, 16) => train_base16(self, q, xq, labels, act, key, grad, dx),
+                (_, _) => train_base(self, q, xq, labels, act, key, grad, dx),
             }
         }
     }
@@ -432,14 +471,441 @@ impl Network for Mlp {
     fn predict_batch(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
         // SAFETY: as above.
         unsafe {
-            match (self.isa, self.nh) {
+            match (self.kernel, self.nh) {
                 #[cfg(target_arch = "x86_64")]
-                (Isa::Avx2, 16) => predict_avx2_16(self, q, xq, act, key, out),
+                (Kernel::Avx512, 16) => avx512::predict::<16>(self, q, xq, act, key, out),
                 #[cfg(target_arch = "x86_64")]
-                (Isa::Avx2, _) => predict_avx2(self, q, xq, act, key, out),
-                (Isa::Base, 16) => predict_base16(self, q, xq, act, key, out),
-                (Isa::Base, _) => predict_base(self, q, xq, act, key, out),
+                (Kernel::Avx512, _) => avx512::predict::<0>(self, q, xq, act, key, out),
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx2, 16) => predict_avx2_16(self, q, xq, act, key, out),
+                #[cfg(target_arch = "x86_64")]
+                (Kernel::Avx2, _) => predict_avx2(self, q, xq, act, key, out),
+                (_, 16) => predict_base16(self, q, xq, act, key, out),
+                (_, _) => predict_base(self, q, xq, act, key, out),
             }
+        }
+    }
+}
+
+/// The AVX-512 kernel: the portable kernel's arithmetic, operation for operation, with 16
+/// lanes per register. Hidden vectors (and the 10 logits, and dL/dx) lie along the lanes,
+/// one register per 16 units (the last one zero-padded); 8 samples go through together so
+/// that 8 independent accumulators keep the adders busy. Every sum keeps the portable
+/// order: a pre-activation starts from its bias and adds inputs `i = 0, 1, ...`; a gradient
+/// entry adds the samples' terms in sample order; dL/dh and dL/dx start from 0.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Mlp, OutputKind, CLASSES};
+    use crate::nn::act::{argmax, softmax_xent, tanh_avx512};
+    use crate::nn::BatchStats;
+    use crate::quant::Grid;
+    use std::arch::x86_64::*;
+
+    /// Samples per group.
+    const G: usize = 8;
+
+    /// 16 floats, aligned like a register.
+    #[derive(Clone, Copy, Default)]
+    #[repr(C, align(64))]
+    pub(super) struct Lanes([f32; 16]);
+
+    /// Padded copies of the parameters (made once per batch) and per-group buffers. A hidden
+    /// vector takes `nc` registers (`nh` rounded up to 16 lanes), an input vector `nx`.
+    pub(super) struct Wide {
+        nc: usize,
+        nx: usize,
+        /// `[i * nc + c]`: row i of W1.
+        w1: Vec<Lanes>,
+        /// `[c]`.
+        b1: Vec<Lanes>,
+        /// `[j]`: row j of W2 (10 outputs).
+        w2: Vec<Lanes>,
+        b2: Lanes,
+        /// `[o * nc + c]`: column o of W2, along the hidden units.
+        w2t: Vec<Lanes>,
+        /// `[j * nx + c]`: column j of W1, along the inputs (for dL/dx).
+        w1t: Vec<Lanes>,
+        /// `[g * nc + c]`: tanh, Q(tanh) and dL/dz1 of the group's samples.
+        a: Vec<Lanes>,
+        hq: Vec<Lanes>,
+        dz1: Vec<Lanes>,
+        /// `[g]`: logits and dL/dlogits.
+        z2: [Lanes; G],
+        dz2: [Lanes; G],
+        /// The batch's running W2 gradient, `[j]`, added to `grad` at the end.
+        gw2: Vec<Lanes>,
+        /// Running b1 and b2 gradients (copied from and back to `grad`).
+        gb1: Vec<Lanes>,
+        gb2: Lanes,
+    }
+
+    impl Wide {
+        pub(super) fn new(ni: usize, nh: usize) -> Wide {
+            let (nc, nx) = (nh.div_ceil(16), ni.div_ceil(16));
+            let z = Lanes::default();
+            Wide {
+                nc,
+                nx,
+                w1: vec![z; ni * nc],
+                b1: vec![z; nc],
+                w2: vec![z; nh],
+                b2: z,
+                w2t: vec![z; CLASSES * nc],
+                w1t: vec![z; nh * nx],
+                a: vec![z; G * nc],
+                hq: vec![z; G * nc],
+                dz1: vec![z; G * nc],
+                z2: [z; G],
+                dz2: [z; G],
+                gw2: vec![z; nh],
+                gb1: vec![z; nc],
+                gb2: z,
+            }
+        }
+    }
+
+    /// The floats of a run of registers.
+    fn flat(v: &[Lanes]) -> &[f32] {
+        // SAFETY: `Lanes` is 16 f32 with no padding.
+        unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len() * 16) }
+    }
+
+    fn flat_mut(v: &mut [Lanes]) -> &mut [f32] {
+        // SAFETY: as above.
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len() * 16) }
+    }
+
+    /// The first `n` lanes (all 16 when `n >= 16`).
+    #[inline(always)]
+    fn mask(n: usize) -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            (1u16 << n) - 1
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn ld(v: &Lanes) -> __m512 {
+        // SAFETY: 64 aligned bytes.
+        unsafe { _mm512_load_ps(v.0.as_ptr()) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn st(v: &mut Lanes, x: __m512) {
+        // SAFETY: 64 aligned bytes.
+        unsafe { _mm512_store_ps(v.0.as_mut_ptr(), x) }
+    }
+
+    /// `a + b * c`, as two roundings (never a fused multiply-add).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn mac(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_add_ps(a, _mm512_mul_ps(b, c))
+    }
+
+    /// Copy and pad the parameters for this batch; the transposes by gathers.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn prepare(w: &mut Wide, ni: usize, nh: usize, q: &[f32], with_w1t: bool) {
+        let nc = w.nc;
+        let (w1, rest) = q.split_at(ni * nh);
+        let (b1, rest) = rest.split_at(nh);
+        let (w2, b2) = rest.split_at(nh * CLASSES);
+        assert!(b2.len() == CLASSES && w.w1.len() == ni * nc && w.w2.len() == nh);
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let zero = _mm512_setzero_ps();
+        for c in 0..nc {
+            let m = mask(nh - 16 * c);
+            for i in 0..ni {
+                st(&mut w.w1[i * nc + c], _mm512_maskz_loadu_ps(m, w1.as_ptr().add(i * nh + 16 * c)));
+            }
+            st(&mut w.b1[c], _mm512_maskz_loadu_ps(m, b1.as_ptr().add(16 * c)));
+            // Lane l of column o: W2[16c + l][o].
+            let j = _mm512_add_epi32(lane, _mm512_set1_epi32(16 * c as i32));
+            let row = _mm512_mullo_epi32(j, _mm512_set1_epi32(CLASSES as i32));
+            for o in 0..CLASSES {
+                let idx = _mm512_add_epi32(row, _mm512_set1_epi32(o as i32));
+                let col = _mm512_mask_i32gather_ps::<4>(zero, m, idx, w2.as_ptr());
+                st(&mut w.w2t[o * nc + c], col);
+            }
+        }
+        let m10 = mask(CLASSES);
+        for j in 0..nh {
+            st(&mut w.w2[j], _mm512_maskz_loadu_ps(m10, w2.as_ptr().add(j * CLASSES)));
+        }
+        w.b2 = Lanes(*<&[f32; CLASSES]>::try_from(b2).map(|b| {
+            let mut v = [0.0; 16];
+            v[..CLASSES].copy_from_slice(b);
+            v
+        }).as_ref().unwrap());
+        if with_w1t {
+            let nx = w.nx;
+            for c in 0..nx {
+                // Lane l of column j: W1[16c + l][j].
+                let m = mask(ni - 16 * c);
+                let i = _mm512_add_epi32(lane, _mm512_set1_epi32(16 * c as i32));
+                let row = _mm512_mullo_epi32(i, _mm512_set1_epi32(nh as i32));
+                for j in 0..nh {
+                    let idx = _mm512_add_epi32(row, _mm512_set1_epi32(j as i32));
+                    let col = _mm512_mask_i32gather_ps::<4>(zero, m, idx, w1.as_ptr());
+                    st(&mut w.w1t[j * nx + c], col);
+                }
+            }
+        }
+    }
+
+    /// Forward `N` samples (`xs`: N x ni inputs): fills `a`, `hq` and `z2`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn forward<const N: usize>(
+        w: &mut Wide,
+        ni: usize,
+        nh: usize,
+        output: OutputKind,
+        xs: &[f32],
+        act: &Grid,
+        key: u64,
+    ) {
+        let nc = w.nc;
+        assert!(xs.len() >= N * ni && w.w1.len() >= ni * nc);
+        let x = xs.as_ptr();
+        // z1 = b1 + sum_i x_i W1[i], then tanh.
+        for c in 0..nc {
+            let mut acc = [ld(&w.b1[c]); N];
+            for i in 0..ni {
+                let wi = ld(w.w1.get_unchecked(i * nc + c));
+                for g in 0..N {
+                    acc[g] = mac(acc[g], _mm512_set1_ps(*x.add(g * ni + i)), wi);
+                }
+            }
+            for g in 0..N {
+                st(&mut w.a[g * nc + c], tanh_avx512(acc[g]));
+            }
+        }
+        // Q(tanh), with the stochastic key of entry j of sample g at key + g * nh + j.
+        if nh == 16 * nc {
+            let a = &flat(&w.a)[..N * nh];
+            act.quantize_slice(a, &mut flat_mut(&mut w.hq)[..N * nh], key);
+        } else {
+            for g in 0..N {
+                let a = &flat(&w.a[g * nc..])[..nh];
+                let hq = &mut flat_mut(&mut w.hq[g * nc..])[..nh];
+                act.quantize_slice(a, hq, key.wrapping_add((g * nh) as u64));
+            }
+        }
+        // z2 = b2 + sum_j Q(h_j) W2[j] (then tanh when chosen).
+        let hq = flat(&w.hq).as_ptr();
+        let mut z = [ld(&w.b2); N];
+        for j in 0..nh {
+            let wj = ld(w.w2.get_unchecked(j));
+            for g in 0..N {
+                z[g] = mac(z[g], _mm512_set1_ps(*hq.add(g * nc * 16 + j)), wj);
+            }
+        }
+        for g in 0..N {
+            if output == OutputKind::Tanh {
+                z[g] = tanh_avx512(z[g]);
+            }
+            st(&mut w.z2[g], z[g]);
+        }
+    }
+
+    /// Forward and backward of `N` samples from sample `s0`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    unsafe fn train_group<const N: usize>(
+        w: &mut Wide,
+        ni: usize,
+        nh: usize,
+        output: OutputKind,
+        s0: usize,
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        inv_b: f32,
+        gw1: &mut [f32],
+        dx: Option<&mut [f32]>,
+        stats: &mut BatchStats,
+    ) {
+        let nc = w.nc;
+        let xs = &xq[s0 * ni..(s0 + N) * ni];
+        forward::<N>(w, ni, nh, output, xs, act, key.wrapping_add((s0 * nh) as u64));
+        let x = xs.as_ptr();
+        let one = _mm512_set1_ps(1.0);
+        // Softmax cross-entropy one sample at a time (exp is a library call); dL/dz2 is its
+        // gradient over the batch size (times tanh' when chosen); b2 gradient.
+        let mut dz2 = [_mm512_setzero_ps(); N];
+        let mut gb2 = ld(&w.gb2);
+        for g in 0..N {
+            let label = labels[s0 + g] as usize;
+            let (loss, ok) = softmax_xent(&w.z2[g].0[..CLASSES], label, &mut w.dz2[g].0[..CLASSES]);
+            stats.loss_sum += loss as f64;
+            stats.correct += ok as usize;
+            let mut d = _mm512_mul_ps(ld(&w.dz2[g]), _mm512_set1_ps(inv_b));
+            if output == OutputKind::Tanh {
+                let z = ld(&w.z2[g]);
+                d = _mm512_mul_ps(d, _mm512_sub_ps(one, _mm512_mul_ps(z, z)));
+            }
+            gb2 = _mm512_add_ps(gb2, d);
+            st(&mut w.dz2[g], d);
+            dz2[g] = d;
+        }
+        st(&mut w.gb2, gb2);
+        // W2 gradient: row j gets Q(h_j) dz2 of each sample.
+        let hq = flat(&w.hq).as_ptr();
+        for j in 0..nh {
+            let r = w.gw2.get_unchecked_mut(j);
+            let mut acc = ld(r);
+            for g in 0..N {
+                acc = mac(acc, _mm512_set1_ps(*hq.add(g * nc * 16 + j)), dz2[g]);
+            }
+            st(r, acc);
+        }
+        // dL/dz1 = (sum_o W2[., o] dz2_o) * tanh'; b1 gradient.
+        for c in 0..nc {
+            let mut acc = [_mm512_setzero_ps(); N];
+            for o in 0..CLASSES {
+                let wo = ld(&w.w2t[o * nc + c]);
+                for g in 0..N {
+                    acc[g] = mac(acc[g], wo, _mm512_set1_ps(w.dz2[g].0[o]));
+                }
+            }
+            let mut gb1 = ld(&w.gb1[c]);
+            for g in 0..N {
+                let a = ld(&w.a[g * nc + c]);
+                let d = _mm512_mul_ps(acc[g], _mm512_sub_ps(one, _mm512_mul_ps(a, a)));
+                gb1 = _mm512_add_ps(gb1, d);
+                st(&mut w.dz1[g * nc + c], d);
+            }
+            st(&mut w.gb1[c], gb1);
+        }
+        // W1 gradient: row i gets x_i dz1 of each sample.
+        assert!(gw1.len() == ni * nh);
+        for c in 0..nc {
+            let m = mask(nh - 16 * c);
+            let dz: [__m512; N] = std::array::from_fn(|g| ld(&w.dz1[g * nc + c]));
+            for i in 0..ni {
+                let p = gw1.as_mut_ptr().add(i * nh + 16 * c);
+                let mut acc = _mm512_maskz_loadu_ps(m, p);
+                for g in 0..N {
+                    acc = mac(acc, _mm512_set1_ps(*x.add(g * ni + i)), dz[g]);
+                }
+                _mm512_mask_storeu_ps(p, m, acc);
+            }
+        }
+        // dL/dx = sum_j W1[., j] dz1_j.
+        if let Some(dx) = dx {
+            let nx = w.nx;
+            let dx = &mut dx[s0 * ni..(s0 + N) * ni];
+            let dz1 = flat(&w.dz1).as_ptr();
+            for c in 0..nx {
+                let m = mask(ni - 16 * c);
+                let mut acc = [_mm512_setzero_ps(); N];
+                for j in 0..nh {
+                    let wj = ld(&w.w1t[j * nx + c]);
+                    for g in 0..N {
+                        acc[g] = mac(acc[g], wj, _mm512_set1_ps(*dz1.add(g * nc * 16 + j)));
+                    }
+                }
+                for g in 0..N {
+                    _mm512_mask_storeu_ps(dx.as_mut_ptr().add(g * ni + 16 * c), m, acc[g]);
+                }
+            }
+        }
+    }
+
+    /// The batch: `NH` is the hidden width when known at compile time (0: `net.nh`).
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn train<const NH: usize>(
+        net: &mut Mlp,
+        q: &[f32],
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        grad: &mut [f32],
+        mut dx: Option<&mut [f32]>,
+    ) -> BatchStats {
+        let (ni, output) = (net.ni, net.output);
+        let nh = if NH == 0 { net.nh } else { NH };
+        debug_assert_eq!(nh, net.nh);
+        let w = net.wide.as_deref_mut().expect("AVX-512 buffers");
+        let m = labels.len();
+        assert!(xq.len() == m * ni && grad.len() == ni * nh + nh + nh * CLASSES + CLASSES);
+        if let Some(dx) = &dx {
+            assert!(dx.len() == m * ni);
+        }
+        prepare(w, ni, nh, q, dx.is_some());
+        let (gw1, rest) = grad.split_at_mut(ni * nh);
+        let (gb1, rest) = rest.split_at_mut(nh);
+        let (gw2, gb2) = rest.split_at_mut(nh * CLASSES);
+        let m10 = mask(CLASSES);
+        for c in 0..w.nc {
+            let v = _mm512_maskz_loadu_ps(mask(nh - 16 * c), gb1.as_ptr().add(16 * c));
+            st(&mut w.gb1[c], v);
+        }
+        st(&mut w.gb2, _mm512_maskz_loadu_ps(m10, gb2.as_ptr()));
+        w.gw2.fill(Lanes::default());
+        let inv_b = 1.0 / m as f32;
+        let mut stats = BatchStats::default();
+        let mut s0 = 0;
+        while s0 + G <= m {
+            train_group::<G>(w, ni, nh, output, s0, xq, labels, act, key, inv_b, gw1, dx.as_deref_mut(), &mut stats);
+            s0 += G;
+        }
+        while s0 < m {
+            train_group::<1>(w, ni, nh, output, s0, xq, labels, act, key, inv_b, gw1, dx.as_deref_mut(), &mut stats);
+            s0 += 1;
+        }
+        for c in 0..w.nc {
+            _mm512_mask_storeu_ps(gb1.as_mut_ptr().add(16 * c), mask(nh - 16 * c), ld(&w.gb1[c]));
+        }
+        _mm512_mask_storeu_ps(gb2.as_mut_ptr(), m10, ld(&w.gb2));
+        for j in 0..nh {
+            let p = gw2.as_mut_ptr().add(j * CLASSES);
+            let v = _mm512_add_ps(_mm512_maskz_loadu_ps(m10, p), ld(&w.gw2[j]));
+            _mm512_mask_storeu_ps(p, m10, v);
+        }
+        stats
+    }
+
+    /// Predicted classes of a batch.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn predict<const NH: usize>(
+        net: &mut Mlp,
+        q: &[f32],
+        xq: &[f32],
+        act: &Grid,
+        key: u64,
+        out: &mut [u8],
+    ) {
+        let (ni, output) = (net.ni, net.output);
+        let nh = if NH == 0 { net.nh } else { NH };
+        let w = net.wide.as_deref_mut().expect("AVX-512 buffers");
+        let m = out.len();
+        assert!(xq.len() == m * ni);
+        prepare(w, ni, nh, q, false);
+        let mut s0 = 0;
+        while s0 < m {
+            let k = key.wrapping_add((s0 * nh) as u64);
+            let n = if s0 + G <= m {
+                forward::<G>(w, ni, nh, output, &xq[s0 * ni..], act, k);
+                G
+            } else {
+                forward::<1>(w, ni, nh, output, &xq[s0 * ni..], act, k);
+                1
+            };
+            for (t, o) in out[s0..s0 + n].iter_mut().enumerate() {
+                *o = argmax(&w.z2[t].0[..CLASSES]) as u8;
+            }
+            s0 += n;
         }
     }
 }
