@@ -12,9 +12,11 @@
 //! A run directory counts as complete only when `result.json` parses and names the run id
 //! of the directory's config, so a half-written run is never taken as finished.
 
-use crate::config::TrainConfig;
+use crate::config::{ModelKind, TrainConfig};
 use crate::npy::{write_npz, NpyArray, NpyData};
+use crate::oscillation::{complex_midpoint, ComplexMidpoint};
 use crate::oscillation::{LayerOscillation, OscillationOutcome, Trajectories};
+use crate::quant::Grid;
 use crate::train::TrainOutcome;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -68,6 +70,10 @@ pub struct RunResult {
     /// frozen shares.
     #[serde(default)]
     pub oscillation_layers: Vec<LayerOscillation>,
+    /// Complex models on a grid: the 2D midpoint statistic of each weight layer at the end
+    /// (see [`crate::oscillation::complex_midpoint`]); empty otherwise.
+    #[serde(default)]
+    pub complex_midpoint: Vec<ComplexMidpoint>,
     /// Train-set pixel value counts (256), for input-distribution figures.
     #[serde(default)]
     pub pixel_counts: Vec<u64>,
@@ -103,11 +109,25 @@ impl RunResult {
             oscillating_fraction: osc.map(|o| o.oscillating_fraction()),
             frozen_fraction: osc.map(|o| o.frozen_fraction()),
             oscillation_layers: osc.map(|o| o.layers.clone()).unwrap_or_default(),
+            complex_midpoint: complex_midpoints(cfg, out),
             pixel_counts,
             aqnn_version: VERSION.to_string(),
             config: cfg.clone(),
         }
     }
+}
+
+/// The 2D midpoint statistic per weight layer of a complex model on a grid.
+fn complex_midpoints(cfg: &TrainConfig, out: &TrainOutcome) -> Vec<ComplexMidpoint> {
+    let grid = match Grid::new(cfg.levels, cfg.rounding) {
+        Ok(g) if cfg.model == ModelKind::Complex && g.is_quantized() => g,
+        _ => return Vec::new(),
+    };
+    out.segments
+        .iter()
+        .filter(|s| s.is_weight && s.shape.last() == Some(&2))
+        .map(|s| complex_midpoint(&grid, s.layer, &out.params[s.range()]))
+        .collect()
 }
 
 /// A unit enum's serde name, e.g. `ModelKind::Mlp` -> "mlp".

@@ -237,7 +237,8 @@ pub fn analyze(runs: &[RunResult]) -> Analysis {
     points.sort_by_key(|p| (series_key(&p.series), levels_key(p.levels)));
 
     let table = verdicts::Table::new(&points);
-    let verdicts = verdicts::all(&table, &midpoint_samples(runs));
+    let mut verdicts = verdicts::all(&table, &midpoint_samples(runs));
+    verdicts.push(verdicts::complex_weights_at_boundaries(runs));
     Analysis {
         runs: unique.len(),
         points,

@@ -636,11 +636,7 @@ mod avx512 {
         for j in 0..nh {
             st(&mut w.w2[j], _mm512_maskz_loadu_ps(m10, w2.as_ptr().add(j * CLASSES)));
         }
-        w.b2 = Lanes(*<&[f32; CLASSES]>::try_from(b2).map(|b| {
-            let mut v = [0.0; 16];
-            v[..CLASSES].copy_from_slice(b);
-            v
-        }).as_ref().unwrap());
+        st(&mut w.b2, _mm512_maskz_loadu_ps(m10, b2.as_ptr()));
         if with_w1t {
             let nx = w.nx;
             for c in 0..nx {
