@@ -138,7 +138,7 @@ pub fn sweep_throughput(data: Arc<Dataset>, jobs: usize, runs: usize, epochs: us
     };
     let mut map = BTreeMap::new();
     map.insert(data.side, data);
-    let opts = RunOptions { out: tmp.clone(), jobs, progress: false, command: "aqnn bench".into() };
+    let opts = RunOptions { out: tmp.clone(), jobs, progress: false, command: "aqnn bench".into(), reuse: Vec::new() };
     let t = Instant::now();
     let r = run_sweep(&sweep, &map, &opts);
     let secs = t.elapsed().as_secs_f64();

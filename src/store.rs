@@ -356,3 +356,24 @@ pub fn write_trajectories(path: &Path, t: &Trajectories) -> Result<()> {
     ];
     write_npz(path, &arrays)
 }
+
+/// Copy a run directory's files into `dst`, `result.json` last: it is what marks the copy
+/// complete, so an interrupted copy is never taken as a finished run.
+pub fn copy_run_dir(src: &Path, dst: &Path) -> Result<()> {
+    std::fs::create_dir_all(dst).with_context(|| format!("cannot create {}", dst.display()))?;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            files.push(e.file_name());
+        }
+    }
+    // result.json last: it is what marks the copy complete.
+    files.sort_by_key(|f| f == "result.json");
+    for f in files {
+        std::fs::copy(src.join(&f), dst.join(&f))
+            .with_context(|| format!("cannot copy {}", src.join(&f).display()))?;
+    }
+    Ok(())
+}
+

@@ -37,6 +37,7 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
             jobs,
             progress: interactive(),
             command: command_line(),
+            reuse: dirs.clone(),
         };
         let r = run_sweep(s, &data, &opts)?;
         report(s, &r)?;

@@ -6,7 +6,7 @@ use crate::data::{self, Dataset};
 use crate::experiment::runner::{run_sweep, RunOptions, SweepReport};
 use crate::experiment::spec::{self, parse_shard, Sweep};
 use crate::experiment::summary::{load_results, write_summary};
-use crate::store::RunDir;
+use crate::store::{copy_run_dir, RunDir};
 use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -98,10 +98,11 @@ pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
 /// Print a sweep's outcome; fail when runs failed.
 pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
     eprintln!(
-        "{}: {} runs ({} already complete, {} trained now) in {:.1} s; summary: {}",
+        "{}: {} runs ({} already complete, {} copied from other experiments, {} trained now) in {:.1} s; summary: {}",
         sweep.name,
         r.total,
         r.skipped,
+        r.reused,
         r.ran,
         r.seconds,
         r.summary.display()
@@ -136,27 +137,10 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         jobs: jobs(a.jobs)?,
         progress: interactive(),
         command: command_line(),
+        reuse: Vec::new(),
     };
     let r = run_sweep(&sweep, &data, &opts)?;
     report(&sweep, &r)
-}
-
-fn copy_dir(src: &Path, dst: &Path) -> Result<()> {
-    std::fs::create_dir_all(dst).with_context(|| format!("cannot create {}", dst.display()))?;
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
-        let e = e?;
-        if e.file_type()?.is_file() {
-            files.push(e.file_name());
-        }
-    }
-    // result.json last: it is what marks the copy complete.
-    files.sort_by_key(|f| f == "result.json");
-    for f in files {
-        std::fs::copy(src.join(&f), dst.join(&f))
-            .with_context(|| format!("cannot copy {}", src.join(&f).display()))?;
-    }
-    Ok(())
 }
 
 /// `aqnn collect`: copy every complete run of the given directories into `--out` (result.json
@@ -176,7 +160,7 @@ pub fn collect(a: &CollectArgs) -> Result<()> {
                 continue;
             }
             let _ = std::fs::remove_file(dst.join("result.json"));
-            copy_dir(&p, &dst)?;
+            copy_run_dir(&p, &dst)?;
             copied += 1;
         }
     }

@@ -4,7 +4,7 @@
 use super::spec::Sweep;
 use super::summary::{load_results, write_summary};
 use crate::data::Dataset;
-use crate::store::{atomic_write, to_json, RunDir, RunResult};
+use crate::store::{atomic_write, copy_run_dir, to_json, RunDir, RunResult};
 use crate::train::train;
 use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// The command line, recorded in each run's config.json.
     pub command: String,
+    /// Other experiment directories: a run complete there under the same run id (the same
+    /// computation) is copied instead of trained again.
+    pub reuse: Vec<PathBuf>,
 }
 
 /// What a sweep did.
@@ -34,6 +37,8 @@ pub struct SweepReport {
     pub total: usize,
     /// Runs already complete, skipped.
     pub skipped: usize,
+    /// Runs copied from another experiment directory (same run id).
+    pub reused: usize,
     /// Runs trained now.
     pub ran: usize,
     /// Runs that failed: (label, error).
@@ -61,11 +66,24 @@ pub fn run_sweep(
     });
     atomic_write(&opts.out.join("sweep.json"), to_json(&manifest).as_bytes())?;
 
-    let pending: Vec<_> = sweep
-        .runs
-        .iter()
-        .filter(|c| RunDir::new(opts.out.join(c.run_id())).load_complete().is_none())
-        .collect();
+    let mut pending = Vec::new();
+    let mut reused = 0;
+    'runs: for c in &sweep.runs {
+        let id = c.run_id();
+        let dst = opts.out.join(&id);
+        if RunDir::new(&dst).load_complete().is_some() {
+            continue;
+        }
+        for other in &opts.reuse {
+            let src = other.join(&id);
+            if src != dst && RunDir::new(&src).load_complete().is_some() {
+                copy_run_dir(&src, &dst)?;
+                reused += 1;
+                continue 'runs;
+            }
+        }
+        pending.push(c);
+    }
     for c in &pending {
         if !data.contains_key(&c.resolution) {
             return Err(anyhow!("no data loaded for resolution {}", c.resolution));
@@ -108,7 +126,8 @@ pub fn run_sweep(
     pb.finish_and_clear();
     let mut report = SweepReport {
         total: sweep.runs.len(),
-        skipped: sweep.runs.len() - pending.len(),
+        skipped: sweep.runs.len() - pending.len() - reused,
+        reused,
         ..Default::default()
     };
     for o in outcomes {
