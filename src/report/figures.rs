@@ -2150,7 +2150,15 @@ pub fn complex_weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
     let Some(run) = runs.pick(&series, n, opts.seed) else {
         return Drawn::unavailable(format!("no run of `{series}` at n = {n}"));
     };
-    let w = run.weights()?;
+    // Pool the seeds at this n (one seed alone when --seed is given): 160 layer-2 weights of
+    // a single run are too few for a density.
+    let pooled: Vec<&Run> = runs
+        .runs
+        .iter()
+        .filter(|r| r.series == series && r.levels() == n)
+        .filter(|r| opts.seed.is_none_or(|s| r.seed() == s))
+        .collect();
+    let weights = pooled.iter().map(|r| r.weights()).collect::<Result<Vec<_>>>()?;
     let g = grid(n, run.result.config.rounding)?;
     let levels: Vec<f64> = g.levels().iter().map(|&v| v as f64).collect();
     let th: Vec<f64> = g.thresholds().iter().map(|&v| v as f64).collect();
@@ -2166,15 +2174,27 @@ pub fn complex_weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
     let range = (-1.0 - half, 1.0 + half);
     let mut panels = Vec::new();
     for name in ["w1", "w2", "w3"] {
-        let (Some(v), Some(shape)) = (w.f64(name), w.shape(name)) else {
-            continue;
-        };
-        if shape.last() != Some(&2) {
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        for w in &weights {
+            let (Some(v), Some(shape)) = (w.f64(name), w.shape(name)) else {
+                continue;
+            };
+            if shape.last() != Some(&2) {
+                continue;
+            }
+            points.extend(v.chunks_exact(2).map(|c| (c[0], c[1])));
+        }
+        if points.is_empty() {
             continue;
         }
-        let points: Vec<(f64, f64)> = v.chunks_exact(2).map(|c| (c[0], c[1])).collect();
         panels.push(Heatmap {
-            title: format!("{} ({} weights)", layer_title(name), points.len()),
+            title: format!(
+                "{} ({} weights, {} run{})",
+                layer_title(name),
+                points.len(),
+                weights.len(),
+                if weights.len() == 1 { "" } else { "s" }
+            ),
             x_label: "Re w".into(),
             y_label: "Im w".into(),
             x_range: range,
@@ -2204,8 +2224,9 @@ pub fn complex_weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
         "Density (log colour scale) of the full-precision complex weights in the (Re, Im) plane, \
          one panel per layer, with the {n} x {n} grid of quantized values (dots; Re and Im each \
          quantized to the n levels) and the decision thresholds (dashed). Weights piling up on \
-         the dashed lines sit between two grid points. Run: {}.",
-        run.describe()
+         the dashed lines sit between two grid points. Pooled over {} run(s) of {series} at \
+         n = {n} (one seed with --seed).",
+        weights.len()
     ))
 }
 
