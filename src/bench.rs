@@ -6,8 +6,8 @@ use crate::data::Dataset;
 use crate::encode::Scheme;
 use crate::experiment::runner::{run_sweep, RunOptions};
 use crate::experiment::spec::Sweep;
-use crate::train::{evaluate, train};
 use crate::quant::Grid;
+use crate::train::{evaluate, train};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,7 +20,11 @@ use std::time::Instant;
 pub fn synthetic(side: usize, n_train: usize, n_test: usize, seed: u64) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let px = side * side;
-    let mut img = |n: usize| (0..n * px).map(|_| if rng.gen_bool(0.6) { 0 } else { rng.gen() }).collect();
+    let mut img = |n: usize| {
+        (0..n * px)
+            .map(|_| if rng.gen_bool(0.6) { 0 } else { rng.gen() })
+            .collect()
+    };
     let train_x = img(n_train);
     let test_x = img(n_test);
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
@@ -71,7 +75,12 @@ pub fn macs_per_sample(cfg: &TrainConfig, inputs: usize) -> usize {
 
 /// Time one configuration: `reps` trainings of `epochs` epochs; the per-epoch training time
 /// is (total - evaluations) / epochs, median over the repetitions.
-pub fn time_epoch(name: &str, cfg: &TrainConfig, data: &Dataset, reps: usize) -> Result<EpochTiming> {
+pub fn time_epoch(
+    name: &str,
+    cfg: &TrainConfig,
+    data: &Dataset,
+    reps: usize,
+) -> Result<EpochTiming> {
     let inputs = data.pixels();
     let mut samples = Vec::new();
     let mut eval_s = f64::INFINITY;
@@ -83,7 +92,15 @@ pub fn time_epoch(name: &str, cfg: &TrainConfig, data: &Dataset, reps: usize) ->
         let grid = Grid::new(cfg.levels, cfg.rounding).map_err(anyhow::Error::msg)?;
         let mut net = crate::train::build_network(cfg, inputs)?;
         let t = Instant::now();
-        let _ = evaluate(net.as_mut(), &out.quantized, &out.table_quantized, &grid, &data.test_x, &data.test_y, cfg.seed);
+        let _ = evaluate(
+            net.as_mut(),
+            &out.quantized,
+            &out.table_quantized,
+            &grid,
+            &data.test_x,
+            &data.test_y,
+            cfg.seed,
+        );
         let e = t.elapsed().as_secs_f64();
         eval_s = eval_s.min(e);
         samples.push((out.seconds - e * cfg.epochs as f64) / cfg.epochs as f64);
@@ -127,18 +144,34 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 /// Run `runs` trainings of `epochs` epochs across `jobs` threads in a temporary directory.
-pub fn sweep_throughput(data: Arc<Dataset>, jobs: usize, runs: usize, epochs: usize) -> Result<SweepThroughput> {
+pub fn sweep_throughput(
+    data: Arc<Dataset>,
+    jobs: usize,
+    runs: usize,
+    epochs: usize,
+) -> Result<SweepThroughput> {
     let tmp = std::env::temp_dir().join(format!("aqnn-bench-{}", std::process::id()));
     let sweep = Sweep {
         name: "bench".into(),
         description: String::new(),
         runs: (0..runs as u64)
-            .map(|seed| TrainConfig { levels: 8, epochs, seed, ..TrainConfig::default() })
+            .map(|seed| TrainConfig {
+                levels: 8,
+                epochs,
+                seed,
+                ..TrainConfig::default()
+            })
             .collect(),
     };
     let mut map = BTreeMap::new();
     map.insert(data.side, data);
-    let opts = RunOptions { out: tmp.clone(), jobs, progress: false, command: "aqnn bench".into(), reuse: Vec::new() };
+    let opts = RunOptions {
+        out: tmp.clone(),
+        jobs,
+        progress: false,
+        command: "aqnn bench".into(),
+        reuse: Vec::new(),
+    };
     let t = Instant::now();
     let r = run_sweep(&sweep, &map, &opts);
     let secs = t.elapsed().as_secs_f64();

@@ -319,7 +319,11 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
-fn parse_kebab<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &str) -> Result<T, String> {
+fn parse_kebab<T: serde::de::DeserializeOwned>(
+    what: &str,
+    v: &str,
+    allowed: &str,
+) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(v.to_string()))
         .map_err(|_| format!("unknown {what} '{v}'; expected one of: {allowed}"))
 }

@@ -101,6 +101,15 @@ impl InputMap {
     }
 }
 
+/// Gradient of the learned table: `tgrad[v] = sum of dx over the positions whose pixel is v`
+/// (straight through the quantizer). `tgrad` is overwritten.
+pub fn table_grad(pixels: &[u8], dx: &[f32], tgrad: &mut [f32]) {
+    tgrad.fill(0.0);
+    for (&p, &d) in pixels.iter().zip(dx) {
+        tgrad[p as usize] += d;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,14 +137,5 @@ mod tests {
         assert_eq!(p.table()[0], 0.0);
         assert!(l.is_learned() && !p.is_learned());
         assert!("bogus".parse::<Scheme>().is_err());
-    }
-}
-
-/// Gradient of the learned table: `tgrad[v] = sum of dx over the positions whose pixel is v`
-/// (straight through the quantizer). `tgrad` is overwritten.
-pub fn table_grad(pixels: &[u8], dx: &[f32], tgrad: &mut [f32]) {
-    tgrad.fill(0.0);
-    for (&p, &d) in pixels.iter().zip(dx) {
-        tgrad[p as usize] += d;
     }
 }

@@ -23,7 +23,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: the error and its causes, joined (multi-line hints folded in).
             let msg = format!("{e:#}");
-            let one_line: Vec<&str> = msg.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let one_line: Vec<&str> = msg
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
             eprintln!("error: {}", one_line.join(" "));
             ExitCode::from(1)
         }

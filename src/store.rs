@@ -376,4 +376,3 @@ pub fn copy_run_dir(src: &Path, dst: &Path) -> Result<()> {
     }
     Ok(())
 }
-

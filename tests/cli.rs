@@ -63,7 +63,9 @@ fn corrupt_data_fails_with_one_clear_line() {
     // Truncated gzip.
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture_dir(tmp.path(), 100, 20);
-    corrupt(&data, "train-images-idx3-ubyte.gz", |b| b[..b.len() / 2].to_vec());
+    corrupt(&data, "train-images-idx3-ubyte.gz", |b| {
+        b[..b.len() / 2].to_vec()
+    });
     let e = assert_clean_failure(&run(&["train", "--data-dir", data.to_str().unwrap()]));
     assert!(e.contains("train-images") && e.contains("truncated"), "{e}");
 
@@ -81,7 +83,9 @@ fn corrupt_data_fails_with_one_clear_line() {
     // Image / label count mismatch.
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture_dir(tmp.path(), 100, 20);
-    corrupt(&data, "train-labels-idx1-ubyte.gz", |_| gz(&idx_labels(&[3u8; 99])));
+    corrupt(&data, "train-labels-idx1-ubyte.gz", |_| {
+        gz(&idx_labels(&[3u8; 99]))
+    });
     let e = assert_clean_failure(&run(&["train", "--data-dir", data.to_str().unwrap()]));
     assert!(e.contains("100") && e.contains("99"), "{e}");
 }
@@ -95,12 +99,38 @@ fn train_json_and_out_are_deterministic() {
     for k in 0..2 {
         let out_dir = tmp.path().join(format!("run{k}"));
         let out = run(&[
-            "train", "--levels", "8", "--scheme", "learned", "--epochs", "3", "--seed", "4",
-            "--data-dir", d, "--out", out_dir.to_str().unwrap(), "--json",
+            "train",
+            "--levels",
+            "8",
+            "--scheme",
+            "learned",
+            "--epochs",
+            "3",
+            "--seed",
+            "4",
+            "--data-dir",
+            d,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--json",
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        for key in ["levels", "scheme", "seed", "epochs", "test_accuracy", "train_accuracy", "final_loss", "seconds", "dead_start"] {
+        for key in [
+            "levels",
+            "scheme",
+            "seed",
+            "epochs",
+            "test_accuracy",
+            "train_accuracy",
+            "final_loss",
+            "seconds",
+            "dead_start",
+        ] {
             assert!(v.get(key).is_some(), "missing {key} in {v}");
         }
         for f in ["config.json", "metrics.jsonl", "result.json", "weights.npz"] {
@@ -122,14 +152,34 @@ fn dead_start_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture_dir(tmp.path(), 100, 20);
     let out = run(&[
-        "train", "--levels", "3", "--init", "glorot-uniform", "--epochs", "1", "--json",
-        "--data-dir", data.to_str().unwrap(),
+        "train",
+        "--levels",
+        "3",
+        "--init",
+        "glorot-uniform",
+        "--epochs",
+        "1",
+        "--json",
+        "--data-dir",
+        data.to_str().unwrap(),
     ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dead_start"], true);
     assert!(String::from_utf8_lossy(&out.stderr).contains("dead start"));
-    let out = run(&["train", "--levels", "3", "--epochs", "1", "--json", "--data-dir", data.to_str().unwrap()]);
+    let out = run(&[
+        "train",
+        "--levels",
+        "3",
+        "--epochs",
+        "1",
+        "--json",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["dead_start"], false, "the default init must not start dead at n = 3");
+    assert_eq!(
+        v["dead_start"], false,
+        "the default init must not start dead at n = 3"
+    );
 }

@@ -11,7 +11,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Mean softmax cross-entropy of the MLP in f64, straight from the definition.
-fn reference_loss(p: &[f64], x: &[f64], labels: &[u8], ni: usize, nh: usize, out: OutputKind) -> f64 {
+fn reference_loss(
+    p: &[f64],
+    x: &[f64],
+    labels: &[u8],
+    ni: usize,
+    nh: usize,
+    out: OutputKind,
+) -> f64 {
     let (w1, rest) = p.split_at(ni * nh);
     let (b1, rest) = rest.split_at(nh);
     let (w2, b2) = rest.split_at(nh * CLASSES);
@@ -53,7 +60,12 @@ fn check(ni: usize, nh: usize, b: usize, out: OutputKind, seed: u64) {
     let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let l0 = reference_loss(&p64, &x64, &y, ni, nh, out);
-    assert!((stats.loss_sum / b as f64 - l0).abs() < 1e-5, "loss {} vs {}", stats.loss_sum / b as f64, l0);
+    assert!(
+        (stats.loss_sum / b as f64 - l0).abs() < 1e-5,
+        "loss {} vs {}",
+        stats.loss_sum / b as f64,
+        l0
+    );
     let h = 1e-5;
     let fd = |f: &dyn Fn(f64) -> f64| (f(h) - f(-h)) / (2.0 * h);
     for seg in net.segments() {
@@ -63,7 +75,14 @@ fn check(ni: usize, nh: usize, b: usize, out: OutputKind, seed: u64) {
                 q[k] += e;
                 reference_loss(&q, &x64, &y, ni, nh, out)
             });
-            assert!((grad[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(), "{} [{}]: analytic {} vs numeric {}", seg.name, k - seg.offset, grad[k], d);
+            assert!(
+                (grad[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+                "{} [{}]: analytic {} vs numeric {}",
+                seg.name,
+                k - seg.offset,
+                grad[k],
+                d
+            );
         }
     }
     // dL/dx of the mean loss: dx holds per-sample gradients of the mean loss.
@@ -73,7 +92,12 @@ fn check(ni: usize, nh: usize, b: usize, out: OutputKind, seed: u64) {
             q[k] += e;
             reference_loss(&p64, &q, &y, ni, nh, out)
         });
-        assert!((dx[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(), "dx[{k}]: {} vs {}", dx[k], d);
+        assert!(
+            (dx[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+            "dx[{k}]: {} vs {}",
+            dx[k],
+            d
+        );
     }
 }
 
@@ -96,7 +120,15 @@ fn table_gradient_matches_finite_differences() {
     let mut net = Mlp::new(ni, nh, OutputKind::Linear);
     let mut grad = vec![0.0f32; p.len()];
     let mut dx = vec![0.0f32; x.len()];
-    net.train_batch(&p, &x, &y, &Grid::full_precision(), 0, &mut grad, Some(&mut dx));
+    net.train_batch(
+        &p,
+        &x,
+        &y,
+        &Grid::full_precision(),
+        0,
+        &mut grad,
+        Some(&mut dx),
+    );
     let mut tg = vec![0.0f32; 256];
     table_grad(&px, &dx, &mut tg);
     let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
@@ -108,9 +140,17 @@ fn table_gradient_matches_finite_differences() {
             reference_loss(&p64, &xx, &y, ni, nh, OutputKind::Linear)
         };
         let d = (f(1e-5) - f(-1e-5)) / 2e-5;
-        assert!((tg[v] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(), "T[{v}]: {} vs {}", tg[v], d);
+        assert!(
+            (tg[v] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+            "T[{v}]: {} vs {}",
+            tg[v],
+            d
+        );
     }
-    assert_eq!(tg[5], 0.0, "a pixel value that never occurs gets no gradient");
+    assert_eq!(
+        tg[5], 0.0,
+        "a pixel value that never occurs gets no gradient"
+    );
 }
 
 #[test]
@@ -134,19 +174,32 @@ fn ste_backward_is_identity_through_every_quantizer() {
     let hidden = |p: &[f64], s: usize| -> Vec<f64> {
         (0..nh)
             .map(|j| {
-                (p[ni * nh + j] + (0..ni).map(|i| x64[s * ni + i] * p[i * nh + j]).sum::<f64>()).tanh()
+                (p[ni * nh + j]
+                    + (0..ni)
+                        .map(|i| x64[s * ni + i] * p[i * nh + j])
+                        .sum::<f64>())
+                .tanh()
             })
             .collect()
     };
     let offsets: Vec<Vec<f64>> = (0..b)
-        .map(|s| hidden(&q64, s).iter().map(|&h| g.quantize(h as f32) as f64 - h).collect())
+        .map(|s| {
+            hidden(&q64, s)
+                .iter()
+                .map(|&h| g.quantize(h as f32) as f64 - h)
+                .collect()
+        })
         .collect();
     let loss = |p: &[f64]| -> f64 {
         let w2 = &p[ni * nh + nh..ni * nh + nh + nh * CLASSES];
         let b2 = &p[ni * nh + nh + nh * CLASSES..];
         let mut total = 0.0;
         for s in 0..b {
-            let h: Vec<f64> = hidden(p, s).iter().zip(&offsets[s]).map(|(h, c)| h + c).collect();
+            let h: Vec<f64> = hidden(p, s)
+                .iter()
+                .zip(&offsets[s])
+                .map(|(h, c)| h + c)
+                .collect();
             let z: Vec<f64> = (0..CLASSES)
                 .map(|o| b2[o] + (0..nh).map(|j| h[j] * w2[j * CLASSES + o]).sum::<f64>())
                 .collect();
@@ -162,6 +215,11 @@ fn ste_backward_is_identity_through_every_quantizer() {
         a[k] += 1e-6;
         c[k] -= 1e-6;
         let d = (loss(&a) - loss(&c)) / 2e-6;
-        assert!((grad[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(), "param {k}: {} vs {}", grad[k], d);
+        assert!(
+            (grad[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+            "param {k}: {} vs {}",
+            grad[k],
+            d
+        );
     }
 }

@@ -11,16 +11,33 @@ fn full_precision_reaches_the_reference_accuracy() {
     let mut accs = Vec::new();
     for seed in ["0", "1", "2"] {
         let out = run(&[
-            "train", "--levels", "0", "--scheme", "plain", "--epochs", "10", "--seed", seed,
-            "--json", "--data-dir", data.to_str().unwrap(),
+            "train",
+            "--levels",
+            "0",
+            "--scheme",
+            "plain",
+            "--epochs",
+            "10",
+            "--seed",
+            seed,
+            "--json",
+            "--data-dir",
+            data.to_str().unwrap(),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         accs.push(v["test_accuracy"].as_f64().unwrap());
     }
     let mean = accs.iter().sum::<f64>() / 3.0;
     eprintln!("full precision, 10 epochs: {accs:?}, mean {mean:.4}");
-    assert!(mean >= 0.685, "mean test accuracy {mean:.4} < 0.685 ({accs:?})");
+    assert!(
+        mean >= 0.685,
+        "mean test accuracy {mean:.4} < 0.685 ({accs:?})"
+    );
 }
 
 #[test]
@@ -31,10 +48,20 @@ fn quick_reproduction_shows_the_period_four_dips() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("rq");
     let out = run(&[
-        "reproduce", "--quick", "--only", "plain", "--out", out_dir.to_str().unwrap(),
-        "--data-dir", data.to_str().unwrap(),
+        "reproduce",
+        "--quick",
+        "--only",
+        "plain",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let analysis: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("analysis.json")).unwrap()).unwrap();
     let v = analysis["verdicts"]
@@ -49,10 +76,19 @@ fn quick_reproduction_shows_the_period_four_dips() {
     for rec in r.deserialize::<std::collections::HashMap<String, String>>() {
         let rec = rec.unwrap();
         let res: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(out_dir.join("plain").join(&rec["run_id"]).join("result.json")).unwrap(),
+            &std::fs::read(
+                out_dir
+                    .join("plain")
+                    .join(&rec["run_id"])
+                    .join("result.json"),
+            )
+            .unwrap(),
         )
         .unwrap();
-        assert_eq!(res["test_accuracy"].as_f64().unwrap(), rec["test_accuracy"].parse::<f64>().unwrap());
+        assert_eq!(
+            res["test_accuracy"].as_f64().unwrap(),
+            rec["test_accuracy"].parse::<f64>().unwrap()
+        );
         n += 1;
     }
     assert_eq!(n, 17 * 3, "quick plain: 17 levels x 3 seeds");

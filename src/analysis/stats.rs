@@ -403,7 +403,12 @@ mod cdf_tests {
 
     #[test]
     fn p_below_zero_is_small_only_for_clearly_negative_estimates() {
-        let e = |value: f64| Estimate { value, se: Some(1.0), df: Some(10.0), ci95: None };
+        let e = |value: f64| Estimate {
+            value,
+            se: Some(1.0),
+            df: Some(10.0),
+            ci95: None,
+        };
         assert!(p_below_zero(&e(-4.0)).unwrap() < 0.01);
         assert!(p_below_zero(&e(4.0)).unwrap() > 0.99);
         assert!((p_below_zero(&e(0.0)).unwrap() - 0.5).abs() < 1e-12);

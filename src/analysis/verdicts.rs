@@ -979,87 +979,6 @@ pub fn all(t: &Table, midpoints: &[MidpointSample]) -> Vec<Verdict> {
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pt(series: &str, n: u32, xs: &[f64]) -> PointStats {
-        PointStats {
-            series: series.into(),
-            levels: n,
-            seeds: (0..xs.len() as u64).collect(),
-            test: Moments::of(xs),
-            train: Moments::of(xs),
-        }
-    }
-
-    #[test]
-    fn dip_coefficients_merge_shared_points() {
-        let c = Contrast::mean_of(&[
-            Contrast::neighbours("plain", 4, 2).unwrap(),
-            Contrast::neighbours("plain", 8, 2).unwrap(),
-        ]);
-        let want = [(2, -0.25), (4, 0.5), (6, -0.5), (8, 0.5), (10, -0.25)];
-        assert_eq!(c.terms.len(), want.len());
-        for (n, w) in want {
-            assert_eq!(c.terms[&("plain".to_string(), n)], w, "n={n}");
-        }
-        assert!(Contrast::neighbours("plain", 3, 2).is_none());
-    }
-
-    #[test]
-    fn merged_contrast_ci_by_hand() {
-        // dips at 4 and 8; every point has values {m-1, m, m+1}/100: var of mean = 1e-4/3.
-        let pts: Vec<PointStats> = [2, 4, 6, 8, 10]
-            .iter()
-            .map(|&n| {
-                let m = if n % 4 == 0 { 0.5 } else { 0.6 };
-                pt("plain", n, &[m - 0.01, m, m + 0.01])
-            })
-            .collect();
-        let t = Table::new(&pts);
-        let v = period4_plain(&t);
-        let e = v.effect.unwrap();
-        assert!((e.value + 0.1).abs() < 1e-12);
-        // V = (1/16 + 1/4 + 1/4 + 1/4 + 1/16) * 1e-4/3 = 0.875e-4/3
-        let var: f64 = 0.875e-4 / 3.0;
-        assert!((e.se.unwrap() - var.sqrt()).abs() < 1e-12);
-        // df = V^2 / sum (c^2 v)^2 / 2 = 0.875^2 * 2 / (2/256 + 3/16) = 7.65625
-        let df = 0.875f64.powi(2) * 2.0 / (2.0 / 256.0 + 3.0 / 16.0);
-        assert!((e.df.unwrap() - df).abs() < 1e-9);
-        let [lo, hi] = e.ci95.unwrap();
-        assert!((hi - (-0.1 + 2.3646 * var.sqrt())).abs() < 1e-12);
-        assert!((lo - (-0.1 - 2.3646 * var.sqrt())).abs() < 1e-12);
-        assert_eq!(v.status, Status::Holds);
-        // n = 12, 16 are skipped and listed; peaks at 6 is computable, 10.. not.
-        assert!(
-            v.reason
-                .contains("skipped n=12 (no plain n=12, 14), n=16 (no plain n=14, 16, 18)"),
-            "{}",
-            v.reason
-        );
-    }
-
-    #[test]
-    fn midpoint_verdict_from_samples() {
-        assert_eq!(weights_at_midpoints(&[]).status, Status::NotRun);
-        let s = |n, seed, mid| MidpointSample {
-            series: "plain".into(),
-            levels: n,
-            seed,
-            midpoint_fraction: mid,
-            level_fraction: 0.1,
-            layers: vec![(1, mid, 0.1)],
-            oscillating_fraction: 0.1,
-            frozen_fraction: 0.0,
-        };
-        let at_mid: Vec<_> = (0..3).map(|k| s(8, k, 0.5 + 0.01 * k as f64)).collect();
-        assert_eq!(weights_at_midpoints(&at_mid).status, Status::Holds);
-        let uniform: Vec<_> = (0..3).map(|k| s(9, k, 0.09 + 0.01 * k as f64)).collect();
-        assert_eq!(weights_at_midpoints(&uniform).status, Status::Inconclusive);
-    }
-}
-
 /// Complex networks (issue 6): the seed's heatmap shows the full-precision layer-2 weights
 /// of a complex-valued network clustered between two grid points. Per run, b = the share of
 /// layer-2 weights near a decision boundary of either axis minus its uniform value 0.36;
@@ -1143,4 +1062,85 @@ pub fn complex_weights_at_boundaries(runs: &[crate::store::RunResult]) -> Verdic
     v.reason = format!("n = {}: {}", list(&ns), sign_words(&e));
     v.effect = Some(e);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(series: &str, n: u32, xs: &[f64]) -> PointStats {
+        PointStats {
+            series: series.into(),
+            levels: n,
+            seeds: (0..xs.len() as u64).collect(),
+            test: Moments::of(xs),
+            train: Moments::of(xs),
+        }
+    }
+
+    #[test]
+    fn dip_coefficients_merge_shared_points() {
+        let c = Contrast::mean_of(&[
+            Contrast::neighbours("plain", 4, 2).unwrap(),
+            Contrast::neighbours("plain", 8, 2).unwrap(),
+        ]);
+        let want = [(2, -0.25), (4, 0.5), (6, -0.5), (8, 0.5), (10, -0.25)];
+        assert_eq!(c.terms.len(), want.len());
+        for (n, w) in want {
+            assert_eq!(c.terms[&("plain".to_string(), n)], w, "n={n}");
+        }
+        assert!(Contrast::neighbours("plain", 3, 2).is_none());
+    }
+
+    #[test]
+    fn merged_contrast_ci_by_hand() {
+        // dips at 4 and 8; every point has values {m-1, m, m+1}/100: var of mean = 1e-4/3.
+        let pts: Vec<PointStats> = [2, 4, 6, 8, 10]
+            .iter()
+            .map(|&n| {
+                let m = if n % 4 == 0 { 0.5 } else { 0.6 };
+                pt("plain", n, &[m - 0.01, m, m + 0.01])
+            })
+            .collect();
+        let t = Table::new(&pts);
+        let v = period4_plain(&t);
+        let e = v.effect.unwrap();
+        assert!((e.value + 0.1).abs() < 1e-12);
+        // V = (1/16 + 1/4 + 1/4 + 1/4 + 1/16) * 1e-4/3 = 0.875e-4/3
+        let var: f64 = 0.875e-4 / 3.0;
+        assert!((e.se.unwrap() - var.sqrt()).abs() < 1e-12);
+        // df = V^2 / sum (c^2 v)^2 / 2 = 0.875^2 * 2 / (2/256 + 3/16) = 7.65625
+        let df = 0.875f64.powi(2) * 2.0 / (2.0 / 256.0 + 3.0 / 16.0);
+        assert!((e.df.unwrap() - df).abs() < 1e-9);
+        let [lo, hi] = e.ci95.unwrap();
+        assert!((hi - (-0.1 + 2.3646 * var.sqrt())).abs() < 1e-12);
+        assert!((lo - (-0.1 - 2.3646 * var.sqrt())).abs() < 1e-12);
+        assert_eq!(v.status, Status::Holds);
+        // n = 12, 16 are skipped and listed; peaks at 6 is computable, 10.. not.
+        assert!(
+            v.reason
+                .contains("skipped n=12 (no plain n=12, 14), n=16 (no plain n=14, 16, 18)"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn midpoint_verdict_from_samples() {
+        assert_eq!(weights_at_midpoints(&[]).status, Status::NotRun);
+        let s = |n, seed, mid| MidpointSample {
+            series: "plain".into(),
+            levels: n,
+            seed,
+            midpoint_fraction: mid,
+            level_fraction: 0.1,
+            layers: vec![(1, mid, 0.1)],
+            oscillating_fraction: 0.1,
+            frozen_fraction: 0.0,
+        };
+        let at_mid: Vec<_> = (0..3).map(|k| s(8, k, 0.5 + 0.01 * k as f64)).collect();
+        assert_eq!(weights_at_midpoints(&at_mid).status, Status::Holds);
+        let uniform: Vec<_> = (0..3).map(|k| s(9, k, 0.09 + 0.01 * k as f64)).collect();
+        assert_eq!(weights_at_midpoints(&uniform).status, Status::Inconclusive);
+    }
 }

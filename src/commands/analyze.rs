@@ -38,13 +38,20 @@ pub fn analyze_dirs(dirs: &[PathBuf], out: &Path) -> Result<()> {
     if results.is_empty() {
         bail!(
             "no complete runs found under {}: run `aqnn sweep` or `aqnn reproduce` first",
-            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let a = crate::analysis::analyze(&results);
     crate::analysis::write(out, &a)?;
     println!("{}", crate::analysis::to_markdown(&a));
-    eprintln!("analysis of {} runs written to {}", results.len(), out.join("analysis.md").display());
+    eprintln!(
+        "analysis of {} runs written to {}",
+        results.len(),
+        out.join("analysis.md").display()
+    );
     Ok(())
 }
 

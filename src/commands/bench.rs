@@ -36,7 +36,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         }
     };
     let ds7 = Arc::new(load(7)?);
-    let base = TrainConfig { levels: 8, batch: 32, epochs: a.epochs, ..TrainConfig::default() };
+    let base = TrainConfig {
+        levels: 8,
+        batch: 32,
+        epochs: a.epochs,
+        ..TrainConfig::default()
+    };
     let mut rows = Vec::new();
     let peak = peak_gflops();
     println!("measured peak of one core (f32 multiply + add, 8 lanes, no FMA): {peak:.1} GFLOP/s");
@@ -49,14 +54,47 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     );
     println!(
         "{:<28} {:>8} {:>10} {:>15} {:>12} {:>8} {:>9} {:>7}",
-        "configuration", "params", "MAC/sample", "train epoch", "test eval", "ns/MAC", "vs 1.2 s", "GFLOP/s"
+        "configuration",
+        "params",
+        "MAC/sample",
+        "train epoch",
+        "test eval",
+        "ns/MAC",
+        "vs 1.2 s",
+        "GFLOP/s"
     );
     let mut configs = vec![
-        ("mlp plain".to_string(), TrainConfig { scheme: Scheme::Plain, ..base.clone() }),
-        ("mlp learned".to_string(), TrainConfig { scheme: Scheme::Learned, ..base.clone() }),
+        (
+            "mlp plain".to_string(),
+            TrainConfig {
+                scheme: Scheme::Plain,
+                ..base.clone()
+            },
+        ),
+        (
+            "mlp learned".to_string(),
+            TrainConfig {
+                scheme: Scheme::Learned,
+                ..base.clone()
+            },
+        ),
     ];
-    if crate::train::build_network(&TrainConfig { model: ModelKind::Complex, ..base.clone() }, 49).is_ok() {
-        configs.push(("complex plain".to_string(), TrainConfig { model: ModelKind::Complex, ..base.clone() }));
+    if crate::train::build_network(
+        &TrainConfig {
+            model: ModelKind::Complex,
+            ..base.clone()
+        },
+        49,
+    )
+    .is_ok()
+    {
+        configs.push((
+            "complex plain".to_string(),
+            TrainConfig {
+                model: ModelKind::Complex,
+                ..base.clone()
+            },
+        ));
     }
     for (name, cfg) in &configs {
         let t = time_epoch(name, cfg, &ds7, a.reps)?;
@@ -66,9 +104,18 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     if a.scaling {
         println!("\nscaling: plain scheme, levels 8, hidden x resolution");
         for res in [7usize, 14, 28] {
-            let ds = if res == 7 { ds7.clone() } else { Arc::new(load(res)?) };
+            let ds = if res == 7 {
+                ds7.clone()
+            } else {
+                Arc::new(load(res)?)
+            };
             for hidden in [16usize, 64, 256] {
-                let cfg = TrainConfig { hidden, resolution: res, epochs: 1, ..base.clone() };
+                let cfg = TrainConfig {
+                    hidden,
+                    resolution: res,
+                    epochs: 1,
+                    ..base.clone()
+                };
                 let t = time_epoch(&format!("hidden {hidden}, {res}x{res}"), &cfg, &ds, 1)?;
                 print_row(&t);
                 rows.push(t);
@@ -93,7 +140,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         None
     };
     if a.json {
-        println!("{}", serde_json::json!({ "epochs": rows, "sweep": sw, "pytorch_reference_seconds": PYTORCH_EPOCH_SECONDS, "peak_gflops": peak }));
+        println!(
+            "{}",
+            serde_json::json!({ "epochs": rows, "sweep": sw, "pytorch_reference_seconds": PYTORCH_EPOCH_SECONDS, "peak_gflops": peak })
+        );
     }
     Ok(())
 }

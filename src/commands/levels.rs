@@ -31,7 +31,7 @@ pub fn describe(grid: &Grid) -> LevelsReport {
         thresholds: grid.thresholds().into_iter().map(f).collect(),
         zero_maps_to: f(grid.zero_maps_to()),
         zero_index: grid.index(0.0),
-        zero_is_tie: grid.n() % 2 == 0,
+        zero_is_tie: grid.n().is_multiple_of(2),
     }
 }
 
@@ -49,7 +49,10 @@ pub fn run(a: &LevelsArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());
     }
-    println!("{} levels on [-1, 1], step {:.6}, rounding {}", r.levels, r.step, r.rounding);
+    println!(
+        "{} levels on [-1, 1], step {:.6}, rounding {}",
+        r.levels, r.step, r.rounding
+    );
     println!("  k  level      lower threshold");
     for (k, v) in r.values.iter().enumerate() {
         let th = if k == 0 {
@@ -69,7 +72,10 @@ pub fn run(a: &LevelsArgs) -> Result<()> {
             r.zero_index
         );
     } else {
-        println!("0 is a level (index {}): it maps to 0 exactly", r.zero_index);
+        println!(
+            "0 is a level (index {}): it maps to 0 exactly",
+            r.zero_index
+        );
     }
     Ok(())
 }

@@ -46,6 +46,9 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     super::analyze::analyze_dirs(&dirs, &a.out)?;
     // The report of everything under the output root (its figures come from the stored runs).
     super::report::write_and_print(std::slice::from_ref(&a.out), &a.out.join("report"))?;
-    eprintln!("reproduce finished in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "reproduce finished in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

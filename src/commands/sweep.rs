@@ -28,8 +28,8 @@ pub fn load_data(sweeps: &[&Sweep], dir: Option<&Path>) -> Result<BTreeMap<usize
     let mut out = BTreeMap::new();
     for s in sweeps {
         for r in &s.runs {
-            if !out.contains_key(&r.resolution) {
-                out.insert(r.resolution, Arc::new(data::load(&root, r.resolution)?));
+            if let std::collections::btree_map::Entry::Vacant(e) = out.entry(r.resolution) {
+                e.insert(Arc::new(data::load(&root, r.resolution)?));
             }
         }
     }
@@ -41,9 +41,9 @@ fn list(flag: &str, s: &str, numeric: bool) -> Result<Value> {
     let mut v = Vec::new();
     for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
         if numeric && !item.contains("..") {
-            let n: i64 = item
-                .parse()
-                .with_context(|| format!("--{flag}: '{item}' is not a number or a range like 3..=18"))?;
+            let n: i64 = item.parse().with_context(|| {
+                format!("--{flag}: '{item}' is not a number or a range like 3..=18")
+            })?;
             v.push(Value::from(n));
         } else {
             v.push(Value::from(item));
@@ -154,7 +154,9 @@ pub fn collect(a: &CollectArgs) -> Result<()> {
         for e in std::fs::read_dir(d).with_context(|| format!("cannot read {}", d.display()))? {
             let p = e?.path();
             let rd = RunDir::new(&p);
-            let Some(r) = rd.load_complete() else { continue };
+            let Some(r) = rd.load_complete() else {
+                continue;
+            };
             let dst = a.out.join(&r.run_id);
             if dst == p || RunDir::new(&dst).load_complete().is_some() {
                 continue;
@@ -164,7 +166,7 @@ pub fn collect(a: &CollectArgs) -> Result<()> {
             copied += 1;
         }
     }
-    let all = load_results(&[a.out.clone()])?;
+    let all = load_results(std::slice::from_ref(&a.out))?;
     write_summary(&a.out.join("summary.csv"), &all)?;
     eprintln!(
         "collected {} runs from {} directories ({} copied); summary: {}",

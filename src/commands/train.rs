@@ -34,7 +34,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let mut append_err = None;
     let out = train(&cfg, &ds, &mut |m| {
         pb.set_position(m.epoch as u64);
-        pb.set_message(format!("loss {:.4} test {:.4}", m.train_loss, m.test_accuracy));
+        pb.set_message(format!(
+            "loss {:.4} test {:.4}",
+            m.train_loss, m.test_accuracy
+        ));
         if let Some(rd) = &run_dir {
             if let Err(e) = rd.append_metrics(m) {
                 append_err.get_or_insert(e);

@@ -35,7 +35,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
         "oscillation-freeze.toml",
         include_str!("../../experiments/oscillation-freeze.toml"),
     ),
-    ("complex.toml", include_str!("../../experiments/complex.toml")),
+    (
+        "complex.toml",
+        include_str!("../../experiments/complex.toml"),
+    ),
 ];
 
 /// Settings of `reproduce --quick`: fewer seeds and epochs, same grids.

@@ -136,7 +136,7 @@ pub fn run_sweep(
             Err(f) => report.failed.push(f),
         }
     }
-    let results = load_results(&[opts.out.clone()])?;
+    let results = load_results(std::slice::from_ref(&opts.out))?;
     report.summary = opts.out.join("summary.csv");
     write_summary(&report.summary, &results)?;
     report.seconds = start.elapsed().as_secs_f64();

@@ -169,7 +169,8 @@ pub fn build(
 
 /// Parse a sweep from TOML text; `origin` (a file name) prefixes every error.
 pub fn parse_toml(text: &str, origin: &str) -> Result<Sweep> {
-    let v: toml::Value = toml::from_str(text).map_err(|e| anyhow!("{origin}: invalid TOML: {e}"))?;
+    let v: toml::Value =
+        toml::from_str(text).map_err(|e| anyhow!("{origin}: invalid TOML: {e}"))?;
     let table = v
         .as_table()
         .ok_or_else(|| anyhow!("{origin}: expected a table at the top level"))?;
@@ -266,7 +267,13 @@ seeds = 2
         let a = s.clone().shard(1, 3);
         let b = s.clone().shard(2, 3);
         let c = s.clone().shard(3, 3);
-        let mut all: Vec<_> = a.runs.iter().chain(&b.runs).chain(&c.runs).map(|r| r.run_id()).collect();
+        let mut all: Vec<_> = a
+            .runs
+            .iter()
+            .chain(&b.runs)
+            .chain(&c.runs)
+            .map(|r| r.run_id())
+            .collect();
         all.sort();
         let mut want: Vec<_> = s.runs.iter().map(|r| r.run_id()).collect();
         want.sort();
@@ -278,13 +285,21 @@ seeds = 2
 
     #[test]
     fn errors_name_file_and_key() {
-        let e = parse_toml("name = \"x\"\n[grid]\nlevels = \"3..=x\"\n", "f.toml").unwrap_err().to_string();
+        let e = parse_toml("name = \"x\"\n[grid]\nlevels = \"3..=x\"\n", "f.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("f.toml") && e.contains("grid.levels"), "{e}");
-        let e = parse_toml("name = \"x\"\n[train]\nepoch = 3\n", "f.toml").unwrap_err().to_string();
+        let e = parse_toml("name = \"x\"\n[train]\nepoch = 3\n", "f.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("f.toml") && e.contains("epoch"), "{e}");
-        let e = parse_toml("name = \"x\"\n[grid]\nlevels = [1]\n", "f.toml").unwrap_err().to_string();
+        let e = parse_toml("name = \"x\"\n[grid]\nlevels = [1]\n", "f.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("levels = 1"), "{e}");
-        let e = parse_toml("name = \"x\"\n[grid]\nscheme = [\"fancy\"]\n", "f.toml").unwrap_err().to_string();
+        let e = parse_toml("name = \"x\"\n[grid]\nscheme = [\"fancy\"]\n", "f.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fancy"), "{e}");
         assert!(parse_toml("[grid]\n", "f.toml").is_err());
     }

@@ -69,6 +69,143 @@ pub fn tanh_slice(v: &mut [f32]) {
     }
 }
 
+// e^x as glibc computes `expf` (glibc >= 2.28; the algorithm of ARM's optimized-routines):
+// with N = 32, x * N / ln 2 = k + r (k the nearest integer, |r| <= 1/2, in double), and
+// e^x = 2^(k/N) * 2^(r/N), where 2^(k/N) comes from a 32-entry table (its index k % N, its
+// exponent k / N added to the bits) and 2^(r/N) ~ 1 + C2 r + C1 r^2 + C0 r^3. The constants
+// below are glibc's `__exp2f_data` (`invln2_scaled`, `shift`, `poly_scaled`, `tab`).
+const EXP_INV_LN2_N: f64 = f64::from_bits(0x4047_1547_652b_82fe); // N / ln 2
+const EXP_SHIFT: f64 = f64::from_bits(0x4338_0000_0000_0000); // 1.5 * 2^52: rounds to integer
+const EXP_C0: f64 = f64::from_bits(0x3ebc_6af8_4b91_2394);
+const EXP_C1: f64 = f64::from_bits(0x3f2e_bfce_50fa_c4f3);
+const EXP_C2: f64 = f64::from_bits(0x3f96_2e42_ff0c_52d6);
+/// `EXP_TAB[i]` = bits of 2^(i/32) minus `i << 47`.
+const EXP_TAB: [u64; 32] = [
+    0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+    0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+    0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+    0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+    0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+    0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+    0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540,
+];
+/// Beyond these, e^x is +inf (above), glibc's "may underflow" value, the smallest
+/// subnormal (below the second) or 0 (below the third).
+const EXP_OVERFLOW: f32 = f32::from_bits(0x42b1_7217); // ~ 88.72
+const EXP_MAY_UNDERFLOW: f32 = f32::from_bits(0xc2ce_8ecf); // ~ -103.28
+const EXP_UNDERFLOW: f32 = f32::from_bits(0xc2cf_f1b4); // ~ -103.97
+
+/// e^x for |x| < 88 (the main path, no special cases): see the constants above.
+#[inline(always)]
+fn exp_core(x: f32) -> f32 {
+    let xd = x as f64;
+    let kd = EXP_INV_LN2_N.mul_add(xd, EXP_SHIFT); // k + shift: k in the low bits
+    let ki = kd.to_bits();
+    let kd = kd - EXP_SHIFT;
+    let r = EXP_INV_LN2_N.mul_add(xd, -kd);
+    let s = f64::from_bits(EXP_TAB[(ki % 32) as usize].wrapping_add(ki << 47));
+    let z = EXP_C0.mul_add(r, EXP_C1);
+    let y = EXP_C2.mul_add(r, 1.0);
+    let y = z.mul_add(r * r, y);
+    (y * s) as f32
+}
+
+/// e^x for every x: glibc's special cases, then [`exp_core`].
+#[inline(always)]
+fn exp_impl(x: f32) -> f32 {
+    if x.abs() >= 88.0 || x.is_nan() {
+        if x == f32::NEG_INFINITY {
+            return 0.0;
+        }
+        if !x.is_finite() {
+            return x + x;
+        }
+        if x > EXP_OVERFLOW {
+            return f32::INFINITY;
+        }
+        if x < EXP_UNDERFLOW {
+            return 0.0;
+        }
+        if x < EXP_MAY_UNDERFLOW {
+            return f32::from_bits(1);
+        }
+    }
+    exp_core(x)
+}
+
+/// e^x in f32, computed exactly as glibc's `expf` does (its algorithm, table and fused
+/// multiply-adds in double precision; the test `exp_matches_glibc` compares), so it is
+/// bit-identical to the libm call on glibc x86-64 with FMA, which aqnn used before, and the
+/// same on every machine and in the vector kernels ([`exp_avx512`]). The multiply-adds are
+/// real fused ones (`mul_add`): fast where the CPU has FMA, exact software ones elsewhere.
+#[inline]
+pub fn exp(x: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "fma")]
+        fn exp_fma(x: f32) -> f32 {
+            exp_impl(x)
+        }
+        if std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has FMA.
+            return unsafe { exp_fma(x) };
+        }
+    }
+    exp_impl(x)
+}
+
+/// [`exp`] of 8 lanes at once with AVX-512 (in double precision, 8 lanes per register):
+/// the same operations, so every lane is bit-identical. Lanes needing one of glibc's
+/// special cases (|x| >= 88, NaN) go through the scalar [`exp`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub fn exp_avx512(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let k = _mm512_set1_pd;
+    let xd = _mm512_cvtps_pd(x);
+    let kd = _mm512_fmadd_pd(k(EXP_INV_LN2_N), xd, k(EXP_SHIFT));
+    let ki = _mm512_castpd_si512(kd);
+    let kd = _mm512_sub_pd(kd, k(EXP_SHIFT));
+    let r = _mm512_fmsub_pd(k(EXP_INV_LN2_N), xd, kd);
+    // EXP_TAB[ki % 32]: two 16-entry lookups, chosen by bit 4 of the index.
+    let tab = |i: usize| {
+        let t = &EXP_TAB[8 * i..8 * i + 8];
+        _mm512_setr_epi64(
+            t[0] as i64, t[1] as i64, t[2] as i64, t[3] as i64,
+            t[4] as i64, t[5] as i64, t[6] as i64, t[7] as i64,
+        )
+    };
+    let lo = _mm512_permutex2var_epi64(tab(0), ki, tab(1));
+    let hi = _mm512_permutex2var_epi64(tab(2), ki, tab(3));
+    let t = _mm512_mask_blend_epi64(_mm512_test_epi64_mask(ki, _mm512_set1_epi64(16)), lo, hi);
+    let s = _mm512_castsi512_pd(_mm512_add_epi64(t, _mm512_slli_epi64::<47>(ki)));
+    let z = _mm512_fmadd_pd(k(EXP_C0), r, k(EXP_C1));
+    let y = _mm512_fmadd_pd(k(EXP_C2), r, k(1.0));
+    let y = _mm512_fmadd_pd(z, _mm512_mul_pd(r, r), y);
+    let e = _mm512_cvtpd_ps(_mm512_mul_pd(y, s));
+    // |x| >= 88 or NaN: the special cases, rarely taken.
+    let special = _mm512_cmp_pd_mask::<_CMP_NLT_UQ>(_mm512_abs_pd(xd), k(88.0));
+    if special == 0 {
+        return e;
+    }
+    let mut v = [0.0f32; 8];
+    let mut xs = [0.0f32; 8];
+    // SAFETY: 8 floats each.
+    unsafe {
+        _mm256_storeu_ps(v.as_mut_ptr(), e);
+        _mm256_storeu_ps(xs.as_mut_ptr(), x);
+    }
+    for l in 0..8 {
+        if special & (1 << l) != 0 {
+            v[l] = exp(xs[l]);
+        }
+    }
+    // SAFETY: 8 floats.
+    unsafe { _mm256_loadu_ps(v.as_ptr()) }
+}
+
 /// Softmax cross-entropy of one sample. Writes dL/dlogits (softmax - onehot) into `grad`,
 /// returns (loss, argmax == label).
 #[inline(always)]
@@ -83,7 +220,7 @@ pub fn softmax_xent(logits: &[f32], label: usize, grad: &mut [f32]) -> (f32, boo
     }
     let mut sum = 0.0f32;
     for (g, &z) in grad.iter_mut().zip(logits) {
-        let e = (z - max).exp();
+        let e = exp(z - max);
         *g = e;
         sum += e;
     }

@@ -416,7 +416,7 @@ impl Kernel {
             if std::is_x86_feature_detected!("avx2") {
                 v.push(Kernel::Avx2);
             }
-            if std::is_x86_feature_detected!("avx512f") {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
                 v.push(Kernel::Avx512);
             }
         }
@@ -496,7 +496,7 @@ impl Network for Mlp {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Mlp, OutputKind, CLASSES};
-    use crate::nn::act::{argmax, softmax_xent, tanh_avx512};
+    use crate::nn::act::{argmax, exp_avx512, softmax_xent, tanh_avx512};
     use crate::nn::BatchStats;
     use crate::quant::Grid;
     use std::arch::x86_64::*;
@@ -529,14 +529,16 @@ mod avx512 {
         a: Vec<Lanes>,
         hq: Vec<Lanes>,
         dz1: Vec<Lanes>,
-        /// `[g]`: logits and dL/dlogits.
+        /// `[g]`: logits.
         z2: [Lanes; G],
-        dz2: [Lanes; G],
-        /// The batch's running W2 gradient, `[j]`, added to `grad` at the end.
+        /// `[o][g]`: dL/dlogits, output-major (the softmax runs with samples along lanes).
+        dz2: [[f32; G]; CLASSES],
+        /// The batch's running W2 gradient, transposed (`[o * nc + c]`), added to `grad` at
+        /// the end.
         gw2: Vec<Lanes>,
         /// Running b1 and b2 gradients (copied from and back to `grad`).
         gb1: Vec<Lanes>,
-        gb2: Lanes,
+        gb2: [f32; CLASSES],
     }
 
     impl Wide {
@@ -556,10 +558,10 @@ mod avx512 {
                 hq: vec![z; G * nc],
                 dz1: vec![z; G * nc],
                 z2: [z; G],
-                dz2: [z; G],
-                gw2: vec![z; nh],
+                dz2: [[0.0; G]; CLASSES],
+                gw2: vec![z; CLASSES * nc],
                 gb1: vec![z; nc],
-                gb2: z,
+                gb2: [0.0; CLASSES],
             }
         }
     }
@@ -585,14 +587,14 @@ mod avx512 {
         }
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
     fn ld(v: &Lanes) -> __m512 {
         // SAFETY: 64 aligned bytes.
         unsafe { _mm512_load_ps(v.0.as_ptr()) }
     }
 
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
     fn st(v: &mut Lanes, x: __m512) {
         // SAFETY: 64 aligned bytes.
@@ -600,14 +602,14 @@ mod avx512 {
     }
 
     /// `a + b * c`, as two roundings (never a fused multiply-add).
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
     fn mac(a: __m512, b: __m512, c: __m512) -> __m512 {
         _mm512_add_ps(a, _mm512_mul_ps(b, c))
     }
 
     /// Copy and pad the parameters for this batch; the transposes by gathers.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
     unsafe fn prepare(w: &mut Wide, ni: usize, nh: usize, q: &[f32], with_w1t: bool) {
         let nc = w.nc;
@@ -654,7 +656,7 @@ mod avx512 {
     }
 
     /// Forward `N` samples (`xs`: N x ni inputs): fills `a`, `hq` and `z2`.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
     #[allow(clippy::needless_range_loop)]
     unsafe fn forward<const N: usize>(
@@ -710,8 +712,63 @@ mod avx512 {
         }
     }
 
+    /// [`softmax_xent`] of the group's 8 samples at once, one sample per lane: fills
+    /// `dz2` (times `inv_b`, and tanh' when chosen) and adds to `stats` in sample order.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[inline]
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn softmax_group(w: &mut Wide, output: OutputKind, labels: &[u8], inv_b: f32, stats: &mut BatchStats) {
+        assert!(labels.len() == G && G == 8);
+        // Column o: logit o of each sample.
+        let z2 = flat(&w.z2).as_ptr();
+        let rows = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+        let z: [__m256; CLASSES] = std::array::from_fn(|o| _mm256_i32gather_ps::<4>(z2.add(o), rows));
+        // The scalar scan, lane by lane: max, and the first index reaching it.
+        let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut arg = _mm256_setzero_si256();
+        for o in 0..CLASSES {
+            let gt = _mm256_cmp_ps_mask::<_CMP_GT_OQ>(z[o], max);
+            max = _mm256_mask_blend_ps(gt, max, z[o]);
+            arg = _mm256_mask_blend_epi32(gt, arg, _mm256_set1_epi32(o as i32));
+        }
+        let mut e = [_mm256_setzero_ps(); CLASSES];
+        let mut sum = _mm256_setzero_ps();
+        for o in 0..CLASSES {
+            e[o] = exp_avx512(_mm256_sub_ps(z[o], max));
+            sum = _mm256_add_ps(sum, e[o]);
+        }
+        let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
+        let label = _mm256_cvtepu8_epi32(_mm_loadl_epi64(labels.as_ptr() as *const __m128i));
+        // loss = ln(sum) - (z_label - max), ln a library call per sample.
+        let mut ln = [0.0f32; G];
+        _mm256_storeu_ps(ln.as_mut_ptr(), sum);
+        for v in ln.iter_mut() {
+            *v = v.ln();
+        }
+        let zl = _mm256_i32gather_ps::<4>(z2, _mm256_add_epi32(rows, label));
+        let loss = _mm256_sub_ps(_mm256_loadu_ps(ln.as_ptr()), _mm256_sub_ps(zl, max));
+        let mut l = [0.0f32; G];
+        _mm256_storeu_ps(l.as_mut_ptr(), loss);
+        for v in l {
+            stats.loss_sum += v as f64;
+        }
+        stats.correct += _mm256_cmpeq_epi32_mask(arg, label).count_ones() as usize;
+        let (one, inv_b) = (_mm256_set1_ps(1.0), _mm256_set1_ps(inv_b));
+        for o in 0..CLASSES {
+            // softmax - onehot, over the batch size.
+            let mut d = _mm256_mul_ps(e[o], inv);
+            let is_label = _mm256_cmpeq_epi32_mask(label, _mm256_set1_epi32(o as i32));
+            d = _mm256_mask_sub_ps(d, is_label, d, one);
+            d = _mm256_mul_ps(d, inv_b);
+            if output == OutputKind::Tanh {
+                d = _mm256_mul_ps(d, _mm256_sub_ps(one, _mm256_mul_ps(z[o], z[o])));
+            }
+            _mm256_storeu_ps(w.dz2[o].as_mut_ptr(), d);
+        }
+    }
+
     /// Forward and backward of `N` samples from sample `s0`.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     unsafe fn train_group<const N: usize>(
@@ -734,34 +791,41 @@ mod avx512 {
         forward::<N>(w, ni, nh, output, xs, act, key.wrapping_add((s0 * nh) as u64));
         let x = xs.as_ptr();
         let one = _mm512_set1_ps(1.0);
-        // Softmax cross-entropy one sample at a time (exp is a library call); dL/dz2 is its
-        // gradient over the batch size (times tanh' when chosen); b2 gradient.
-        let mut dz2 = [_mm512_setzero_ps(); N];
-        let mut gb2 = ld(&w.gb2);
-        for g in 0..N {
-            let label = labels[s0 + g] as usize;
-            let (loss, ok) = softmax_xent(&w.z2[g].0[..CLASSES], label, &mut w.dz2[g].0[..CLASSES]);
-            stats.loss_sum += loss as f64;
-            stats.correct += ok as usize;
-            let mut d = _mm512_mul_ps(ld(&w.dz2[g]), _mm512_set1_ps(inv_b));
-            if output == OutputKind::Tanh {
-                let z = ld(&w.z2[g]);
-                d = _mm512_mul_ps(d, _mm512_sub_ps(one, _mm512_mul_ps(z, z)));
-            }
-            gb2 = _mm512_add_ps(gb2, d);
-            st(&mut w.dz2[g], d);
-            dz2[g] = d;
-        }
-        st(&mut w.gb2, gb2);
-        // W2 gradient: row j gets Q(h_j) dz2 of each sample.
-        let hq = flat(&w.hq).as_ptr();
-        for j in 0..nh {
-            let r = w.gw2.get_unchecked_mut(j);
-            let mut acc = ld(r);
+        // Softmax cross-entropy and dL/dz2 (its gradient over the batch size, times tanh'
+        // when chosen), output-major; then the b2 gradient, sample by sample.
+        if N == G {
+            softmax_group(w, output, &labels[s0..s0 + G], inv_b, stats);
+        } else {
             for g in 0..N {
-                acc = mac(acc, _mm512_set1_ps(*hq.add(g * nc * 16 + j)), dz2[g]);
+                let z = &w.z2[g].0[..CLASSES];
+                let mut d = [0.0f32; CLASSES];
+                let (loss, ok) = softmax_xent(z, labels[s0 + g] as usize, &mut d);
+                stats.loss_sum += loss as f64;
+                stats.correct += ok as usize;
+                for o in 0..CLASSES {
+                    d[o] *= inv_b;
+                    if output == OutputKind::Tanh {
+                        d[o] *= 1.0 - z[o] * z[o];
+                    }
+                    w.dz2[o][g] = d[o];
+                }
             }
-            st(r, acc);
+        }
+        for o in 0..CLASSES {
+            for g in 0..N {
+                w.gb2[o] += w.dz2[o][g];
+            }
+        }
+        // W2 gradient (transposed): column o gets dz2_o Q(h) of each sample.
+        for o in 0..CLASSES {
+            for c in 0..nc {
+                let r = w.gw2.get_unchecked_mut(o * nc + c);
+                let mut acc = ld(r);
+                for g in 0..N {
+                    acc = mac(acc, _mm512_set1_ps(w.dz2[o][g]), ld(&w.hq[g * nc + c]));
+                }
+                st(r, acc);
+            }
         }
         // dL/dz1 = (sum_o W2[., o] dz2_o) * tanh'; b1 gradient.
         for c in 0..nc {
@@ -769,7 +833,7 @@ mod avx512 {
             for o in 0..CLASSES {
                 let wo = ld(&w.w2t[o * nc + c]);
                 for g in 0..N {
-                    acc[g] = mac(acc[g], wo, _mm512_set1_ps(w.dz2[g].0[o]));
+                    acc[g] = mac(acc[g], wo, _mm512_set1_ps(w.dz2[o][g]));
                 }
             }
             let mut gb1 = ld(&w.gb1[c]);
@@ -817,7 +881,7 @@ mod avx512 {
     }
 
     /// The batch: `NH` is the hidden width when known at compile time (0: `net.nh`).
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn train<const NH: usize>(
         net: &mut Mlp,
@@ -847,7 +911,7 @@ mod avx512 {
             let v = _mm512_maskz_loadu_ps(mask(nh - 16 * c), gb1.as_ptr().add(16 * c));
             st(&mut w.gb1[c], v);
         }
-        st(&mut w.gb2, _mm512_maskz_loadu_ps(m10, gb2.as_ptr()));
+        w.gb2.copy_from_slice(gb2);
         w.gw2.fill(Lanes::default());
         let inv_b = 1.0 / m as f32;
         let mut stats = BatchStats::default();
@@ -863,17 +927,18 @@ mod avx512 {
         for c in 0..w.nc {
             _mm512_mask_storeu_ps(gb1.as_mut_ptr().add(16 * c), mask(nh - 16 * c), ld(&w.gb1[c]));
         }
-        _mm512_mask_storeu_ps(gb2.as_mut_ptr(), m10, ld(&w.gb2));
+        gb2.copy_from_slice(&w.gb2);
+        let gw2t = flat(&w.gw2);
         for j in 0..nh {
-            let p = gw2.as_mut_ptr().add(j * CLASSES);
-            let v = _mm512_add_ps(_mm512_maskz_loadu_ps(m10, p), ld(&w.gw2[j]));
-            _mm512_mask_storeu_ps(p, m10, v);
+            for o in 0..CLASSES {
+                gw2[j * CLASSES + o] += gw2t[(o * w.nc) * 16 + j];
+            }
         }
         stats
     }
 
     /// Predicted classes of a batch.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     pub(super) unsafe fn predict<const NH: usize>(
         net: &mut Mlp,
         q: &[f32],

@@ -2158,7 +2158,10 @@ pub fn complex_weights(runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result
         .filter(|r| r.series == series && r.levels() == n)
         .filter(|r| opts.seed.is_none_or(|s| r.seed() == s))
         .collect();
-    let weights = pooled.iter().map(|r| r.weights()).collect::<Result<Vec<_>>>()?;
+    let weights = pooled
+        .iter()
+        .map(|r| r.weights())
+        .collect::<Result<Vec<_>>>()?;
     let g = grid(n, run.result.config.rounding)?;
     let levels: Vec<f64> = g.levels().iter().map(|&v| v as f64).collect();
     let th: Vec<f64> = g.thresholds().iter().map(|&v| v as f64).collect();
