@@ -155,13 +155,12 @@ pub fn exp(x: f32) -> f32 {
     exp_impl(x)
 }
 
-/// [`exp`] of 8 lanes at once with AVX-512 (in double precision, 8 lanes per register):
-/// the same operations, so every lane is bit-identical. Lanes needing one of glibc's
-/// special cases (|x| >= 88, NaN) go through the scalar [`exp`].
+/// [`exp`] of 8 lanes (in double precision, 8 lanes per register), except lanes needing
+/// one of glibc's special cases (|x| >= 88, NaN), which the returned mask marks.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx512vl")]
 #[inline]
-pub fn exp_avx512(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+fn exp8(x: std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, u8) {
     use std::arch::x86_64::*;
     let k = _mm512_set1_pd;
     let xd = _mm512_cvtps_pd(x);
@@ -171,11 +170,8 @@ pub fn exp_avx512(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
     let r = _mm512_fmsub_pd(k(EXP_INV_LN2_N), xd, kd);
     // EXP_TAB[ki % 32]: two 16-entry lookups, chosen by bit 4 of the index.
     let tab = |i: usize| {
-        let t = &EXP_TAB[8 * i..8 * i + 8];
-        _mm512_setr_epi64(
-            t[0] as i64, t[1] as i64, t[2] as i64, t[3] as i64,
-            t[4] as i64, t[5] as i64, t[6] as i64, t[7] as i64,
-        )
+        let t: [i64; 8] = std::array::from_fn(|l| EXP_TAB[8 * i + l] as i64);
+        _mm512_setr_epi64(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7])
     };
     let lo = _mm512_permutex2var_epi64(tab(0), ki, tab(1));
     let hi = _mm512_permutex2var_epi64(tab(2), ki, tab(3));
@@ -184,26 +180,180 @@ pub fn exp_avx512(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
     let z = _mm512_fmadd_pd(k(EXP_C0), r, k(EXP_C1));
     let y = _mm512_fmadd_pd(k(EXP_C2), r, k(1.0));
     let y = _mm512_fmadd_pd(z, _mm512_mul_pd(r, r), y);
-    let e = _mm512_cvtpd_ps(_mm512_mul_pd(y, s));
-    // |x| >= 88 or NaN: the special cases, rarely taken.
     let special = _mm512_cmp_pd_mask::<_CMP_NLT_UQ>(_mm512_abs_pd(xd), k(88.0));
+    (_mm512_cvtpd_ps(_mm512_mul_pd(y, s)), special)
+}
+
+/// Apply `f` to 16 lanes as two halves of 8; lanes the halves mark go through `scalar`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline]
+fn halves(
+    x: std::arch::x86_64::__m512,
+    f: impl Fn(std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, u8),
+    scalar: fn(f32) -> f32,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let lo = _mm512_castps512_ps256(x);
+    let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x)));
+    let ((vl, sl), (vh, sh)) = (f(lo), f(hi));
+    let v = _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+        _mm512_castps_pd(_mm512_castps256_ps512(vl)),
+        _mm256_castps_pd(vh),
+    ));
+    let special = sl as u16 | (sh as u16) << 8;
     if special == 0 {
-        return e;
+        return v;
     }
-    let mut v = [0.0f32; 8];
-    let mut xs = [0.0f32; 8];
-    // SAFETY: 8 floats each.
+    let mut out = [0.0f32; 16];
+    let mut xs = [0.0f32; 16];
+    // SAFETY: 16 floats each.
     unsafe {
-        _mm256_storeu_ps(v.as_mut_ptr(), e);
-        _mm256_storeu_ps(xs.as_mut_ptr(), x);
+        _mm512_storeu_ps(out.as_mut_ptr(), v);
+        _mm512_storeu_ps(xs.as_mut_ptr(), x);
     }
-    for l in 0..8 {
+    for l in 0..16 {
         if special & (1 << l) != 0 {
-            v[l] = exp(xs[l]);
+            out[l] = scalar(xs[l]);
         }
     }
-    // SAFETY: 8 floats.
-    unsafe { _mm256_loadu_ps(v.as_ptr()) }
+    // SAFETY: 16 floats.
+    unsafe { _mm512_loadu_ps(out.as_ptr()) }
+}
+
+/// [`exp`] of 16 lanes at once with AVX-512: the same operations, so every lane is
+/// bit-identical (the special cases through the scalar function).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline]
+pub fn exp_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    halves(x, |h| exp8(h), exp)
+}
+
+// ln x as glibc computes `logf` (glibc >= 2.28, ARM's optimized-routines): x = 2^k z with
+// z in [0x3f330000, 2 * 0x3f330000) as bits, z near c, the centre of one of 16
+// subintervals, and ln x = k ln 2 + ln c + log1p(z / c - 1), where log1p(r) ~ r + A2 r^2
+// + A1 r^3 + A0 r^4 (evaluated as below). The constants are glibc's `__logf_data`.
+const LN_LN2: f64 = f64::from_bits(0x3fe6_2e42_fefa_39ef);
+const LN_A0: f64 = f64::from_bits(0xbfd0_0ea3_48b8_8334);
+const LN_A1: f64 = f64::from_bits(0x3fd5_575b_0be0_0b6a);
+const LN_A2: f64 = f64::from_bits(0xbfdf_fffe_f20a_4123);
+/// `OFF`: the bits of the lowest z.
+const LN_OFF: u32 = 0x3f33_0000;
+/// (1 / c, ln c) of the 16 subintervals.
+const LN_TAB: [(u64, u64); 16] = [
+    (0x3ff661ec79f8f3be, 0xbfd57bf7808caade), (0x3ff571ed4aaf883d, 0xbfd2bef0a7c06ddb),
+    (0x3ff49539f0f010b0, 0xbfd01eae7f513a67), (0x3ff3c995b0b80385, 0xbfcb31d8a68224e9),
+    (0x3ff30d190c8864a5, 0xbfc6574f0ac07758), (0x3ff25e227b0b8ea0, 0xbfc1aa2bc79c8100),
+    (0x3ff1bb4a4a1a343f, 0xbfba4e76ce8c0e5e), (0x3ff12358f08ae5ba, 0xbfb1973c5a611ccc),
+    (0x3ff0953f419900a7, 0xbfa252f438e10c1e), (0x3ff0000000000000, 0x0000000000000000),
+    (0x3fee608cfd9a47ac, 0x3faaa5aa5df25984), (0x3feca4b31f026aa0, 0x3fbc5e53aa362eb4),
+    (0x3feb2036576afce6, 0x3fc526e57720db08), (0x3fe9c2d163a1aa2d, 0x3fcbc2860d224770),
+    (0x3fe886e6037841ed, 0x3fd1058bc8a07ee1), (0x3fe767dcf5534862, 0x3fd4043057b6ee09),
+];
+
+/// ln x for a normal positive finite x other than 1 (the main path): see the constants.
+#[inline(always)]
+fn ln_core(ix: u32) -> f32 {
+    let tmp = ix.wrapping_sub(LN_OFF);
+    let i = ((tmp >> 19) % 16) as usize;
+    let k = (tmp as i32) >> 23;
+    let z = f32::from_bits(ix.wrapping_sub(tmp & 0xff80_0000)) as f64;
+    let (invc, logc) = (f64::from_bits(LN_TAB[i].0), f64::from_bits(LN_TAB[i].1));
+    let r = z.mul_add(invc, -1.0);
+    let y0 = (k as f64).mul_add(LN_LN2, logc);
+    let r2 = r * r;
+    let y = LN_A1.mul_add(r, LN_A2);
+    let y = LN_A0.mul_add(r2, y);
+    y.mul_add(r2, y0 + r) as f32
+}
+
+/// ln x for every x: glibc's special cases, then [`ln_core`].
+#[inline(always)]
+fn ln_impl(x: f32) -> f32 {
+    let mut ix = x.to_bits();
+    if ix == 0x3f80_0000 {
+        return 0.0;
+    }
+    if ix.wrapping_sub(0x0080_0000) >= 0x7f00_0000 {
+        // Zero, subnormal, negative, inf or NaN.
+        if ix.wrapping_mul(2) == 0 {
+            return f32::NEG_INFINITY;
+        }
+        if x == f32::INFINITY {
+            return x;
+        }
+        if x < 0.0 || x.is_nan() {
+            return (x - x) / (x - x);
+        }
+        // Subnormal: scale into the normal range.
+        ix = (x * 8_388_608.0).to_bits().wrapping_sub(23 << 23);
+    }
+    ln_core(ix)
+}
+
+/// ln x in f32, computed exactly as glibc's `logf` does, like [`exp`] (the test
+/// `ln_matches_glibc` compares).
+#[inline]
+pub fn ln(x: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "fma")]
+        fn ln_fma(x: f32) -> f32 {
+            ln_impl(x)
+        }
+        if std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has FMA.
+            return unsafe { ln_fma(x) };
+        }
+    }
+    ln_impl(x)
+}
+
+/// [`ln`] of 8 lanes (in double precision), except lanes outside the main path (1, and
+/// zero, subnormal, negative, inf or NaN), which the returned mask marks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline]
+fn ln8(x: std::arch::x86_64::__m256) -> (std::arch::x86_64::__m256, u8) {
+    use std::arch::x86_64::*;
+    let k = _mm512_set1_pd;
+    let ix = _mm256_castps_si256(x);
+    let tmp = _mm256_sub_epi32(ix, _mm256_set1_epi32(LN_OFF as i32));
+    let i = _mm512_cvtepu32_epi64(_mm256_and_si256(_mm256_srli_epi32::<19>(tmp), _mm256_set1_epi32(15)));
+    let kd = _mm512_cvtepi32_pd(_mm256_srai_epi32::<23>(tmp));
+    let iz = _mm256_sub_epi32(ix, _mm256_and_si256(tmp, _mm256_set1_epi32(0xff80_0000u32 as i32)));
+    let z = _mm512_cvtps_pd(_mm256_castsi256_ps(iz));
+    // (1 / c, ln c) of entry i: 16-entry lookups in two registers each.
+    let tab = |half: usize, part: usize| {
+        let t: [f64; 8] = std::array::from_fn(|l| {
+            let e = LN_TAB[8 * half + l];
+            f64::from_bits(if part == 0 { e.0 } else { e.1 })
+        });
+        _mm512_setr_pd(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7])
+    };
+    let invc = _mm512_permutex2var_pd(tab(0, 0), i, tab(1, 0));
+    let logc = _mm512_permutex2var_pd(tab(0, 1), i, tab(1, 1));
+    let r = _mm512_fmadd_pd(z, invc, k(-1.0));
+    let y0 = _mm512_fmadd_pd(kd, k(LN_LN2), logc);
+    let r2 = _mm512_mul_pd(r, r);
+    let y = _mm512_fmadd_pd(k(LN_A1), r, k(LN_A2));
+    let y = _mm512_fmadd_pd(k(LN_A0), r2, y);
+    let y = _mm512_fmadd_pd(y, r2, _mm512_add_pd(y0, r));
+    // Outside the main path: x == 1, or ix - 0x00800000 >= 0x7f000000 (unsigned).
+    let one = _mm256_cmpeq_epi32_mask(ix, _mm256_set1_epi32(0x3f80_0000));
+    let off = _mm256_sub_epi32(ix, _mm256_set1_epi32(0x0080_0000));
+    let special = one | _mm256_cmpge_epu32_mask(off, _mm256_set1_epi32(0x7f00_0000));
+    (_mm512_cvtpd_ps(y), special)
+}
+
+/// [`ln`] of 16 lanes at once with AVX-512: the same operations, so every lane is
+/// bit-identical (lanes outside the main path through the scalar function).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline]
+pub fn ln_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    halves(x, |h| ln8(h), ln)
 }
 
 /// Softmax cross-entropy of one sample. Writes dL/dlogits (softmax - onehot) into `grad`,
@@ -228,7 +378,7 @@ pub fn softmax_xent(logits: &[f32], label: usize, grad: &mut [f32]) -> (f32, boo
     for g in grad.iter_mut() {
         *g *= inv;
     }
-    let loss = sum.ln() - (logits[label] - max);
+    let loss = ln(sum) - (logits[label] - max);
     grad[label] -= 1.0;
     (loss, arg == label)
 }

@@ -455,9 +455,11 @@ impl Network for Mlp {
         unsafe {
             match (self.kernel, self.nh) {
                 #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx512, 16) => avx512::train::<16>(self, q, xq, labels, act, key, grad, dx),
+                (Kernel::Avx512, 16) if self.ni == 49 => {
+                    avx512::train::<49, 16>(self, q, xq, labels, act, key, grad, dx)
+                }
                 #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx512, _) => avx512::train::<0>(self, q, xq, labels, act, key, grad, dx),
+                (Kernel::Avx512, _) => avx512::train::<0, 0>(self, q, xq, labels, act, key, grad, dx),
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx2, 16) => train_avx2_16(self, q, xq, labels, act, key, grad, dx),
                 #[cfg(target_arch = "x86_64")]
@@ -473,9 +475,11 @@ impl Network for Mlp {
         unsafe {
             match (self.kernel, self.nh) {
                 #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx512, 16) => avx512::predict::<16>(self, q, xq, act, key, out),
+                (Kernel::Avx512, 16) if self.ni == 49 => {
+                    avx512::predict::<49, 16>(self, q, xq, act, key, out)
+                }
                 #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx512, _) => avx512::predict::<0>(self, q, xq, act, key, out),
+                (Kernel::Avx512, _) => avx512::predict::<0, 0>(self, q, xq, act, key, out),
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx2, 16) => predict_avx2_16(self, q, xq, act, key, out),
                 #[cfg(target_arch = "x86_64")]
@@ -487,30 +491,40 @@ impl Network for Mlp {
     }
 }
 
-/// The AVX-512 kernel: the portable kernel's arithmetic, operation for operation, with 16
-/// lanes per register. Hidden vectors (and the 10 logits, and dL/dx) lie along the lanes,
-/// one register per 16 units (the last one zero-padded); 8 samples go through together so
-/// that 8 independent accumulators keep the adders busy. Every sum keeps the portable
-/// order: a pre-activation starts from its bias and adds inputs `i = 0, 1, ...`; a gradient
-/// entry adds the samples' terms in sample order; dL/dh and dL/dx start from 0.
+/// The AVX-512 kernel: the portable kernel's arithmetic, operation for operation, 16 lanes
+/// per register. Hidden vectors lie along the lanes, one register per 16 units (the last
+/// one zero-padded). The forward pass and dL/dz run 8 samples at a time (8 independent
+/// accumulators keep the adders busy); the softmax runs with those 8 samples along the
+/// lanes. The weight gradients are then summed over a block of up to 32 samples, 8 rows
+/// of W1 (or the 10 columns of W2) at a time. Every sum keeps the portable order: a
+/// pre-activation starts from its bias and adds inputs `i = 0, 1, ...` (logits: hidden
+/// units `j = 0, 1, ...`); dL/dh and dL/dx start from 0 and add outputs (hidden units) in
+/// order; a gradient entry adds the samples' terms in sample order.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Mlp, OutputKind, CLASSES};
-    use crate::nn::act::{argmax, exp_avx512, softmax_xent, tanh_avx512};
+    use crate::nn::act::{argmax, exp_avx512, ln_avx512, softmax_xent, tanh_avx512};
     use crate::nn::BatchStats;
     use crate::quant::Grid;
     use std::arch::x86_64::*;
 
-    /// Samples per group.
-    const G: usize = 8;
+    /// Samples per group (forward pass, softmax, dL/dz).
+    const G: usize = 16;
+
+    /// Samples per block (weight gradients).
+    const BLOCK: usize = 32;
+
+    /// Rows of W1 whose gradients are summed together.
+    const ROWS: usize = 8;
 
     /// 16 floats, aligned like a register.
     #[derive(Clone, Copy, Default)]
     #[repr(C, align(64))]
     pub(super) struct Lanes([f32; 16]);
 
-    /// Padded copies of the parameters (made once per batch) and per-group buffers. A hidden
-    /// vector takes `nc` registers (`nh` rounded up to 16 lanes), an input vector `nx`.
+    /// Padded copies of the parameters (made once per batch) and the buffers of a block. A
+    /// hidden vector takes `nc` registers (`nh` rounded up to 16 lanes), an input vector
+    /// `nx`.
     pub(super) struct Wide {
         nc: usize,
         nx: usize,
@@ -525,20 +539,18 @@ mod avx512 {
         w2t: Vec<Lanes>,
         /// `[j * nx + c]`: column j of W1, along the inputs (for dL/dx).
         w1t: Vec<Lanes>,
-        /// `[g * nc + c]`: tanh, Q(tanh) and dL/dz1 of the group's samples.
+        /// `[g * nc + c]`: tanh of the group's samples.
         a: Vec<Lanes>,
+        /// `[g]`: logits of the group's samples.
+        z2: [Lanes; G],
+        /// `[s * nc + c]`: Q(tanh) and dL/dz1 of the block's samples.
         hq: Vec<Lanes>,
         dz1: Vec<Lanes>,
-        /// `[g]`: logits.
-        z2: [Lanes; G],
-        /// `[o][g]`: dL/dlogits, output-major (the softmax runs with samples along lanes).
-        dz2: [[f32; G]; CLASSES],
-        /// The batch's running W2 gradient, transposed (`[o * nc + c]`), added to `grad` at
-        /// the end.
+        /// `[o][s]`: dL/dlogits of the block's samples, output-major.
+        dz2: [[f32; BLOCK]; CLASSES],
+        /// The batch's running W2 gradient, transposed (`[o * nc + c]`), added to `grad`
+        /// at the end.
         gw2: Vec<Lanes>,
-        /// Running b1 and b2 gradients (copied from and back to `grad`).
-        gb1: Vec<Lanes>,
-        gb2: [f32; CLASSES],
     }
 
     impl Wide {
@@ -555,13 +567,11 @@ mod avx512 {
                 w2t: vec![z; CLASSES * nc],
                 w1t: vec![z; nh * nx],
                 a: vec![z; G * nc],
-                hq: vec![z; G * nc],
-                dz1: vec![z; G * nc],
                 z2: [z; G],
-                dz2: [[0.0; G]; CLASSES],
+                hq: vec![z; BLOCK * nc],
+                dz1: vec![z; BLOCK * nc],
+                dz2: [[0.0; BLOCK]; CLASSES],
                 gw2: vec![z; CLASSES * nc],
-                gb1: vec![z; nc],
-                gb2: [0.0; CLASSES],
             }
         }
     }
@@ -601,6 +611,13 @@ mod avx512 {
         unsafe { _mm512_store_ps(v.0.as_mut_ptr(), x) }
     }
 
+    /// `x` in every lane.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[inline]
+    fn splat(x: f32) -> __m512 {
+        _mm512_set1_ps(x)
+    }
+
     /// `a + b * c`, as two roundings (never a fused multiply-add).
     #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
@@ -608,9 +625,16 @@ mod avx512 {
         _mm512_add_ps(a, _mm512_mul_ps(b, c))
     }
 
+    /// The input and hidden widths: `NI` and `NH` when given at compile time (the seed
+    /// model's, so that every offset below is a constant), else `ni` and `nh`.
+    #[inline(always)]
+    fn dims<const NI: usize, const NH: usize>(ni: usize, nh: usize) -> (usize, usize) {
+        debug_assert!((NI == 0 || NI == ni) && (NH == 0 || NH == nh));
+        (if NI == 0 { ni } else { NI }, if NH == 0 { nh } else { NH })
+    }
+
     /// Copy and pad the parameters for this batch; the transposes by gathers.
     #[target_feature(enable = "avx512f,avx512vl")]
-    #[inline]
     unsafe fn prepare(w: &mut Wide, ni: usize, nh: usize, q: &[f32], with_w1t: bool) {
         let nc = w.nc;
         let (w1, rest) = q.split_at(ni * nh);
@@ -622,7 +646,8 @@ mod avx512 {
         for c in 0..nc {
             let m = mask(nh - 16 * c);
             for i in 0..ni {
-                st(&mut w.w1[i * nc + c], _mm512_maskz_loadu_ps(m, w1.as_ptr().add(i * nh + 16 * c)));
+                let row = _mm512_maskz_loadu_ps(m, w1.as_ptr().add(i * nh + 16 * c));
+                st(&mut w.w1[i * nc + c], row);
             }
             st(&mut w.b1[c], _mm512_maskz_loadu_ps(m, b1.as_ptr().add(16 * c)));
             // Lane l of column o: W2[16c + l][o].
@@ -655,53 +680,55 @@ mod avx512 {
         }
     }
 
-    /// Forward `N` samples (`xs`: N x ni inputs): fills `a`, `hq` and `z2`.
+    /// Forward `N` samples (`xs`: N x ni inputs): fills `a` and `z2` (the group's) and
+    /// `hq[t..t + N]` (the block's).
     #[target_feature(enable = "avx512f,avx512vl")]
-    #[inline]
-    #[allow(clippy::needless_range_loop)]
-    unsafe fn forward<const N: usize>(
+    #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+    unsafe fn forward<const N: usize, const NI: usize, const NH: usize>(
         w: &mut Wide,
         ni: usize,
         nh: usize,
         output: OutputKind,
         xs: &[f32],
+        t: usize,
         act: &Grid,
         key: u64,
     ) {
-        let nc = w.nc;
-        assert!(xs.len() >= N * ni && w.w1.len() >= ni * nc);
-        let x = xs.as_ptr();
+        let (ni, nh) = dims::<NI, NH>(ni, nh);
+        let nc = nh.div_ceil(16);
+        assert!(xs.len() >= N * ni && w.w1.len() == ni * nc && (t + N) * nc <= w.hq.len());
+        let x: [*const f32; N] = std::array::from_fn(|g| xs.as_ptr().add(g * ni));
         // z1 = b1 + sum_i x_i W1[i], then tanh.
         for c in 0..nc {
             let mut acc = [ld(&w.b1[c]); N];
             for i in 0..ni {
                 let wi = ld(w.w1.get_unchecked(i * nc + c));
                 for g in 0..N {
-                    acc[g] = mac(acc[g], _mm512_set1_ps(*x.add(g * ni + i)), wi);
+                    acc[g] = mac(acc[g], splat(*x[g].add(i)), wi);
                 }
             }
             for g in 0..N {
                 st(&mut w.a[g * nc + c], tanh_avx512(acc[g]));
             }
         }
-        // Q(tanh), with the stochastic key of entry j of sample g at key + g * nh + j.
+        // Q(tanh), with the stochastic key of unit j of sample g at key + g * nh + j.
+        let hq = &mut w.hq[t * nc..(t + N) * nc];
         if nh == 16 * nc {
-            let a = &flat(&w.a)[..N * nh];
-            act.quantize_slice(a, &mut flat_mut(&mut w.hq)[..N * nh], key);
+            act.quantize_slice(&flat(&w.a)[..N * nh], flat_mut(hq), key);
         } else {
             for g in 0..N {
                 let a = &flat(&w.a[g * nc..])[..nh];
-                let hq = &mut flat_mut(&mut w.hq[g * nc..])[..nh];
-                act.quantize_slice(a, hq, key.wrapping_add((g * nh) as u64));
+                let h = &mut flat_mut(&mut hq[g * nc..])[..nh];
+                act.quantize_slice(a, h, key.wrapping_add((g * nh) as u64));
             }
         }
         // z2 = b2 + sum_j Q(h_j) W2[j] (then tanh when chosen).
-        let hq = flat(&w.hq).as_ptr();
+        let h: [*const f32; N] = std::array::from_fn(|g| flat(&hq[g * nc..]).as_ptr());
         let mut z = [ld(&w.b2); N];
         for j in 0..nh {
             let wj = ld(w.w2.get_unchecked(j));
             for g in 0..N {
-                z[g] = mac(z[g], _mm512_set1_ps(*hq.add(g * nc * 16 + j)), wj);
+                z[g] = mac(z[g], splat(*h[g].add(j)), wj);
             }
         }
         for g in 0..N {
@@ -712,89 +739,131 @@ mod avx512 {
         }
     }
 
-    /// [`softmax_xent`] of the group's 8 samples at once, one sample per lane: fills
-    /// `dz2` (times `inv_b`, and tanh' when chosen) and adds to `stats` in sample order.
+    /// Columns 0..10 of the 16 x 16 matrix with rows `r`: an in-register transpose.
     #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
+    fn transpose(r: [__m512; 16]) -> [__m512; CLASSES] {
+        let pd = _mm512_castps_pd;
+        let ps = _mm512_castpd_ps;
+        // Within each 128-bit lane (columns 4L..4L + 4): t[2p], t[2p + 1] interleave rows 2p
+        // and 2p + 1; u[4q + c] holds rows 4q..4q + 4 of column 4L + c.
+        let t: [__m512; 16] = std::array::from_fn(|k| {
+            let (a, b) = (r[k & !1], r[k | 1]);
+            if k % 2 == 0 {
+                _mm512_unpacklo_ps(a, b)
+            } else {
+                _mm512_unpackhi_ps(a, b)
+            }
+        });
+        let u: [__m512; 16] = std::array::from_fn(|k| {
+            let (q, c) = (k / 4, k % 4);
+            let (a, b) = (pd(t[4 * q + c / 2]), pd(t[4 * q + 2 + c / 2]));
+            ps(if c % 2 == 0 { _mm512_unpacklo_pd(a, b) } else { _mm512_unpackhi_pd(a, b) })
+        });
+        // Then whole 128-bit lanes: column c from lane 0 of u[c], u[4 + c], u[8 + c],
+        // u[12 + c]; columns c + 4 and c + 8 from lanes 1 and 2.
+        let mut out = [_mm512_setzero_ps(); CLASSES];
+        for c in 0..4 {
+            let v0 = _mm512_shuffle_f32x4::<0x88>(u[c], u[4 + c]);
+            let v1 = _mm512_shuffle_f32x4::<0xdd>(u[c], u[4 + c]);
+            let v2 = _mm512_shuffle_f32x4::<0x88>(u[8 + c], u[12 + c]);
+            let v3 = _mm512_shuffle_f32x4::<0xdd>(u[8 + c], u[12 + c]);
+            out[c] = _mm512_shuffle_f32x4::<0x88>(v0, v2);
+            out[c + 4] = _mm512_shuffle_f32x4::<0x88>(v1, v3);
+            if c + 8 < CLASSES {
+                out[c + 8] = _mm512_shuffle_f32x4::<0xdd>(v0, v2);
+            }
+        }
+        out
+    }
+
+    /// [`softmax_xent`] of the group's 16 samples at once, one sample per lane: fills
+    /// `dz2[.][t..t + 16]` (times `inv_b`, and tanh' when chosen) and adds to `stats` in
+    /// sample order.
+    #[target_feature(enable = "avx512f,avx512vl")]
     #[allow(clippy::needless_range_loop)]
-    unsafe fn softmax_group(w: &mut Wide, output: OutputKind, labels: &[u8], inv_b: f32, stats: &mut BatchStats) {
-        assert!(labels.len() == G && G == 8);
+    unsafe fn softmax_group(
+        w: &mut Wide,
+        output: OutputKind,
+        labels: &[u8],
+        t: usize,
+        inv_b: f32,
+        stats: &mut BatchStats,
+    ) {
+        assert!(labels.len() == G && G == 16 && t + G <= BLOCK);
         // Column o: logit o of each sample.
-        let z2 = flat(&w.z2).as_ptr();
-        let rows = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
-        let z: [__m256; CLASSES] = std::array::from_fn(|o| _mm256_i32gather_ps::<4>(z2.add(o), rows));
+        let z = transpose(std::array::from_fn(|g| ld(&w.z2[g])));
         // The scalar scan, lane by lane: max, and the first index reaching it.
-        let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
-        let mut arg = _mm256_setzero_si256();
+        let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut arg = _mm512_setzero_si512();
         for o in 0..CLASSES {
-            let gt = _mm256_cmp_ps_mask::<_CMP_GT_OQ>(z[o], max);
-            max = _mm256_mask_blend_ps(gt, max, z[o]);
-            arg = _mm256_mask_blend_epi32(gt, arg, _mm256_set1_epi32(o as i32));
+            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(z[o], max);
+            max = _mm512_mask_blend_ps(gt, max, z[o]);
+            arg = _mm512_mask_blend_epi32(gt, arg, _mm512_set1_epi32(o as i32));
         }
-        let mut e = [_mm256_setzero_ps(); CLASSES];
-        let mut sum = _mm256_setzero_ps();
+        let mut e = [_mm512_setzero_ps(); CLASSES];
+        let mut sum = _mm512_setzero_ps();
         for o in 0..CLASSES {
-            e[o] = exp_avx512(_mm256_sub_ps(z[o], max));
-            sum = _mm256_add_ps(sum, e[o]);
+            e[o] = exp_avx512(_mm512_sub_ps(z[o], max));
+            sum = _mm512_add_ps(sum, e[o]);
         }
-        let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
-        let label = _mm256_cvtepu8_epi32(_mm_loadl_epi64(labels.as_ptr() as *const __m128i));
-        // loss = ln(sum) - (z_label - max), ln a library call per sample.
-        let mut ln = [0.0f32; G];
-        _mm256_storeu_ps(ln.as_mut_ptr(), sum);
-        for v in ln.iter_mut() {
-            *v = v.ln();
+        let inv = _mm512_div_ps(splat(1.0), sum);
+        let label = _mm512_cvtepu8_epi32(_mm_loadu_si128(labels.as_ptr() as *const __m128i));
+        // loss = ln(sum) - (z_label - max).
+        let mut zl = _mm512_setzero_ps();
+        for o in 0..CLASSES {
+            zl = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(label, _mm512_set1_epi32(o as i32)), zl, z[o]);
         }
-        let zl = _mm256_i32gather_ps::<4>(z2, _mm256_add_epi32(rows, label));
-        let loss = _mm256_sub_ps(_mm256_loadu_ps(ln.as_ptr()), _mm256_sub_ps(zl, max));
+        let loss = _mm512_sub_ps(ln_avx512(sum), _mm512_sub_ps(zl, max));
         let mut l = [0.0f32; G];
-        _mm256_storeu_ps(l.as_mut_ptr(), loss);
+        _mm512_storeu_ps(l.as_mut_ptr(), loss);
         for v in l {
             stats.loss_sum += v as f64;
         }
-        stats.correct += _mm256_cmpeq_epi32_mask(arg, label).count_ones() as usize;
-        let (one, inv_b) = (_mm256_set1_ps(1.0), _mm256_set1_ps(inv_b));
+        stats.correct += _mm512_cmpeq_epi32_mask(arg, label).count_ones() as usize;
+        let (one, inv_b) = (splat(1.0), splat(inv_b));
         for o in 0..CLASSES {
             // softmax - onehot, over the batch size.
-            let mut d = _mm256_mul_ps(e[o], inv);
-            let is_label = _mm256_cmpeq_epi32_mask(label, _mm256_set1_epi32(o as i32));
-            d = _mm256_mask_sub_ps(d, is_label, d, one);
-            d = _mm256_mul_ps(d, inv_b);
+            let mut d = _mm512_mul_ps(e[o], inv);
+            let is_label = _mm512_cmpeq_epi32_mask(label, _mm512_set1_epi32(o as i32));
+            d = _mm512_mask_sub_ps(d, is_label, d, one);
+            d = _mm512_mul_ps(d, inv_b);
             if output == OutputKind::Tanh {
-                d = _mm256_mul_ps(d, _mm256_sub_ps(one, _mm256_mul_ps(z[o], z[o])));
+                d = _mm512_mul_ps(d, _mm512_sub_ps(one, _mm512_mul_ps(z[o], z[o])));
             }
-            _mm256_storeu_ps(w.dz2[o].as_mut_ptr(), d);
+            _mm512_storeu_ps(w.dz2[o].as_mut_ptr().add(t), d);
         }
     }
 
-    /// Forward and backward of `N` samples from sample `s0`.
+    /// Forward pass and dL/dz of `N` samples, samples `t..t + N` of the block that starts
+    /// at sample `b0` of the batch; the b1 and b2 gradients and dL/dx.
     #[target_feature(enable = "avx512f,avx512vl")]
-    #[inline]
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-    unsafe fn train_group<const N: usize>(
+    unsafe fn group<const N: usize, const NI: usize, const NH: usize>(
         w: &mut Wide,
         ni: usize,
         nh: usize,
         output: OutputKind,
-        s0: usize,
+        b0: usize,
+        t: usize,
         xq: &[f32],
         labels: &[u8],
         act: &Grid,
         key: u64,
         inv_b: f32,
-        gw1: &mut [f32],
+        gb: (&mut [f32], &mut [f32]),
         dx: Option<&mut [f32]>,
         stats: &mut BatchStats,
     ) {
-        let nc = w.nc;
+        let (ni, nh) = dims::<NI, NH>(ni, nh);
+        let nc = nh.div_ceil(16);
+        let s0 = b0 + t;
         let xs = &xq[s0 * ni..(s0 + N) * ni];
-        forward::<N>(w, ni, nh, output, xs, act, key.wrapping_add((s0 * nh) as u64));
-        let x = xs.as_ptr();
-        let one = _mm512_set1_ps(1.0);
+        forward::<N, NI, NH>(w, ni, nh, output, xs, t, act, key.wrapping_add((s0 * nh) as u64));
         // Softmax cross-entropy and dL/dz2 (its gradient over the batch size, times tanh'
-        // when chosen), output-major; then the b2 gradient, sample by sample.
+        // when chosen); the b2 gradient.
         if N == G {
-            softmax_group(w, output, &labels[s0..s0 + G], inv_b, stats);
+            softmax_group(w, output, &labels[s0..s0 + G], t, inv_b, stats);
         } else {
             for g in 0..N {
                 let z = &w.z2[g].0[..CLASSES];
@@ -807,70 +876,47 @@ mod avx512 {
                     if output == OutputKind::Tanh {
                         d[o] *= 1.0 - z[o] * z[o];
                     }
-                    w.dz2[o][g] = d[o];
+                    w.dz2[o][t + g] = d[o];
                 }
             }
         }
+        let (gb1, gb2) = gb;
         for o in 0..CLASSES {
             for g in 0..N {
-                w.gb2[o] += w.dz2[o][g];
+                gb2[o] += w.dz2[o][t + g];
             }
         }
-        // W2 gradient (transposed): column o gets dz2_o Q(h) of each sample.
-        for o in 0..CLASSES {
-            for c in 0..nc {
-                let r = w.gw2.get_unchecked_mut(o * nc + c);
-                let mut acc = ld(r);
-                for g in 0..N {
-                    acc = mac(acc, _mm512_set1_ps(w.dz2[o][g]), ld(&w.hq[g * nc + c]));
-                }
-                st(r, acc);
-            }
-        }
-        // dL/dz1 = (sum_o W2[., o] dz2_o) * tanh'; b1 gradient.
+        // dL/dz1 = (sum_o W2[., o] dz2_o) * tanh'; the b1 gradient.
         for c in 0..nc {
             let mut acc = [_mm512_setzero_ps(); N];
             for o in 0..CLASSES {
                 let wo = ld(&w.w2t[o * nc + c]);
                 for g in 0..N {
-                    acc[g] = mac(acc[g], wo, _mm512_set1_ps(w.dz2[o][g]));
+                    acc[g] = mac(acc[g], wo, splat(w.dz2[o][t + g]));
                 }
             }
-            let mut gb1 = ld(&w.gb1[c]);
+            let m = mask(nh - 16 * c);
+            let mut b = _mm512_maskz_loadu_ps(m, gb1.as_ptr().add(16 * c));
             for g in 0..N {
                 let a = ld(&w.a[g * nc + c]);
-                let d = _mm512_mul_ps(acc[g], _mm512_sub_ps(one, _mm512_mul_ps(a, a)));
-                gb1 = _mm512_add_ps(gb1, d);
-                st(&mut w.dz1[g * nc + c], d);
+                let d = _mm512_mul_ps(acc[g], _mm512_sub_ps(splat(1.0), _mm512_mul_ps(a, a)));
+                b = _mm512_add_ps(b, d);
+                st(&mut w.dz1[(t + g) * nc + c], d);
             }
-            st(&mut w.gb1[c], gb1);
-        }
-        // W1 gradient: row i gets x_i dz1 of each sample.
-        assert!(gw1.len() == ni * nh);
-        for c in 0..nc {
-            let m = mask(nh - 16 * c);
-            let dz: [__m512; N] = std::array::from_fn(|g| ld(&w.dz1[g * nc + c]));
-            for i in 0..ni {
-                let p = gw1.as_mut_ptr().add(i * nh + 16 * c);
-                let mut acc = _mm512_maskz_loadu_ps(m, p);
-                for g in 0..N {
-                    acc = mac(acc, _mm512_set1_ps(*x.add(g * ni + i)), dz[g]);
-                }
-                _mm512_mask_storeu_ps(p, m, acc);
-            }
+            _mm512_mask_storeu_ps(gb1.as_mut_ptr().add(16 * c), m, b);
         }
         // dL/dx = sum_j W1[., j] dz1_j.
         if let Some(dx) = dx {
             let nx = w.nx;
             let dx = &mut dx[s0 * ni..(s0 + N) * ni];
-            let dz1 = flat(&w.dz1).as_ptr();
+            let d: [*const f32; N] = std::array::from_fn(|g| flat(&w.dz1[(t + g) * nc..]).as_ptr());
             for c in 0..nx {
                 let m = mask(ni - 16 * c);
                 let mut acc = [_mm512_setzero_ps(); N];
                 for j in 0..nh {
                     let wj = ld(&w.w1t[j * nx + c]);
                     for g in 0..N {
-                        acc[g] = mac(acc[g], wj, _mm512_set1_ps(*dz1.add(g * nc * 16 + j)));
+                        acc[g] = mac(acc[g], wj, splat(*d[g].add(j)));
                     }
                 }
                 for g in 0..N {
@@ -880,10 +926,83 @@ mod avx512 {
         }
     }
 
-    /// The batch: `NH` is the hidden width when known at compile time (0: `net.nh`).
+    /// W1 gradient rows `i..i + R`, chunk `c`: each adds x_i dz1 of the block's `nb`
+    /// samples (`x`: the block's inputs), in sample order.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    unsafe fn gw1_rows<const R: usize, const NI: usize, const NH: usize>(
+        w: &Wide,
+        gw1: &mut [f32],
+        ni: usize,
+        nh: usize,
+        c: usize,
+        i: usize,
+        x: &[f32],
+        nb: usize,
+    ) {
+        let (ni, nh) = dims::<NI, NH>(ni, nh);
+        let nc = nh.div_ceil(16);
+        assert!(i + R <= ni && gw1.len() == ni * nh && x.len() >= nb * ni && nb <= BLOCK);
+        let m = mask(nh - 16 * c);
+        let p: [*mut f32; R] = std::array::from_fn(|r| gw1.as_mut_ptr().add((i + r) * nh + 16 * c));
+        let mut acc: [__m512; R] = std::array::from_fn(|r| _mm512_maskz_loadu_ps(m, p[r]));
+        for s in 0..nb {
+            let d = ld(w.dz1.get_unchecked(s * nc + c));
+            let xs = x.as_ptr().add(s * ni + i);
+            for r in 0..R {
+                acc[r] = mac(acc[r], splat(*xs.add(r)), d);
+            }
+        }
+        for r in 0..R {
+            _mm512_mask_storeu_ps(p[r], m, acc[r]);
+        }
+    }
+
+    /// The weight gradients of a block of `nb` samples starting at sample `b0`.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn block_gradients<const NI: usize, const NH: usize>(
+        w: &mut Wide,
+        ni: usize,
+        nh: usize,
+        b0: usize,
+        nb: usize,
+        xq: &[f32],
+        gw1: &mut [f32],
+    ) {
+        let (ni, nh) = dims::<NI, NH>(ni, nh);
+        let nc = nh.div_ceil(16);
+        let x = &xq[b0 * ni..(b0 + nb) * ni];
+        for c in 0..nc {
+            let mut i = 0;
+            while i + ROWS <= ni {
+                gw1_rows::<ROWS, NI, NH>(w, gw1, ni, nh, c, i, x, nb);
+                i += ROWS;
+            }
+            while i < ni {
+                gw1_rows::<1, NI, NH>(w, gw1, ni, nh, c, i, x, nb);
+                i += 1;
+            }
+        }
+        // W2 gradient (transposed): column o adds dz2_o Q(h) of each sample.
+        for c in 0..nc {
+            let mut acc: [__m512; CLASSES] = std::array::from_fn(|o| ld(&w.gw2[o * nc + c]));
+            for s in 0..nb {
+                let h = ld(&w.hq[s * nc + c]);
+                for o in 0..CLASSES {
+                    acc[o] = mac(acc[o], splat(w.dz2[o][s]), h);
+                }
+            }
+            for o in 0..CLASSES {
+                st(&mut w.gw2[o * nc + c], acc[o]);
+            }
+        }
+    }
+
+    /// The batch (`NI`, `NH`: see [`dims`]).
     #[target_feature(enable = "avx512f,avx512vl")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn train<const NH: usize>(
+    pub(super) unsafe fn train<const NI: usize, const NH: usize>(
         net: &mut Mlp,
         q: &[f32],
         xq: &[f32],
@@ -893,9 +1012,8 @@ mod avx512 {
         grad: &mut [f32],
         mut dx: Option<&mut [f32]>,
     ) -> BatchStats {
-        let (ni, output) = (net.ni, net.output);
-        let nh = if NH == 0 { net.nh } else { NH };
-        debug_assert_eq!(nh, net.nh);
+        let (ni, nh) = dims::<NI, NH>(net.ni, net.nh);
+        let output = net.output;
         let w = net.wide.as_deref_mut().expect("AVX-512 buffers");
         let m = labels.len();
         assert!(xq.len() == m * ni && grad.len() == ni * nh + nh + nh * CLASSES + CLASSES);
@@ -906,28 +1024,26 @@ mod avx512 {
         let (gw1, rest) = grad.split_at_mut(ni * nh);
         let (gb1, rest) = rest.split_at_mut(nh);
         let (gw2, gb2) = rest.split_at_mut(nh * CLASSES);
-        let m10 = mask(CLASSES);
-        for c in 0..w.nc {
-            let v = _mm512_maskz_loadu_ps(mask(nh - 16 * c), gb1.as_ptr().add(16 * c));
-            st(&mut w.gb1[c], v);
-        }
-        w.gb2.copy_from_slice(gb2);
         w.gw2.fill(Lanes::default());
         let inv_b = 1.0 / m as f32;
         let mut stats = BatchStats::default();
-        let mut s0 = 0;
-        while s0 + G <= m {
-            train_group::<G>(w, ni, nh, output, s0, xq, labels, act, key, inv_b, gw1, dx.as_deref_mut(), &mut stats);
-            s0 += G;
+        let mut b0 = 0;
+        while b0 < m {
+            let nb = BLOCK.min(m - b0);
+            let mut t = 0;
+            while t + G <= nb {
+                let gb = (&mut *gb1, &mut *gb2);
+                group::<G, NI, NH>(w, ni, nh, output, b0, t, xq, labels, act, key, inv_b, gb, dx.as_deref_mut(), &mut stats);
+                t += G;
+            }
+            while t < nb {
+                let gb = (&mut *gb1, &mut *gb2);
+                group::<1, NI, NH>(w, ni, nh, output, b0, t, xq, labels, act, key, inv_b, gb, dx.as_deref_mut(), &mut stats);
+                t += 1;
+            }
+            block_gradients::<NI, NH>(w, ni, nh, b0, nb, xq, gw1);
+            b0 += nb;
         }
-        while s0 < m {
-            train_group::<1>(w, ni, nh, output, s0, xq, labels, act, key, inv_b, gw1, dx.as_deref_mut(), &mut stats);
-            s0 += 1;
-        }
-        for c in 0..w.nc {
-            _mm512_mask_storeu_ps(gb1.as_mut_ptr().add(16 * c), mask(nh - 16 * c), ld(&w.gb1[c]));
-        }
-        gb2.copy_from_slice(&w.gb2);
         let gw2t = flat(&w.gw2);
         for j in 0..nh {
             for o in 0..CLASSES {
@@ -939,7 +1055,7 @@ mod avx512 {
 
     /// Predicted classes of a batch.
     #[target_feature(enable = "avx512f,avx512vl")]
-    pub(super) unsafe fn predict<const NH: usize>(
+    pub(super) unsafe fn predict<const NI: usize, const NH: usize>(
         net: &mut Mlp,
         q: &[f32],
         xq: &[f32],
@@ -947,8 +1063,8 @@ mod avx512 {
         key: u64,
         out: &mut [u8],
     ) {
-        let (ni, output) = (net.ni, net.output);
-        let nh = if NH == 0 { net.nh } else { NH };
+        let (ni, nh) = dims::<NI, NH>(net.ni, net.nh);
+        let output = net.output;
         let w = net.wide.as_deref_mut().expect("AVX-512 buffers");
         let m = out.len();
         assert!(xq.len() == m * ni);
@@ -957,10 +1073,10 @@ mod avx512 {
         while s0 < m {
             let k = key.wrapping_add((s0 * nh) as u64);
             let n = if s0 + G <= m {
-                forward::<G>(w, ni, nh, output, &xq[s0 * ni..], act, k);
+                forward::<G, NI, NH>(w, ni, nh, output, &xq[s0 * ni..], 0, act, k);
                 G
             } else {
-                forward::<1>(w, ni, nh, output, &xq[s0 * ni..], act, k);
+                forward::<1, NI, NH>(w, ni, nh, output, &xq[s0 * ni..], 0, act, k);
                 1
             };
             for (t, o) in out[s0..s0 + n].iter_mut().enumerate() {
