@@ -183,3 +183,40 @@ fn dead_start_is_reported() {
         "the default init must not start dead at n = 3"
     );
 }
+
+/// A tiny HTTP server on 127.0.0.1 that answers every request with `body`; returns its URL.
+fn serve_forever(body: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn fetch_with_md5_mismatch_fails_with_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = serve_forever(b"definitely not the KMNIST file");
+    let dir = tmp.path().join("kmnist");
+    let out = aqnn()
+        .env("AQNN_BASE_URL", &url)
+        .args(["data", "fetch", "--data-dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let e = assert_clean_failure(&out);
+    assert!(e.contains("md5"), "{e}");
+    // Nothing half-downloaded is left in place under the real name.
+    assert!(!dir.join("train-images-idx3-ubyte.gz").exists());
+}
