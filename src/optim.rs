@@ -141,6 +141,31 @@ mod tests {
         assert!((p[1] + 0.49).abs() < 1e-4);
     }
 
+    /// The AVX-512 build of the Adam update equals the portable one.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn adam_builds_agree() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let n = 1001;
+        let f = |k: usize, s: f32| ((k * 7919 % 1000) as f32 / 500.0 - 1.0) * s;
+        let mut p1: Vec<f32> = (0..n).map(|k| f(k, 1.0)).collect();
+        let mut m1: Vec<f32> = (0..n).map(|k| f(k + 1, 0.1)).collect();
+        let mut v1: Vec<f32> = (0..n).map(|k| f(k + 2, 0.01).abs()).collect();
+        let (mut p2, mut m2, mut v2) = (p1.clone(), m1.clone(), v1.clone());
+        for t in 0..50 {
+            let g: Vec<f32> = (0..n).map(|k| f(k * (t + 3), 2.0)).collect();
+            adam(&mut p1, &g, &mut m1, &mut v1, 0.01, 0.03);
+            // SAFETY: the CPU has AVX-512F.
+            unsafe { adam_avx512(&mut p2, &g, &mut m2, &mut v2, 0.01, 0.03) };
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&p1), bits(&p2));
+        assert_eq!(bits(&m1), bits(&m2));
+        assert_eq!(bits(&v1), bits(&v2));
+    }
+
     #[test]
     fn sgd_momentum_and_clip() {
         let mut o = Optimizer::new(OptimizerKind::Sgd, 0.1, 0.9, 1);

@@ -425,6 +425,31 @@ mod tests {
         }
     }
 
+    /// The AVX-512 build of `quantize_slice` equals the portable one for every mode.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn quantize_slice_builds_agree() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let src: Vec<f32> = (-3000..=3000)
+            .map(|i| i as f32 / 1777.0)
+            .chain([0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY])
+            .collect();
+        for n in [0u32, 2, 3, 8, 9, 16, 255] {
+            for mode in Rounding::ALL {
+                let grid = if n == 0 { Grid::full_precision() } else { g(n, mode) };
+                let mut a = vec![0.0; src.len()];
+                let mut b = vec![0.0; src.len()];
+                grid.quantize_slice_impl(&src, &mut a, 5);
+                // SAFETY: the CPU has AVX-512F.
+                unsafe { grid.quantize_slice_avx512(&src, &mut b, 5) };
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "n={n} {mode}");
+            }
+        }
+    }
+
     #[test]
     fn nearest_level_away_from_ties() {
         let grid = g(5, Rounding::HalfEven);

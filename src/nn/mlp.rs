@@ -213,12 +213,17 @@ impl Mlp {
         let (gw1, grest) = grad.split_at_mut(ni * nh);
         let (gb1, grest) = grest.split_at_mut(nh);
         let (_, gb2) = grest.split_at_mut(nh * CLASSES);
-        for g in 0..G {
-            let mut dz2 = [0.0f32; CP];
+        // Softmax cross-entropy of each sample first (a function call, which would cost the
+        // loop below its optimisations), then the backward pass.
+        let mut dz2s = [[0.0f32; CP]; G];
+        for (g, dz2) in dz2s.iter_mut().enumerate() {
             let z2 = &self.z2[g * CLASSES..(g + 1) * CLASSES];
             let (loss, ok) = softmax_xent(z2, labels[s0 + g] as usize, &mut dz2[..CLASSES]);
             stats.loss_sum += loss as f64;
             stats.correct += ok as usize;
+        }
+        for (g, mut dz2) in dz2s.into_iter().enumerate() {
+            let z2 = &self.z2[g * CLASSES..(g + 1) * CLASSES];
             for (d, &z) in dz2.iter_mut().zip(z2) {
                 *d *= inv_b;
                 if self.output == OutputKind::Tanh {
@@ -633,7 +638,8 @@ mod avx512 {
         (if NI == 0 { ni } else { NI }, if NH == 0 { nh } else { NH })
     }
 
-    /// Copy and pad the parameters for this batch; the transposes by gathers.
+    /// Copy and pad the parameters for this batch, and transpose W2 (and W1 for dL/dx) in
+    /// blocks of 16 x 16.
     #[target_feature(enable = "avx512f,avx512vl")]
     unsafe fn prepare(w: &mut Wide, ni: usize, nh: usize, q: &[f32], with_w1t: bool) {
         let nc = w.nc;
@@ -641,8 +647,11 @@ mod avx512 {
         let (b1, rest) = rest.split_at(nh);
         let (w2, b2) = rest.split_at(nh * CLASSES);
         assert!(b2.len() == CLASSES && w.w1.len() == ni * nc && w.w2.len() == nh);
-        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let zero = _mm512_setzero_ps();
+        let m10 = mask(CLASSES);
+        for j in 0..nh {
+            st(&mut w.w2[j], _mm512_maskz_loadu_ps(m10, w2.as_ptr().add(j * CLASSES)));
+        }
+        st(&mut w.b2, _mm512_maskz_loadu_ps(m10, b2.as_ptr()));
         for c in 0..nc {
             let m = mask(nh - 16 * c);
             for i in 0..ni {
@@ -650,31 +659,25 @@ mod avx512 {
                 st(&mut w.w1[i * nc + c], row);
             }
             st(&mut w.b1[c], _mm512_maskz_loadu_ps(m, b1.as_ptr().add(16 * c)));
-            // Lane l of column o: W2[16c + l][o].
-            let j = _mm512_add_epi32(lane, _mm512_set1_epi32(16 * c as i32));
-            let row = _mm512_mullo_epi32(j, _mm512_set1_epi32(CLASSES as i32));
+            // Column o of W2 along hidden units 16c..16c + 16.
+            let cols = transpose(std::array::from_fn(|l| {
+                w.w2.get(16 * c + l).map_or(_mm512_setzero_ps(), |r| ld(r))
+            }));
             for o in 0..CLASSES {
-                let idx = _mm512_add_epi32(row, _mm512_set1_epi32(o as i32));
-                let col = _mm512_mask_i32gather_ps::<4>(zero, m, idx, w2.as_ptr());
-                st(&mut w.w2t[o * nc + c], col);
+                st(&mut w.w2t[o * nc + c], cols[o]);
             }
         }
-        let m10 = mask(CLASSES);
-        for j in 0..nh {
-            st(&mut w.w2[j], _mm512_maskz_loadu_ps(m10, w2.as_ptr().add(j * CLASSES)));
-        }
-        st(&mut w.b2, _mm512_maskz_loadu_ps(m10, b2.as_ptr()));
         if with_w1t {
+            // Column j of W1 along inputs 16b..16b + 16.
             let nx = w.nx;
-            for c in 0..nx {
-                // Lane l of column j: W1[16c + l][j].
-                let m = mask(ni - 16 * c);
-                let i = _mm512_add_epi32(lane, _mm512_set1_epi32(16 * c as i32));
-                let row = _mm512_mullo_epi32(i, _mm512_set1_epi32(nh as i32));
-                for j in 0..nh {
-                    let idx = _mm512_add_epi32(row, _mm512_set1_epi32(j as i32));
-                    let col = _mm512_mask_i32gather_ps::<4>(zero, m, idx, w1.as_ptr());
-                    st(&mut w.w1t[j * nx + c], col);
+            for b in 0..nx {
+                for c in 0..nc {
+                    let cols = transpose(std::array::from_fn(|l| {
+                        w.w1.get((16 * b + l) * nc + c).filter(|_| 16 * b + l < ni).map_or(_mm512_setzero_ps(), |r| ld(r))
+                    }));
+                    for (l, col) in cols.iter().enumerate().take(nh - 16 * c) {
+                        st(&mut w.w1t[(16 * c + l) * nx + b], *col);
+                    }
                 }
             }
         }
@@ -739,10 +742,10 @@ mod avx512 {
         }
     }
 
-    /// Columns 0..10 of the 16 x 16 matrix with rows `r`: an in-register transpose.
+    /// The columns of the 16 x 16 matrix with rows `r`: an in-register transpose.
     #[target_feature(enable = "avx512f,avx512vl")]
     #[inline]
-    fn transpose(r: [__m512; 16]) -> [__m512; CLASSES] {
+    fn transpose(r: [__m512; 16]) -> [__m512; 16] {
         let pd = _mm512_castps_pd;
         let ps = _mm512_castpd_ps;
         // Within each 128-bit lane (columns 4L..4L + 4): t[2p], t[2p + 1] interleave rows 2p
@@ -760,9 +763,9 @@ mod avx512 {
             let (a, b) = (pd(t[4 * q + c / 2]), pd(t[4 * q + 2 + c / 2]));
             ps(if c % 2 == 0 { _mm512_unpacklo_pd(a, b) } else { _mm512_unpackhi_pd(a, b) })
         });
-        // Then whole 128-bit lanes: column c from lane 0 of u[c], u[4 + c], u[8 + c],
-        // u[12 + c]; columns c + 4 and c + 8 from lanes 1 and 2.
-        let mut out = [_mm512_setzero_ps(); CLASSES];
+        // Then whole 128-bit lanes: column c + 4L from lane L of u[c], u[4 + c], u[8 + c],
+        // u[12 + c].
+        let mut out = [_mm512_setzero_ps(); 16];
         for c in 0..4 {
             let v0 = _mm512_shuffle_f32x4::<0x88>(u[c], u[4 + c]);
             let v1 = _mm512_shuffle_f32x4::<0xdd>(u[c], u[4 + c]);
@@ -770,9 +773,8 @@ mod avx512 {
             let v3 = _mm512_shuffle_f32x4::<0xdd>(u[8 + c], u[12 + c]);
             out[c] = _mm512_shuffle_f32x4::<0x88>(v0, v2);
             out[c + 4] = _mm512_shuffle_f32x4::<0x88>(v1, v3);
-            if c + 8 < CLASSES {
-                out[c + 8] = _mm512_shuffle_f32x4::<0xdd>(v0, v2);
-            }
+            out[c + 8] = _mm512_shuffle_f32x4::<0xdd>(v0, v2);
+            out[c + 12] = _mm512_shuffle_f32x4::<0xdd>(v1, v3);
         }
         out
     }
@@ -793,19 +795,35 @@ mod avx512 {
         assert!(labels.len() == G && G == 16 && t + G <= BLOCK);
         // Column o: logit o of each sample.
         let z = transpose(std::array::from_fn(|g| ld(&w.z2[g])));
-        // The scalar scan, lane by lane: max, and the first index reaching it.
-        let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
-        let mut arg = _mm512_setzero_si512();
-        for o in 0..CLASSES {
-            let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(z[o], max);
-            max = _mm512_mask_blend_ps(gt, max, z[o]);
-            arg = _mm512_mask_blend_epi32(gt, arg, _mm512_set1_epi32(o as i32));
-        }
-        let mut e = [_mm512_setzero_ps(); CLASSES];
+        let z: [__m512; CLASSES] = std::array::from_fn(|o| z[o]);
+        // Max and argmax: lane by lane, the max of the logits and the first index reaching
+        // it, as the scalar scan finds them. Without NaN (which the scan skips) a tree of
+        // max gives the same value up to the sign of a zero, which no result depends on.
+        let nan = z.iter().fold(0, |m, &v| m | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v));
+        let (max, arg) = if nan == 0 {
+            let m4: [__m512; 4] = std::array::from_fn(|k| _mm512_max_ps(z[2 * k], z[2 * k + 1]));
+            let m = _mm512_max_ps(_mm512_max_ps(m4[0], m4[1]), _mm512_max_ps(m4[2], m4[3]));
+            let max = _mm512_max_ps(m, _mm512_max_ps(z[8], z[9]));
+            let mut arg = _mm512_setzero_si512();
+            for o in (0..CLASSES).rev() {
+                let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(z[o], max);
+                arg = _mm512_mask_blend_epi32(eq, arg, _mm512_set1_epi32(o as i32));
+            }
+            (max, arg)
+        } else {
+            let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+            let mut arg = _mm512_setzero_si512();
+            for o in 0..CLASSES {
+                let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(z[o], max);
+                max = _mm512_mask_blend_ps(gt, max, z[o]);
+                arg = _mm512_mask_blend_epi32(gt, arg, _mm512_set1_epi32(o as i32));
+            }
+            (max, arg)
+        };
+        let e: [__m512; CLASSES] = exp_avx512(std::array::from_fn(|o| _mm512_sub_ps(z[o], max)));
         let mut sum = _mm512_setzero_ps();
-        for o in 0..CLASSES {
-            e[o] = exp_avx512(_mm512_sub_ps(z[o], max));
-            sum = _mm512_add_ps(sum, e[o]);
+        for eo in e {
+            sum = _mm512_add_ps(sum, eo);
         }
         let inv = _mm512_div_ps(splat(1.0), sum);
         let label = _mm512_cvtepu8_epi32(_mm_loadu_si128(labels.as_ptr() as *const __m128i));
@@ -1044,10 +1062,28 @@ mod avx512 {
             block_gradients::<NI, NH>(w, ni, nh, b0, nb, xq, gw1);
             b0 += nb;
         }
-        let gw2t = flat(&w.gw2);
-        for j in 0..nh {
-            for o in 0..CLASSES {
-                gw2[j * CLASSES + o] += gw2t[(o * w.nc) * 16 + j];
+        // Back from the transposed W2 gradient: row j is column j of the 10 rows gw2[o].
+        // Rows 16c..16c + k of W2 are 10k consecutive floats of `grad`: lay them out so in
+        // `flat` (each 16-lane store's last 6 lanes are overwritten by the next row), then
+        // add whole registers.
+        let mut rows = [0.0f32; 16 * CLASSES + 16];
+        for c in 0..w.nc {
+            let cols = transpose(std::array::from_fn(|o| {
+                if o < CLASSES {
+                    ld(&w.gw2[o * w.nc + c])
+                } else {
+                    _mm512_setzero_ps()
+                }
+            }));
+            let k = 16.min(nh - 16 * c);
+            for (l, col) in cols.iter().enumerate().take(k) {
+                _mm512_storeu_ps(rows.as_mut_ptr().add(l * CLASSES), *col);
+            }
+            let g = &mut gw2[16 * c * CLASSES..(16 * c + k) * CLASSES];
+            for (v, r) in g.chunks_mut(16).zip(rows.chunks(16)) {
+                let m = mask(v.len());
+                let sum = _mm512_add_ps(_mm512_maskz_loadu_ps(m, v.as_ptr()), _mm512_loadu_ps(r.as_ptr()));
+                _mm512_mask_storeu_ps(v.as_mut_ptr(), m, sum);
             }
         }
         stats
@@ -1084,5 +1120,120 @@ mod avx512 {
             }
             s0 += n;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::Rounding;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Everything a training batch and a prediction produce, as bits.
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        loss: u64,
+        correct: usize,
+        grad: Vec<u32>,
+        dx: Vec<u32>,
+        pred: Vec<u8>,
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        kernel: Kernel,
+        ni: usize,
+        nh: usize,
+        output: OutputKind,
+        q: &[f32],
+        x: &[f32],
+        labels: &[u8],
+        grid: &Grid,
+        grad0: &[f32],
+        with_dx: bool,
+    ) -> Outcome {
+        let mut net = Mlp::with_kernel(ni, nh, output, kernel);
+        let mut grad = grad0.to_vec();
+        let mut dx = vec![f32::NAN; x.len()];
+        let mut stats = BatchStats::default();
+        // Twice through the same buffers: the second call must not see the first.
+        for _ in 0..2 {
+            grad.copy_from_slice(grad0);
+            stats = net.train_batch(q, x, labels, grid, 77, &mut grad, with_dx.then_some(&mut dx[..]));
+        }
+        let mut pred = vec![0u8; labels.len()];
+        net.predict_batch(q, x, grid, 99, &mut pred);
+        Outcome {
+            loss: stats.loss_sum.to_bits(),
+            correct: stats.correct,
+            grad: grad.iter().map(|v| v.to_bits()).collect(),
+            dx: if with_dx { dx.iter().map(|v| v.to_bits()).collect() } else { Vec::new() },
+            pred,
+        }
+    }
+
+    /// Every kernel variant this CPU runs gives the portable kernel's results bit for bit:
+    /// loss sum, correct count, gradients (added to a non-zero `grad`), dL/dx and
+    /// predictions; over hidden widths around and at the 16-lane register width, batch
+    /// sizes around the 16-sample groups, both output kinds, full precision and several
+    /// grids and rounding modes (stochastic included), with and without dL/dx. Large
+    /// weights push some logits 100 apart, so the exp special cases run too, and zero
+    /// output weights make logits tie (argmax).
+    #[test]
+    fn kernel_variants_are_bit_identical() {
+        let kernels = Kernel::available();
+        assert_eq!(kernels[0], Kernel::Portable);
+        let grids = [
+            Grid::full_precision(),
+            Grid::new(8, Rounding::HalfEven).unwrap(),
+            Grid::new(8, Rounding::Stochastic).unwrap(),
+            Grid::new(5, Rounding::HalfUp).unwrap(),
+            Grid::new(6, Rounding::HalfDown).unwrap(),
+        ];
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut cases = 0;
+        for (ni, nh) in [(49, 16), (49, 5), (49, 24), (49, 40), (7, 3), (20, 16), (17, 32), (64, 1)] {
+            for b in [1, 3, 16, 32, 33, 47] {
+                for output in [OutputKind::Linear, OutputKind::Tanh] {
+                    for (gi, grid) in grids.iter().enumerate() {
+                        // Weight scale: ordinary, large (logits far apart), or zero output
+                        // weights (tied logits).
+                        let style = (cases + gi) % 3;
+                        let np = ni * nh + nh + nh * CLASSES + CLASSES;
+                        let mut q: Vec<f32> = (0..np).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                        match style {
+                            1 => q.iter_mut().for_each(|v| *v *= 4.0),
+                            2 => {
+                                let w2 = ni * nh + nh..ni * nh + nh + nh * CLASSES;
+                                q[w2].fill(0.0);
+                                let b2 = np - CLASSES;
+                                q[b2..].copy_from_slice(&[0.5, -0.0, 0.5, 0.0, 0.25, 0.5, -1.0, 0.0, 0.5, 0.1]);
+                            }
+                            _ => {}
+                        }
+                        let x: Vec<f32> = (0..b * ni).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                        let labels: Vec<u8> = (0..b).map(|_| rng.gen_range(0..CLASSES as u8)).collect();
+                        let grad0: Vec<f32> = (0..np).map(|_| rng.gen_range(-0.01..0.01)).collect();
+                        for with_dx in [false, true] {
+                            let args = (ni, nh, output, &q[..], &x[..], &labels[..], grid, &grad0[..], with_dx);
+                            let reference = run(Kernel::Portable, args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8);
+                            for &k in &kernels[1..] {
+                                let got = run(k, args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8);
+                                assert!(
+                                    got == reference,
+                                    "{k:?} differs from the portable kernel: ni {ni}, nh {nh}, batch {b}, \
+                                     {output:?}, grid {} {}, style {style}, dx {with_dx}",
+                                    grid.n(),
+                                    grid.rounding()
+                                );
+                            }
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases > 900);
     }
 }
