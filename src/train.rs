@@ -109,6 +109,13 @@ pub fn build_network(cfg: &TrainConfig, inputs: usize) -> Result<Box<dyn Network
     }
 }
 
+/// The 256 entries of a per-pixel-value table as an array.
+fn table256(v: &[f32]) -> [f32; 256] {
+    let mut t = [0.0f32; 256];
+    t.copy_from_slice(&v[..256]);
+    t
+}
+
 /// Hint the CPU to bring the cache line(s) at the start of `bytes` into cache.
 #[inline(always)]
 fn prefetch(bytes: &[u8]) {
@@ -215,7 +222,8 @@ pub fn train_with(
 
     let mut input = InputMap::new(cfg.scheme, cfg.zero_shift_eps);
     let table_start = input.table().to_vec();
-    let mut qtab = input.quantized(&grid);
+    // A fixed-size table: indexing it with a u8 needs no bounds check in the gather loop.
+    let mut qtab = table256(&input.quantized(&grid));
     let learned = input.is_learned();
 
     let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, np);
@@ -331,7 +339,7 @@ pub fn train_with(
             if learned {
                 table_grad(&px[..m * ni], &dx[..m * ni], &mut tgrad);
                 topt.step(input.table_mut(), &tgrad, None);
-                qtab = input.quantized(&grid);
+                qtab = table256(&input.quantized(&grid));
             }
         }
         let test_accuracy = evaluate(
@@ -380,7 +388,7 @@ pub fn train_with(
         segments,
         params,
         quantized: q,
-        table_quantized: qtab,
+        table_quantized: qtab.to_vec(),
         table: input.table().to_vec(),
         table_start,
         dead_start,
