@@ -408,7 +408,7 @@ pub enum Kernel {
     Portable,
     /// The portable code compiled with AVX2 enabled.
     Avx2,
-    /// Explicit AVX-512 intrinsics, 16 lanes per register, 8 samples at a time.
+    /// Explicit AVX-512 intrinsics, 16 lanes per register, 16 samples at a time.
     Avx512,
 }
 
@@ -498,13 +498,14 @@ impl Network for Mlp {
 
 /// The AVX-512 kernel: the portable kernel's arithmetic, operation for operation, 16 lanes
 /// per register. Hidden vectors lie along the lanes, one register per 16 units (the last
-/// one zero-padded). The forward pass and dL/dz run 8 samples at a time (8 independent
-/// accumulators keep the adders busy); the softmax runs with those 8 samples along the
-/// lanes. The weight gradients are then summed over a block of up to 32 samples, 8 rows
-/// of W1 (or the 10 columns of W2) at a time. Every sum keeps the portable order: a
+/// one zero-padded). The forward pass and dL/dz run 16 samples at a time (16 independent
+/// accumulators keep the adders busy); the logits and the softmax have those 16 samples
+/// along the lanes. The weight gradients are then summed over a block of up to 32 samples,
+/// 7 rows of W1 (or the 10 columns of W2) at a time. Every sum keeps the portable order: a
 /// pre-activation starts from its bias and adds inputs `i = 0, 1, ...` (logits: hidden
 /// units `j = 0, 1, ...`); dL/dh and dL/dx start from 0 and add outputs (hidden units) in
-/// order; a gradient entry adds the samples' terms in sample order.
+/// order; a gradient entry adds the samples' terms in sample order. No fused multiply-add
+/// (except inside `exp` and `ln`, which are defined with them, see `act`).
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{Mlp, OutputKind, CLASSES};
@@ -519,8 +520,9 @@ mod avx512 {
     /// Samples per block (weight gradients).
     const BLOCK: usize = 32;
 
-    /// Rows of W1 whose gradients are summed together.
-    const ROWS: usize = 8;
+    /// Rows of W1 whose gradients are summed together: 7 independent sums keep the adders
+    /// busy, and 7 divides the input widths 7 x 7, 14 x 14 and 28 x 28.
+    const ROWS: usize = 7;
 
     /// 16 floats, aligned like a register.
     #[derive(Clone, Copy, Default)]
@@ -546,8 +548,10 @@ mod avx512 {
         w1t: Vec<Lanes>,
         /// `[g * nc + c]`: tanh of the group's samples.
         a: Vec<Lanes>,
-        /// `[g]`: logits of the group's samples.
-        z2: [Lanes; G],
+        /// The logits of a group of one sample.
+        z2: Lanes,
+        /// `[o]`: logit o of each sample of a group of `G`.
+        zt: [Lanes; CLASSES],
         /// `[s * nc + c]`: Q(tanh) and dL/dz1 of the block's samples.
         hq: Vec<Lanes>,
         dz1: Vec<Lanes>,
@@ -572,7 +576,8 @@ mod avx512 {
                 w2t: vec![z; CLASSES * nc],
                 w1t: vec![z; nh * nx],
                 a: vec![z; G * nc],
-                z2: [z; G],
+                z2: z,
+                zt: [z; CLASSES],
                 hq: vec![z; BLOCK * nc],
                 dz1: vec![z; BLOCK * nc],
                 dz2: [[0.0; BLOCK]; CLASSES],
@@ -673,7 +678,7 @@ mod avx512 {
             for b in 0..nx {
                 for c in 0..nc {
                     let cols = transpose(std::array::from_fn(|l| {
-                        w.w1.get((16 * b + l) * nc + c).filter(|_| 16 * b + l < ni).map_or(_mm512_setzero_ps(), |r| ld(r))
+                        w.w1.get((16 * b + l) * nc + c).map_or(_mm512_setzero_ps(), |r| ld(r))
                     }));
                     for (l, col) in cols.iter().enumerate().take(nh - 16 * c) {
                         st(&mut w.w1t[(16 * c + l) * nx + b], *col);
@@ -683,8 +688,8 @@ mod avx512 {
         }
     }
 
-    /// Forward `N` samples (`xs`: N x ni inputs): fills `a` and `z2` (the group's) and
-    /// `hq[t..t + N]` (the block's).
+    /// Forward `N` samples (`G` or 1; `xs`: N x ni inputs), samples `t..t + N` of the
+    /// block: fills `a`, `hq[t..t + N]`, and `zt` (`N = G`) or `z2` (`N = 1`).
     #[target_feature(enable = "avx512f,avx512vl")]
     #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
     unsafe fn forward<const N: usize, const NI: usize, const NH: usize>(
@@ -699,6 +704,7 @@ mod avx512 {
     ) {
         let (ni, nh) = dims::<NI, NH>(ni, nh);
         let nc = nh.div_ceil(16);
+        assert!(N == G || N == 1);
         assert!(xs.len() >= N * ni && w.w1.len() == ni * nc && (t + N) * nc <= w.hq.len());
         let x: [*const f32; N] = std::array::from_fn(|g| xs.as_ptr().add(g * ni));
         // z1 = b1 + sum_i x_i W1[i], then tanh.
@@ -725,20 +731,47 @@ mod avx512 {
                 act.quantize_slice(a, h, key.wrapping_add((g * nh) as u64));
             }
         }
-        // z2 = b2 + sum_j Q(h_j) W2[j] (then tanh when chosen).
-        let h: [*const f32; N] = std::array::from_fn(|g| flat(&hq[g * nc..]).as_ptr());
-        let mut z = [ld(&w.b2); N];
-        for j in 0..nh {
-            let wj = ld(w.w2.get_unchecked(j));
+        if N == G {
+            logits_by_lane(w, nh, output, t);
+        } else {
+            // z2 = b2 + sum_j Q(h_j) W2[j] (then tanh when chosen), one sample at a time.
+            let h: [*const f32; N] = std::array::from_fn(|g| flat(&hq[g * nc..]).as_ptr());
             for g in 0..N {
-                z[g] = mac(z[g], splat(*h[g].add(j)), wj);
+                let mut z = ld(&w.b2);
+                for j in 0..nh {
+                    z = mac(z, splat(*h[g].add(j)), ld(w.w2.get_unchecked(j)));
+                }
+                if output == OutputKind::Tanh {
+                    z = tanh_avx512(z);
+                }
+                st(&mut w.z2, z);
             }
         }
-        for g in 0..N {
-            if output == OutputKind::Tanh {
-                z[g] = tanh_avx512(z[g]);
+    }
+
+    /// The logits of the group of `G` samples `t..t + G` of the block, with the samples
+    /// along the lanes: `zt[o] = b2[o] + sum_j W2[j][o] Q(h_j)` (then tanh when chosen),
+    /// Q(h_j) of each sample from a transpose of `hq`.
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn logits_by_lane(w: &mut Wide, nh: usize, output: OutputKind, t: usize) {
+        let nc = w.nc;
+        let hq = &w.hq[t * nc..(t + G) * nc];
+        let mut z: [__m512; CLASSES] = std::array::from_fn(|o| splat(w.b2.0[o]));
+        for c in 0..nc {
+            let hc = transpose(std::array::from_fn(|g| ld(&hq[g * nc + c])));
+            for (l, h) in hc.iter().enumerate().take(nh - 16 * c) {
+                let w2 = &w.w2[16 * c + l].0;
+                for o in 0..CLASSES {
+                    z[o] = mac(z[o], splat(w2[o]), *h);
+                }
             }
-            st(&mut w.z2[g], z[g]);
+        }
+        for o in 0..CLASSES {
+            if output == OutputKind::Tanh {
+                z[o] = tanh_avx512(z[o]);
+            }
+            st(&mut w.zt[o], z[o]);
         }
     }
 
@@ -793,9 +826,7 @@ mod avx512 {
         stats: &mut BatchStats,
     ) {
         assert!(labels.len() == G && G == 16 && t + G <= BLOCK);
-        // Column o: logit o of each sample.
-        let z = transpose(std::array::from_fn(|g| ld(&w.z2[g])));
-        let z: [__m512; CLASSES] = std::array::from_fn(|o| z[o]);
+        let z: [__m512; CLASSES] = std::array::from_fn(|o| ld(&w.zt[o]));
         // Max and argmax: lane by lane, the max of the logits and the first index reaching
         // it, as the scalar scan finds them. Without NaN (which the scan skips) a tree of
         // max gives the same value up to the sign of a zero, which no result depends on.
@@ -883,19 +914,17 @@ mod avx512 {
         if N == G {
             softmax_group(w, output, &labels[s0..s0 + G], t, inv_b, stats);
         } else {
-            for g in 0..N {
-                let z = &w.z2[g].0[..CLASSES];
-                let mut d = [0.0f32; CLASSES];
-                let (loss, ok) = softmax_xent(z, labels[s0 + g] as usize, &mut d);
-                stats.loss_sum += loss as f64;
-                stats.correct += ok as usize;
-                for o in 0..CLASSES {
-                    d[o] *= inv_b;
-                    if output == OutputKind::Tanh {
-                        d[o] *= 1.0 - z[o] * z[o];
-                    }
-                    w.dz2[o][t + g] = d[o];
+            let z = &w.z2.0[..CLASSES];
+            let mut d = [0.0f32; CLASSES];
+            let (loss, ok) = softmax_xent(z, labels[s0] as usize, &mut d);
+            stats.loss_sum += loss as f64;
+            stats.correct += ok as usize;
+            for o in 0..CLASSES {
+                d[o] *= inv_b;
+                if output == OutputKind::Tanh {
+                    d[o] *= 1.0 - z[o] * z[o];
                 }
+                w.dz2[o][t] = d[o];
             }
         }
         let (gb1, gb2) = gb;
@@ -1108,17 +1137,28 @@ mod avx512 {
         let mut s0 = 0;
         while s0 < m {
             let k = key.wrapping_add((s0 * nh) as u64);
-            let n = if s0 + G <= m {
+            if s0 + G <= m {
                 forward::<G, NI, NH>(w, ni, nh, output, &xq[s0 * ni..], 0, act, k);
-                G
+                // [`argmax`] lane by lane: the first largest logit.
+                let mut best = ld(&w.zt[0]);
+                let mut arg = _mm512_setzero_si512();
+                for o in 1..CLASSES {
+                    let z = ld(&w.zt[o]);
+                    let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(z, best);
+                    best = _mm512_mask_blend_ps(gt, best, z);
+                    arg = _mm512_mask_blend_epi32(gt, arg, _mm512_set1_epi32(o as i32));
+                }
+                let mut a = [0u32; G];
+                _mm512_storeu_si512(a.as_mut_ptr() as *mut __m512i, arg);
+                for (o, &c) in out[s0..s0 + G].iter_mut().zip(&a) {
+                    *o = c as u8;
+                }
+                s0 += G;
             } else {
                 forward::<1, NI, NH>(w, ni, nh, output, &xq[s0 * ni..], 0, act, k);
-                1
-            };
-            for (t, o) in out[s0..s0 + n].iter_mut().enumerate() {
-                *o = argmax(&w.z2[t].0[..CLASSES]) as u8;
+                out[s0] = argmax(&w.z2.0[..CLASSES]) as u8;
+                s0 += 1;
             }
-            s0 += n;
         }
     }
 }
