@@ -6,6 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+
+/// The plot toolkit writes SVG documents: one root `<svg>`.
+fn check_xml(doc: &str) -> Result<(), String> {
+    common::check_xml(doc, Some("svg"))
+}
+
 use aqnn::report::plot::{
     self, heatmap, heatmap_panels, histogram, histogram_panels, line_chart, line_chart_panels,
     HLine, Heatmap, Hist, HistChart, LegendPos, LineChart, Series, SeriesStyle, VLine,
@@ -15,100 +22,6 @@ use aqnn::report::plot::{
 // Checks
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-
-/// Minimal XML well-formedness check: one root `<svg>` element, balanced tags, quoted
-/// attributes, no stray `<` or `&` in text.
-fn check_xml(doc: &str) -> Result<(), String> {
-    let b = doc.as_bytes();
-    let mut stack: Vec<String> = vec![];
-    let mut i = 0;
-    let mut roots = 0;
-    let mut first_tag: Option<String> = None;
-    while i < b.len() {
-        if b[i] == b'<' {
-            if doc[i..].starts_with("<?") {
-                i += doc[i..].find("?>").ok_or("unterminated <?")? + 2;
-                continue;
-            }
-            if doc[i..].starts_with("<!--") {
-                i += doc[i..].find("-->").ok_or("unterminated comment")? + 3;
-                continue;
-            }
-            if doc[i..].starts_with("<!") {
-                i += doc[i..].find('>').ok_or("unterminated <!")? + 1;
-                continue;
-            }
-            let closing = b.get(i + 1) == Some(&b'/');
-            let mut j = i + if closing { 2 } else { 1 };
-            let start = j;
-            while j < b.len() && !b" \t\r\n/>".contains(&b[j]) {
-                j += 1;
-            }
-            let name = doc[start..j].to_string();
-            if name.is_empty() {
-                return Err(format!("empty tag name at byte {i}"));
-            }
-            // Attributes, respecting quotes.
-            let mut quote: Option<u8> = None;
-            while j < b.len() {
-                match (quote, b[j]) {
-                    (None, b'"') | (None, b'\'') => quote = Some(b[j]),
-                    (Some(q), c) if c == q => quote = None,
-                    (None, b'>') => break,
-                    (None, b'<') => return Err(format!("'<' inside tag {name}")),
-                    _ => {}
-                }
-                j += 1;
-            }
-            if j >= b.len() {
-                return Err(format!("unterminated tag {name}"));
-            }
-            let self_closing = b[j - 1] == b'/';
-            if closing {
-                match stack.pop() {
-                    Some(open) if open == name => {}
-                    other => return Err(format!("</{name}> closes {other:?}")),
-                }
-            } else {
-                if stack.is_empty() {
-                    roots += 1;
-                }
-                if first_tag.is_none() {
-                    first_tag = Some(name.clone());
-                }
-                if !self_closing {
-                    stack.push(name);
-                }
-            }
-            i = j + 1;
-        } else {
-            if b[i] == b'&' {
-                let end = doc[i..].find(';').ok_or("bare '&'")?;
-                let ent = &doc[i + 1..i + end];
-                let ok = matches!(ent, "amp" | "lt" | "gt" | "quot" | "apos")
-                    || (ent.starts_with('#') && ent.len() > 1);
-                if !ok {
-                    return Err(format!("bad entity &{ent};"));
-                }
-            }
-            if !stack.is_empty() || b[i].is_ascii_whitespace() {
-                i += 1;
-                continue;
-            }
-            return Err(format!("text outside the root element at byte {i}"));
-        }
-    }
-    if !stack.is_empty() {
-        return Err(format!("unclosed tags {stack:?}"));
-    }
-    if roots != 1 {
-        return Err(format!("{roots} root elements"));
-    }
-    if first_tag.as_deref() != Some("svg") {
-        return Err(format!("root is {first_tag:?}, not svg"));
-    }
-    Ok(())
-}
 
 #[test]
 fn xml_checker_catches_errors() {

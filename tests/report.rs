@@ -88,85 +88,9 @@ fn tempdir() -> tempfile::TempDir {
 // ---------------------------------------------------------------------------------------------
 // Checks
 
-/// Minimal XML well-formedness: one root element, balanced tags, quoted attributes.
+/// Well-formedness of an SVG or an HTML page body (see `common::check_xml`).
 fn check_xml(doc: &str) -> Result<(), String> {
-    let b = doc.as_bytes();
-    let mut stack: Vec<String> = vec![];
-    let mut roots = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'<' {
-            if b[i] == b'&' {
-                let end = doc[i..].find(';').ok_or("bare '&'")?;
-                let ent = &doc[i + 1..i + end];
-                let ok = ["amp", "lt", "gt", "quot", "apos"].contains(&ent)
-                    || (ent.starts_with('#') && ent.len() > 1);
-                if !ok {
-                    return Err(format!("bad entity &{ent};"));
-                }
-            }
-            i += 1;
-            continue;
-        }
-        if doc[i..].starts_with("<?") {
-            i += doc[i..].find("?>").ok_or("unterminated <?")? + 2;
-            continue;
-        }
-        if doc[i..].starts_with("<!--") {
-            i += doc[i..].find("-->").ok_or("unterminated comment")? + 3;
-            continue;
-        }
-        if doc[i..].starts_with("<!") {
-            i += doc[i..].find('>').ok_or("unterminated <!")? + 1;
-            continue;
-        }
-        let closing = b.get(i + 1) == Some(&b'/');
-        let mut j = i + if closing { 2 } else { 1 };
-        let start = j;
-        while j < b.len() && !b" \t\r\n/>".contains(&b[j]) {
-            j += 1;
-        }
-        let name = doc[start..j].to_string();
-        if name.is_empty() {
-            return Err(format!("empty tag name at byte {i}"));
-        }
-        let mut quote: Option<u8> = None;
-        while j < b.len() {
-            match (quote, b[j]) {
-                (None, b'"') | (None, b'\'') => quote = Some(b[j]),
-                (Some(q), c) if c == q => quote = None,
-                (None, b'>') => break,
-                (None, b'<') => return Err(format!("'<' inside tag {name}")),
-                _ => {}
-            }
-            j += 1;
-        }
-        if j >= b.len() {
-            return Err(format!("unterminated tag {name}"));
-        }
-        let self_closing = b[j - 1] == b'/';
-        if closing {
-            match stack.pop() {
-                Some(open) if open == name => {}
-                other => return Err(format!("</{name}> closes {other:?}")),
-            }
-        } else if !self_closing {
-            if stack.is_empty() {
-                roots += 1;
-            }
-            stack.push(name);
-        } else if stack.is_empty() {
-            roots += 1;
-        }
-        i = j + 1;
-    }
-    if !stack.is_empty() {
-        return Err(format!("unclosed tags {stack:?}"));
-    }
-    if roots != 1 {
-        return Err(format!("{roots} root elements"));
-    }
-    Ok(())
+    common::check_xml(doc, None)
 }
 
 fn check_svg_png(stem: &Path) {

@@ -131,3 +131,97 @@ pub fn summary_without_seconds(path: &Path) -> Vec<Vec<String>> {
     rows[0].remove(skip);
     rows
 }
+
+/// Minimal XML well-formedness check: one root element (named `root` when given), balanced
+/// tags, quoted attributes, no stray `<` or `&` in text (entities `&name;` / `&#...;`).
+pub fn check_xml(doc: &str, root: Option<&str>) -> Result<(), String> {
+    let b = doc.as_bytes();
+    let mut stack: Vec<String> = vec![];
+    let mut i = 0;
+    let mut roots = 0;
+    let mut first_tag: Option<String> = None;
+    while i < b.len() {
+        if b[i] == b'<' {
+            if doc[i..].starts_with("<?") {
+                i += doc[i..].find("?>").ok_or("unterminated <?")? + 2;
+                continue;
+            }
+            if doc[i..].starts_with("<!--") {
+                i += doc[i..].find("-->").ok_or("unterminated comment")? + 3;
+                continue;
+            }
+            if doc[i..].starts_with("<!") {
+                i += doc[i..].find('>').ok_or("unterminated <!")? + 1;
+                continue;
+            }
+            let closing = b.get(i + 1) == Some(&b'/');
+            let mut j = i + if closing { 2 } else { 1 };
+            let start = j;
+            while j < b.len() && !b" \t\r\n/>".contains(&b[j]) {
+                j += 1;
+            }
+            let name = doc[start..j].to_string();
+            if name.is_empty() {
+                return Err(format!("empty tag name at byte {i}"));
+            }
+            // Attributes, respecting quotes.
+            let mut quote: Option<u8> = None;
+            while j < b.len() {
+                match (quote, b[j]) {
+                    (None, b'"') | (None, b'\'') => quote = Some(b[j]),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'>') => break,
+                    (None, b'<') => return Err(format!("'<' inside tag {name}")),
+                    _ => {}
+                }
+                j += 1;
+            }
+            if j >= b.len() {
+                return Err(format!("unterminated tag {name}"));
+            }
+            let self_closing = b[j - 1] == b'/';
+            if closing {
+                match stack.pop() {
+                    Some(open) if open == name => {}
+                    other => return Err(format!("</{name}> closes {other:?}")),
+                }
+            } else {
+                if stack.is_empty() {
+                    roots += 1;
+                }
+                if first_tag.is_none() {
+                    first_tag = Some(name.clone());
+                }
+                if !self_closing {
+                    stack.push(name);
+                }
+            }
+            i = j + 1;
+        } else {
+            if b[i] == b'&' {
+                let end = doc[i..].find(';').ok_or("bare '&'")?;
+                let ent = &doc[i + 1..i + end];
+                let ok =
+                    !ent.is_empty() && ent.chars().all(|c| c.is_ascii_alphanumeric() || c == '#');
+                if !ok {
+                    return Err(format!("bad entity &{ent};"));
+                }
+            }
+            if !stack.is_empty() || b[i].is_ascii_whitespace() {
+                i += 1;
+                continue;
+            }
+            return Err(format!("text outside the root element at byte {i}"));
+        }
+    }
+    if !stack.is_empty() {
+        return Err(format!("unclosed tags {stack:?}"));
+    }
+    if roots != 1 {
+        return Err(format!("{roots} root elements"));
+    }
+    if root.is_some() && first_tag.as_deref() != root {
+        return Err(format!("root is {first_tag:?}, not {root:?}"));
+    }
+    Ok(())
+}
