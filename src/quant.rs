@@ -83,22 +83,42 @@ fn round_half_even(t: f32) -> f32 {
     (t + RNE_MAGIC) - RNE_MAGIC
 }
 
-/// Whether the AVX-512 builds of the numeric kernels may run: the CPU has AVX-512F and
-/// `AQNN_NO_SIMD` is not set (read once). Every variant gives bit-identical results; the
-/// switch exists to time and test the portable code.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn simd_avx512() -> bool {
+/// The widest SIMD build of the element-wise kernels ([`Grid::quantize_slice`], the
+/// optimizer) this CPU runs: AVX-512F, AVX2, or none when `AQNN_NO_SIMD` is set (read once).
+/// Every build runs the same code, so the results are bit-identical; the switch exists to
+/// time and test the portable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Simd {
+    None,
+    Avx2,
+    Avx512,
+}
+
+/// See [`Simd`].
+pub(crate) fn simd() -> Simd {
     use std::sync::atomic::{AtomicU8, Ordering};
-    static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+    static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, then 1 + the level
     match STATE.load(Ordering::Relaxed) {
         0 => {
-            let yes = std::env::var_os("AQNN_NO_SIMD").is_none()
-                && std::is_x86_feature_detected!("avx512f");
-            STATE.store(1 + yes as u8, Ordering::Relaxed);
-            yes
+            let level = detect_simd();
+            STATE.store(1 + level as u8, Ordering::Relaxed);
+            level
         }
-        s => s == 2,
+        s => [Simd::None, Simd::Avx2, Simd::Avx512][s as usize - 1],
     }
+}
+
+fn detect_simd() -> Simd {
+    #[cfg(target_arch = "x86_64")]
+    if std::env::var_os("AQNN_NO_SIMD").is_none() {
+        if std::is_x86_feature_detected!("avx512f") {
+            return Simd::Avx512;
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            return Simd::Avx2;
+        }
+    }
+    Simd::None
 }
 
 /// A deterministic uniform number in [0, 1) from a 64-bit key (splitmix64 finaliser).
@@ -238,19 +258,27 @@ impl Grid {
     #[inline]
     pub fn quantize_slice(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
         debug_assert_eq!(src.len(), dst.len());
-        #[cfg(target_arch = "x86_64")]
-        if simd_avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            unsafe { self.quantize_slice_avx512(src, dst, key_base) };
-            return;
+        match simd() {
+            // SAFETY: the CPU has the instruction set (`simd`).
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.quantize_slice_avx512(src, dst, key_base) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { self.quantize_slice_avx2(src, dst, key_base) },
+            _ => self.quantize_slice_impl(src, dst, key_base),
         }
-        self.quantize_slice_impl(src, dst, key_base);
     }
 
     /// [`Grid::quantize_slice`] compiled for AVX-512 (the same code, so the same results).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn quantize_slice_avx512(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
+        self.quantize_slice_impl(src, dst, key_base)
+    }
+
+    /// [`Grid::quantize_slice`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn quantize_slice_avx2(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
         self.quantize_slice_impl(src, dst, key_base)
     }
 
@@ -338,7 +366,10 @@ mod tests {
                 // t = (n-1)/2 = m + 0.5 with m = n/2 - 1; half-even picks the even of m, m+1.
                 let m = n / 2 - 1;
                 let expect = if m % 2 == 0 { -step_half } else { step_half };
-                assert!((z - expect).abs() < 1e-7, "n={n}: Q(0)={z}, expected {expect}");
+                assert!(
+                    (z - expect).abs() < 1e-7,
+                    "n={n}: Q(0)={z}, expected {expect}"
+                );
             }
         }
         // The seed's pattern.
@@ -425,7 +456,7 @@ mod tests {
         }
     }
 
-    /// The AVX-512 build of `quantize_slice` equals the portable one for every mode.
+    /// The AVX-512 and AVX2 builds of `quantize_slice` equal the portable one.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn quantize_slice_builds_agree() {
@@ -436,16 +467,25 @@ mod tests {
             .map(|i| i as f32 / 1777.0)
             .chain([0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY])
             .collect();
-        for n in [0u32, 2, 3, 8, 9, 16, 255] {
+        for n in [0u32, 2, 3, 8, 9, 16, 17, 32, 33, 255] {
             for mode in Rounding::ALL {
-                let grid = if n == 0 { Grid::full_precision() } else { g(n, mode) };
+                let grid = if n == 0 {
+                    Grid::full_precision()
+                } else {
+                    g(n, mode)
+                };
                 let mut a = vec![0.0; src.len()];
                 let mut b = vec![0.0; src.len()];
+                let mut c = vec![0.0; src.len()];
                 grid.quantize_slice_impl(&src, &mut a, 5);
-                // SAFETY: the CPU has AVX-512F.
-                unsafe { grid.quantize_slice_avx512(&src, &mut b, 5) };
+                // SAFETY: the CPU has AVX-512F (and so AVX2).
+                unsafe {
+                    grid.quantize_slice_avx512(&src, &mut b, 5);
+                    grid.quantize_slice_avx2(&src, &mut c, 5);
+                }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&a), bits(&b), "n={n} {mode}");
+                assert_eq!(bits(&a), bits(&c), "n={n} {mode}");
             }
         }
     }
@@ -465,7 +505,9 @@ mod tests {
     fn stochastic_rounding_is_unbiased_and_deterministic() {
         let grid = g(3, Rounding::Stochastic);
         let x = 0.3f32; // t = 1.3
-        let ups = (0..20000u64).filter(|&k| grid.index_keyed(x, k) == 2).count();
+        let ups = (0..20000u64)
+            .filter(|&k| grid.index_keyed(x, k) == 2)
+            .count();
         let p = ups as f64 / 20000.0;
         assert!((p - 0.3).abs() < 0.02, "p={p}");
         assert_eq!(grid.index_keyed(x, 5), grid.index_keyed(x, 5));

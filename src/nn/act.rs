@@ -11,6 +11,7 @@ const A7: f32 = 5.122_297e-8;
 const A9: f32 = -8.604_672e-11;
 const A11: f32 = 2.000_188e-13;
 const A13: f32 = -2.760_768_5e-16;
+#[allow(clippy::excessive_precision)] // the published constant, as written
 const B0: f32 = 4.893_525_2e-3;
 const B2: f32 = 2.268_434_6e-3;
 const B4: f32 = 1.185_347_1e-4;
@@ -37,6 +38,9 @@ pub fn tanh(x: f32) -> f32 {
 
 /// [`tanh`] on 16 lanes at once with AVX-512: the same operations in the same order (no
 /// fused multiply-add), so every lane is bit-identical to the scalar function.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -80,6 +84,7 @@ const EXP_C0: f64 = f64::from_bits(0x3ebc_6af8_4b91_2394);
 const EXP_C1: f64 = f64::from_bits(0x3f2e_bfce_50fa_c4f3);
 const EXP_C2: f64 = f64::from_bits(0x3f96_2e42_ff0c_52d6);
 /// `EXP_TAB[i]` = bits of 2^(i/32) minus `i << 47`.
+#[rustfmt::skip]
 const EXP_TAB: [u64; 32] = [
     0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
     0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
@@ -210,7 +215,9 @@ fn halves(
 ) -> std::arch::x86_64::__m512 {
     use std::arch::x86_64::*;
     let lo = f(_mm512_castps512_ps256(x));
-    let hi = f(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x))));
+    let hi = f(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+        _mm512_castps_pd(x),
+    )));
     _mm512_castpd_ps(_mm512_insertf64x4::<1>(
         _mm512_castps_pd(_mm512_castps256_ps512(lo)),
         _mm256_castps_pd(hi),
@@ -248,10 +255,15 @@ fn fix_lanes(
 /// [`exp`] of `K` registers of 16 lanes with AVX-512: the same operations, so every lane
 /// is bit-identical. Lanes needing one of glibc's special cases (|x| >= 88, NaN) go through
 /// the scalar function.
+///
+/// # Safety
+/// The CPU must have AVX-512F and AVX-512VL.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
 #[inline]
-pub fn exp_avx512<const K: usize>(x: [std::arch::x86_64::__m512; K]) -> [std::arch::x86_64::__m512; K] {
+pub fn exp_avx512<const K: usize>(
+    x: [std::arch::x86_64::__m512; K],
+) -> [std::arch::x86_64::__m512; K] {
     use std::arch::x86_64::*;
     let special: [u16; K] = std::array::from_fn(|k| {
         _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(_mm512_abs_ps(x[k]), _mm512_set1_ps(88.0))
@@ -278,6 +290,7 @@ const LN_A2: f64 = f64::from_bits(0xbfdf_fffe_f20a_4123);
 /// `OFF`: the bits of the lowest z.
 const LN_OFF: u32 = 0x3f33_0000;
 /// (1 / c, ln c) of the 16 subintervals.
+#[rustfmt::skip]
 const LN_TAB: [(u64, u64); 16] = [
     (0x3ff661ec79f8f3be, 0xbfd57bf7808caade), (0x3ff571ed4aaf883d, 0xbfd2bef0a7c06ddb),
     (0x3ff49539f0f010b0, 0xbfd01eae7f513a67), (0x3ff3c995b0b80385, 0xbfcb31d8a68224e9),
@@ -321,6 +334,7 @@ fn ln_impl(x: f32) -> f32 {
             return x;
         }
         if x < 0.0 || x.is_nan() {
+            #[allow(clippy::eq_op)] // glibc's NaN, bit for bit
             return (x - x) / (x - x);
         }
         // Subnormal: scale into the normal range.
@@ -356,9 +370,15 @@ fn ln8(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
     let k = _mm512_set1_pd;
     let ix = _mm256_castps_si256(x);
     let tmp = _mm256_sub_epi32(ix, _mm256_set1_epi32(LN_OFF as i32));
-    let i = _mm512_cvtepu32_epi64(_mm256_and_si256(_mm256_srli_epi32::<19>(tmp), _mm256_set1_epi32(15)));
+    let i = _mm512_cvtepu32_epi64(_mm256_and_si256(
+        _mm256_srli_epi32::<19>(tmp),
+        _mm256_set1_epi32(15),
+    ));
     let kd = _mm512_cvtepi32_pd(_mm256_srai_epi32::<23>(tmp));
-    let iz = _mm256_sub_epi32(ix, _mm256_and_si256(tmp, _mm256_set1_epi32(0xff80_0000u32 as i32)));
+    let iz = _mm256_sub_epi32(
+        ix,
+        _mm256_and_si256(tmp, _mm256_set1_epi32(0xff80_0000u32 as i32)),
+    );
     let z = _mm512_cvtps_pd(_mm256_castsi256_ps(iz));
     // (1 / c, ln c) of entry i: 16-entry lookups in two registers each.
     let tab = |half: usize, part: usize| {
@@ -381,6 +401,9 @@ fn ln8(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
 
 /// [`ln`] of 16 lanes at once with AVX-512: the same operations, so every lane is
 /// bit-identical (lanes outside the main path through the scalar function).
+///
+/// # Safety
+/// The CPU must have AVX-512F and AVX-512VL.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
 #[inline]
@@ -462,9 +485,30 @@ mod tests {
     /// Inputs worth checking specially: zeros, infinities, NaN, subnormals, 1, and the
     /// neighbours of every threshold of `exp` and `ln`.
     fn edge_values() -> Vec<f32> {
-        let mut v = vec![0.0, -0.0, 1.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
-        v.extend([f32::MIN_POSITIVE, f32::from_bits(1), f32::from_bits(0x007f_ffff), f32::MAX, f32::MIN]);
-        for t in [88.0, -88.0, EXP_OVERFLOW, EXP_MAY_UNDERFLOW, EXP_UNDERFLOW, 1.0] {
+        let mut v = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        v.extend([
+            f32::MIN_POSITIVE,
+            f32::from_bits(1),
+            f32::from_bits(0x007f_ffff),
+            f32::MAX,
+            f32::MIN,
+        ]);
+        for t in [
+            88.0,
+            -88.0,
+            EXP_OVERFLOW,
+            EXP_MAY_UNDERFLOW,
+            EXP_UNDERFLOW,
+            1.0,
+        ] {
             for d in -3i32..=3 {
                 v.push(f32::from_bits((t.to_bits() as i32 + d) as u32));
             }
@@ -474,7 +518,9 @@ mod tests {
 
     /// Every `step`-th bit pattern, and the edge values.
     fn sample(step: u32) -> impl Iterator<Item = f32> {
-        (0..u32::MAX / step).map(move |k| f32::from_bits(k * step)).chain(edge_values())
+        (0..u32::MAX / step)
+            .map(move |k| f32::from_bits(k * step))
+            .chain(edge_values())
     }
 
     fn same(a: f32, b: f32) -> bool {
@@ -491,8 +537,18 @@ mod tests {
             return; // glibc's non-FMA build rounds differently in rare cases
         }
         for x in sample(97) {
-            assert!(same(exp(x), x.exp()), "exp({x:e}) = {:e}, glibc {:e}", exp(x), x.exp());
-            assert!(same(ln(x), x.ln()), "ln({x:e}) = {:e}, glibc {:e}", ln(x), x.ln());
+            assert!(
+                same(exp(x), x.exp()),
+                "exp({x:e}) = {:e}, glibc {:e}",
+                exp(x),
+                x.exp()
+            );
+            assert!(
+                same(ln(x), x.ln()),
+                "ln({x:e}) = {:e}, glibc {:e}",
+                ln(x),
+                x.ln()
+            );
         }
     }
 
@@ -501,7 +557,8 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn vector_forms_match_scalar() {
         use std::arch::x86_64::*;
-        if !(std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")) {
+        if !(std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl"))
+        {
             return;
         }
         let xs: Vec<f32> = sample(1013).collect();
@@ -511,7 +568,10 @@ mod tests {
             let mut out = [[0.0f32; 32]; 3];
             // SAFETY: the CPU has AVX-512F and VL; 16-float loads and stores.
             unsafe {
-                let r: [__m512; 2] = [_mm512_loadu_ps(v.as_ptr()), _mm512_loadu_ps(v.as_ptr().add(16))];
+                let r: [__m512; 2] = [
+                    _mm512_loadu_ps(v.as_ptr()),
+                    _mm512_loadu_ps(v.as_ptr().add(16)),
+                ];
                 let e = exp_avx512(r);
                 for k in 0..2 {
                     _mm512_storeu_ps(out[0].as_mut_ptr().add(16 * k), tanh_avx512(r[k]));

@@ -43,6 +43,9 @@ pub struct Mlp {
     hq: Vec<f32>,
     z2: Vec<f32>,
     dz1: Vec<f32>,
+    /// W1 and b1 with rows padded to a whole number of CH-unit chunks (zeros).
+    w1p: Vec<f32>,
+    b1p: Vec<f32>,
     w1t: Vec<f32>,
     w2t: Vec<f32>,
     w2p: Vec<f32>,
@@ -96,6 +99,8 @@ impl Mlp {
             hq: vec![0.0; GROUP * hidden],
             z2: vec![0.0; GROUP * no],
             dz1: vec![0.0; GROUP * hidden],
+            w1p: vec![0.0; inputs * hidden.next_multiple_of(CH)],
+            b1p: vec![0.0; hidden.next_multiple_of(CH)],
             w1t: vec![0.0; inputs * hidden],
             w2t: vec![0.0; hidden * no],
             w2p: vec![0.0; hidden * CP],
@@ -107,18 +112,26 @@ impl Mlp {
         }
     }
 
-    /// Copy the transposed weights once per batch (so every loop below runs along a
-    /// contiguous row): `w1t[j * ni + i] = w1[i * nh + j]`, `w2t[o * nh + j] = w2[j * 10 + o]`.
+    /// Copy the weights once per batch so that every loop below runs along a contiguous
+    /// row of whole CH-unit chunks: W1 and b1 padded, `w2t[o * nh + j] = w2[j * 10 + o]`,
+    /// W2 and b2 padded to CP outputs, and (for dL/dx) `w1t[j * ni + i] = w1[i * nh + j]`.
     #[inline(always)]
-    fn transpose(&mut self, nh: usize, q: &[f32]) {
+    fn transpose(&mut self, nh: usize, q: &[f32], with_w1t: bool) {
         let ni = self.ni;
+        let nhp = nh.next_multiple_of(CH);
         let w1 = &q[..ni * nh];
-        let w2 = &q[ni * nh + nh..ni * nh + nh + nh * CLASSES];
-        for i in 0..ni {
-            for j in 0..nh {
-                self.w1t[j * ni + i] = w1[i * nh + j];
+        for (dst, src) in self.w1p.chunks_exact_mut(nhp).zip(w1.chunks_exact(nh)) {
+            dst[..nh].copy_from_slice(src);
+        }
+        self.b1p[..nh].copy_from_slice(&q[ni * nh..ni * nh + nh]);
+        if with_w1t {
+            for i in 0..ni {
+                for j in 0..nh {
+                    self.w1t[j * ni + i] = w1[i * nh + j];
+                }
             }
         }
+        let w2 = &q[ni * nh + nh..ni * nh + nh + nh * CLASSES];
         for j in 0..nh {
             for o in 0..CLASSES {
                 self.w2t[o * nh + j] = w2[j * CLASSES + o];
@@ -133,33 +146,23 @@ impl Mlp {
     /// `hq` (quantized) and `z2` (logits, after the output tanh when chosen), G rows each.
     /// Working on G samples at once keeps G independent accumulator chains in registers;
     /// every sum still runs in the same order as one sample alone, so results do not depend
-    /// on the grouping. Needs [`Mlp::transpose`] to have run on the same `q`.
+    /// on the grouping. Needs [`Mlp::transpose`] to have run on this batch's parameters.
     #[inline(always)]
-    fn forward_group<const G: usize>(
-        &mut self,
-        nh: usize,
-        q: &[f32],
-        xs: &[f32],
-        act: &Grid,
-        key: u64,
-    ) {
+    fn forward_group<const G: usize>(&mut self, nh: usize, xs: &[f32], act: &Grid, key: u64) {
         let ni = self.ni;
-        let (w1, rest) = q.split_at(ni * nh);
-        let (b1, _) = rest.split_at(nh);
-        let xs = &xs[..G * ni];
-        // Hidden pre-activations, CH units x G samples at a time in local accumulators.
-        let mut c = 0;
-        while c < nh {
+        let nhp = nh.next_multiple_of(CH);
+        let x: [&[f32]; G] = std::array::from_fn(|g| &xs[g * ni..(g + 1) * ni]);
+        // Hidden pre-activations, CH units x G samples at a time in local accumulators (the
+        // padding units compute zeros that are never stored).
+        for c in (0..nhp).step_by(CH) {
             let w = CH.min(nh - c);
-            let mut acc = [[0.0f32; CH]; G];
-            for a in acc.iter_mut() {
-                a[..w].copy_from_slice(&b1[c..c + w]);
-            }
+            let b1: &[f32; CH] = self.b1p[c..c + CH].try_into().unwrap();
+            let mut acc = [*b1; G];
             for i in 0..ni {
-                let row = &w1[i * nh + c..i * nh + c + w];
-                for (g, a) in acc.iter_mut().enumerate() {
-                    let xi = xs[g * ni + i];
-                    for (av, &wv) in a[..w].iter_mut().zip(row) {
+                let row: &[f32; CH] = self.w1p[i * nhp + c..i * nhp + c + CH].try_into().unwrap();
+                for (a, xg) in acc.iter_mut().zip(&x) {
+                    let xi = xg[i];
+                    for (av, &wv) in a.iter_mut().zip(row) {
                         *av += xi * wv;
                     }
                 }
@@ -169,7 +172,6 @@ impl Mlp {
                     *dst = tanh(v);
                 }
             }
-            c += w;
         }
         act.quantize_slice(&self.a[..G * nh], &mut self.hq[..G * nh], key);
         for g in 0..G {
@@ -197,7 +199,6 @@ impl Mlp {
         &mut self,
         nh: usize,
         s0: usize,
-        q: &[f32],
         xq: &[f32],
         labels: &[u8],
         act: &Grid,
@@ -209,7 +210,7 @@ impl Mlp {
     ) {
         let ni = self.ni;
         let xs = &xq[s0 * ni..(s0 + G) * ni];
-        self.forward_group::<G>(nh, q, xs, act, key.wrapping_add((s0 * nh) as u64));
+        self.forward_group::<G>(nh, xs, act, key.wrapping_add((s0 * nh) as u64));
         let (gw1, grest) = grad.split_at_mut(ni * nh);
         let (gb1, grest) = grest.split_at_mut(nh);
         let (_, gb2) = grest.split_at_mut(nh * CLASSES);
@@ -240,26 +241,33 @@ impl Mlp {
                     *gv += h * d;
                 }
             }
+            // STE through Q(h), then tanh'; CH units at a time in local accumulators.
+            let a = &self.a[g * nh..(g + 1) * nh];
             let dz1 = &mut self.dz1[g * nh..(g + 1) * nh];
-            dz1.fill(0.0);
-            for (o, &d) in dz2[..CLASSES].iter().enumerate() {
-                let row = &self.w2t[o * nh..(o + 1) * nh];
-                for (acc, &w) in dz1.iter_mut().zip(row) {
-                    *acc += w * d;
+            let mut c = 0;
+            while c < nh {
+                let w = CH.min(nh - c);
+                let mut acc = [0.0f32; CH];
+                for (o, &d) in dz2[..CLASSES].iter().enumerate() {
+                    let row = &self.w2t[o * nh + c..o * nh + c + w];
+                    for (s, &wv) in acc[..w].iter_mut().zip(row) {
+                        *s += wv * d;
+                    }
                 }
-            }
-            // STE through Q(h), then tanh'.
-            for (d, &a) in dz1.iter_mut().zip(&self.a[g * nh..(g + 1) * nh]) {
-                *d *= 1.0 - a * a;
-            }
-            for (gv, &d) in gb1.iter_mut().zip(dz1.iter()) {
-                *gv += d;
+                for (s, &av) in acc[..w].iter_mut().zip(&a[c..c + w]) {
+                    *s *= 1.0 - av * av;
+                }
+                for (gv, &d) in gb1[c..c + w].iter_mut().zip(&acc[..w]) {
+                    *gv += d;
+                }
+                dz1[c..c + w].copy_from_slice(&acc[..w]);
+                c += w;
             }
         }
         // Layer 1 weight gradients: each entry gets the samples' terms in sample order.
         // CH columns at a time, with the group's dz1 and the running row in registers.
-        let mut c = 0;
-        while c < nh {
+        let x: [&[f32]; G] = std::array::from_fn(|g| &xs[g * ni..(g + 1) * ni]);
+        for c in (0..nh).step_by(CH) {
             let w = CH.min(nh - c);
             let mut dz = [[0.0f32; CH]; G];
             for (g, d) in dz.iter_mut().enumerate() {
@@ -269,15 +277,14 @@ impl Mlp {
                 let grow = &mut gw1[i * nh + c..i * nh + c + w];
                 let mut acc = [0.0f32; CH];
                 acc[..w].copy_from_slice(grow);
-                for (g, d) in dz.iter().enumerate() {
-                    let xi = xs[g * ni + i];
-                    for (a, &dv) in acc[..w].iter_mut().zip(&d[..w]) {
+                for (d, xg) in dz.iter().zip(&x) {
+                    let xi = xg[i];
+                    for (a, &dv) in acc.iter_mut().zip(d) {
                         *a += xi * dv;
                     }
                 }
                 grow.copy_from_slice(&acc[..w]);
             }
-            c += w;
         }
         if let Some(dx) = dx {
             for g in 0..G {
@@ -309,18 +316,40 @@ impl Mlp {
         mut dx: Option<&mut [f32]>,
     ) -> BatchStats {
         let ni = self.ni;
-        self.transpose(nh, q);
+        self.transpose(nh, q, dx.is_some());
         let inv_b = 1.0 / labels.len() as f32;
         let mut stats = BatchStats::default();
         self.gw2p.fill(0.0);
         let m = labels.len();
         let mut s0 = 0;
         while s0 + GROUP <= m {
-            self.train_group::<GROUP>(nh, s0, q, xq, labels, act, key, inv_b, grad, dx.as_deref_mut(), &mut stats);
+            self.train_group::<GROUP>(
+                nh,
+                s0,
+                xq,
+                labels,
+                act,
+                key,
+                inv_b,
+                grad,
+                dx.as_deref_mut(),
+                &mut stats,
+            );
             s0 += GROUP;
         }
         while s0 < m {
-            self.train_group::<1>(nh, s0, q, xq, labels, act, key, inv_b, grad, dx.as_deref_mut(), &mut stats);
+            self.train_group::<1>(
+                nh,
+                s0,
+                xq,
+                labels,
+                act,
+                key,
+                inv_b,
+                grad,
+                dx.as_deref_mut(),
+                &mut stats,
+            );
             s0 += 1;
         }
         let gw2 = &mut grad[ni * nh + nh..ni * nh + nh + nh * CLASSES];
@@ -343,16 +372,16 @@ impl Mlp {
         out: &mut [u8],
     ) {
         let ni = self.ni;
-        self.transpose(nh, q);
+        self.transpose(nh, q, false);
         let m = out.len();
         let mut s0 = 0;
         while s0 < m {
             let k = key.wrapping_add((s0 * nh) as u64);
             let g = if s0 + GROUP <= m {
-                self.forward_group::<GROUP>(nh, q, &xq[s0 * ni..], act, k);
+                self.forward_group::<GROUP>(nh, &xq[s0 * ni..], act, k);
                 GROUP
             } else {
-                self.forward_group::<1>(nh, q, &xq[s0 * ni..], act, k);
+                self.forward_group::<1>(nh, &xq[s0 * ni..], act, k);
                 1
             };
             for (t, o) in out[s0..s0 + g].iter_mut().enumerate() {
@@ -421,7 +450,8 @@ impl Kernel {
             if std::is_x86_feature_detected!("avx2") {
                 v.push(Kernel::Avx2);
             }
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")
+            {
                 v.push(Kernel::Avx512);
             }
         }
@@ -464,7 +494,9 @@ impl Network for Mlp {
                     avx512::train::<49, 16>(self, q, xq, labels, act, key, grad, dx)
                 }
                 #[cfg(target_arch = "x86_64")]
-                (Kernel::Avx512, _) => avx512::train::<0, 0>(self, q, xq, labels, act, key, grad, dx),
+                (Kernel::Avx512, _) => {
+                    avx512::train::<0, 0>(self, q, xq, labels, act, key, grad, dx)
+                }
                 #[cfg(target_arch = "x86_64")]
                 (Kernel::Avx2, 16) => train_avx2_16(self, q, xq, labels, act, key, grad, dx),
                 #[cfg(target_arch = "x86_64")]
@@ -654,7 +686,10 @@ mod avx512 {
         assert!(b2.len() == CLASSES && w.w1.len() == ni * nc && w.w2.len() == nh);
         let m10 = mask(CLASSES);
         for j in 0..nh {
-            st(&mut w.w2[j], _mm512_maskz_loadu_ps(m10, w2.as_ptr().add(j * CLASSES)));
+            st(
+                &mut w.w2[j],
+                _mm512_maskz_loadu_ps(m10, w2.as_ptr().add(j * CLASSES)),
+            );
         }
         st(&mut w.b2, _mm512_maskz_loadu_ps(m10, b2.as_ptr()));
         for c in 0..nc {
@@ -663,13 +698,16 @@ mod avx512 {
                 let row = _mm512_maskz_loadu_ps(m, w1.as_ptr().add(i * nh + 16 * c));
                 st(&mut w.w1[i * nc + c], row);
             }
-            st(&mut w.b1[c], _mm512_maskz_loadu_ps(m, b1.as_ptr().add(16 * c)));
+            st(
+                &mut w.b1[c],
+                _mm512_maskz_loadu_ps(m, b1.as_ptr().add(16 * c)),
+            );
             // Column o of W2 along hidden units 16c..16c + 16.
             let cols = transpose(std::array::from_fn(|l| {
                 w.w2.get(16 * c + l).map_or(_mm512_setzero_ps(), |r| ld(r))
             }));
-            for o in 0..CLASSES {
-                st(&mut w.w2t[o * nc + c], cols[o]);
+            for (o, col) in cols.iter().take(CLASSES).enumerate() {
+                st(&mut w.w2t[o * nc + c], *col);
             }
         }
         if with_w1t {
@@ -678,7 +716,8 @@ mod avx512 {
             for b in 0..nx {
                 for c in 0..nc {
                     let cols = transpose(std::array::from_fn(|l| {
-                        w.w1.get((16 * b + l) * nc + c).map_or(_mm512_setzero_ps(), |r| ld(r))
+                        w.w1.get((16 * b + l) * nc + c)
+                            .map_or(_mm512_setzero_ps(), |r| ld(r))
                     }));
                     for (l, col) in cols.iter().enumerate().take(nh - 16 * c) {
                         st(&mut w.w1t[(16 * c + l) * nx + b], *col);
@@ -794,7 +833,11 @@ mod avx512 {
         let u: [__m512; 16] = std::array::from_fn(|k| {
             let (q, c) = (k / 4, k % 4);
             let (a, b) = (pd(t[4 * q + c / 2]), pd(t[4 * q + 2 + c / 2]));
-            ps(if c % 2 == 0 { _mm512_unpacklo_pd(a, b) } else { _mm512_unpackhi_pd(a, b) })
+            ps(if c % 2 == 0 {
+                _mm512_unpacklo_pd(a, b)
+            } else {
+                _mm512_unpackhi_pd(a, b)
+            })
         });
         // Then whole 128-bit lanes: column c + 4L from lane L of u[c], u[4 + c], u[8 + c],
         // u[12 + c].
@@ -830,7 +873,9 @@ mod avx512 {
         // Max and argmax: lane by lane, the max of the logits and the first index reaching
         // it, as the scalar scan finds them. Without NaN (which the scan skips) a tree of
         // max gives the same value up to the sign of a zero, which no result depends on.
-        let nan = z.iter().fold(0, |m, &v| m | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v));
+        let nan = z
+            .iter()
+            .fold(0, |m, &v| m | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v));
         let (max, arg) = if nan == 0 {
             let m4: [__m512; 4] = std::array::from_fn(|k| _mm512_max_ps(z[2 * k], z[2 * k + 1]));
             let m = _mm512_max_ps(_mm512_max_ps(m4[0], m4[1]), _mm512_max_ps(m4[2], m4[3]));
@@ -861,7 +906,11 @@ mod avx512 {
         // loss = ln(sum) - (z_label - max).
         let mut zl = _mm512_setzero_ps();
         for o in 0..CLASSES {
-            zl = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(label, _mm512_set1_epi32(o as i32)), zl, z[o]);
+            zl = _mm512_mask_blend_ps(
+                _mm512_cmpeq_epi32_mask(label, _mm512_set1_epi32(o as i32)),
+                zl,
+                z[o],
+            );
         }
         let loss = _mm512_sub_ps(ln_avx512(sum), _mm512_sub_ps(zl, max));
         let mut l = [0.0f32; G];
@@ -908,7 +957,16 @@ mod avx512 {
         let nc = nh.div_ceil(16);
         let s0 = b0 + t;
         let xs = &xq[s0 * ni..(s0 + N) * ni];
-        forward::<N, NI, NH>(w, ni, nh, output, xs, t, act, key.wrapping_add((s0 * nh) as u64));
+        forward::<N, NI, NH>(
+            w,
+            ni,
+            nh,
+            output,
+            xs,
+            t,
+            act,
+            key.wrapping_add((s0 * nh) as u64),
+        );
         // Softmax cross-entropy and dL/dz2 (its gradient over the batch size, times tanh'
         // when chosen); the b2 gradient.
         if N == G {
@@ -1080,12 +1138,42 @@ mod avx512 {
             let mut t = 0;
             while t + G <= nb {
                 let gb = (&mut *gb1, &mut *gb2);
-                group::<G, NI, NH>(w, ni, nh, output, b0, t, xq, labels, act, key, inv_b, gb, dx.as_deref_mut(), &mut stats);
+                group::<G, NI, NH>(
+                    w,
+                    ni,
+                    nh,
+                    output,
+                    b0,
+                    t,
+                    xq,
+                    labels,
+                    act,
+                    key,
+                    inv_b,
+                    gb,
+                    dx.as_deref_mut(),
+                    &mut stats,
+                );
                 t += G;
             }
             while t < nb {
                 let gb = (&mut *gb1, &mut *gb2);
-                group::<1, NI, NH>(w, ni, nh, output, b0, t, xq, labels, act, key, inv_b, gb, dx.as_deref_mut(), &mut stats);
+                group::<1, NI, NH>(
+                    w,
+                    ni,
+                    nh,
+                    output,
+                    b0,
+                    t,
+                    xq,
+                    labels,
+                    act,
+                    key,
+                    inv_b,
+                    gb,
+                    dx.as_deref_mut(),
+                    &mut stats,
+                );
                 t += 1;
             }
             block_gradients::<NI, NH>(w, ni, nh, b0, nb, xq, gw1);
@@ -1111,7 +1199,10 @@ mod avx512 {
             let g = &mut gw2[16 * c * CLASSES..(16 * c + k) * CLASSES];
             for (v, r) in g.chunks_mut(16).zip(rows.chunks(16)) {
                 let m = mask(v.len());
-                let sum = _mm512_add_ps(_mm512_maskz_loadu_ps(m, v.as_ptr()), _mm512_loadu_ps(r.as_ptr()));
+                let sum = _mm512_add_ps(
+                    _mm512_maskz_loadu_ps(m, v.as_ptr()),
+                    _mm512_loadu_ps(r.as_ptr()),
+                );
                 _mm512_mask_storeu_ps(v.as_mut_ptr(), m, sum);
             }
         }
@@ -1200,7 +1291,15 @@ mod tests {
         // Twice through the same buffers: the second call must not see the first.
         for _ in 0..2 {
             grad.copy_from_slice(grad0);
-            stats = net.train_batch(q, x, labels, grid, 77, &mut grad, with_dx.then_some(&mut dx[..]));
+            stats = net.train_batch(
+                q,
+                x,
+                labels,
+                grid,
+                77,
+                &mut grad,
+                with_dx.then_some(&mut dx[..]),
+            );
         }
         let mut pred = vec![0u8; labels.len()];
         net.predict_batch(q, x, grid, 99, &mut pred);
@@ -1208,7 +1307,11 @@ mod tests {
             loss: stats.loss_sum.to_bits(),
             correct: stats.correct,
             grad: grad.iter().map(|v| v.to_bits()).collect(),
-            dx: if with_dx { dx.iter().map(|v| v.to_bits()).collect() } else { Vec::new() },
+            dx: if with_dx {
+                dx.iter().map(|v| v.to_bits()).collect()
+            } else {
+                Vec::new()
+            },
             pred,
         }
     }
@@ -1233,7 +1336,16 @@ mod tests {
         ];
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut cases = 0;
-        for (ni, nh) in [(49, 16), (49, 5), (49, 24), (49, 40), (7, 3), (20, 16), (17, 32), (64, 1)] {
+        for (ni, nh) in [
+            (49, 16),
+            (49, 5),
+            (49, 24),
+            (49, 40),
+            (7, 3),
+            (20, 16),
+            (17, 32),
+            (64, 1),
+        ] {
             for b in [1, 3, 16, 32, 33, 47] {
                 for output in [OutputKind::Linear, OutputKind::Tanh] {
                     for (gi, grid) in grids.iter().enumerate() {
@@ -1248,18 +1360,45 @@ mod tests {
                                 let w2 = ni * nh + nh..ni * nh + nh + nh * CLASSES;
                                 q[w2].fill(0.0);
                                 let b2 = np - CLASSES;
-                                q[b2..].copy_from_slice(&[0.5, -0.0, 0.5, 0.0, 0.25, 0.5, -1.0, 0.0, 0.5, 0.1]);
+                                q[b2..].copy_from_slice(&[
+                                    0.5, -0.0, 0.5, 0.0, 0.25, 0.5, -1.0, 0.0, 0.5, 0.1,
+                                ]);
                             }
                             _ => {}
                         }
                         let x: Vec<f32> = (0..b * ni).map(|_| rng.gen_range(-1.0..1.0)).collect();
-                        let labels: Vec<u8> = (0..b).map(|_| rng.gen_range(0..CLASSES as u8)).collect();
+                        let labels: Vec<u8> =
+                            (0..b).map(|_| rng.gen_range(0..CLASSES as u8)).collect();
                         let grad0: Vec<f32> = (0..np).map(|_| rng.gen_range(-0.01..0.01)).collect();
                         for with_dx in [false, true] {
-                            let args = (ni, nh, output, &q[..], &x[..], &labels[..], grid, &grad0[..], with_dx);
-                            let reference = run(Kernel::Portable, args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8);
+                            let args = (
+                                ni,
+                                nh,
+                                output,
+                                &q[..],
+                                &x[..],
+                                &labels[..],
+                                grid,
+                                &grad0[..],
+                                with_dx,
+                            );
+                            let reference = run(
+                                Kernel::Portable,
+                                args.0,
+                                args.1,
+                                args.2,
+                                args.3,
+                                args.4,
+                                args.5,
+                                args.6,
+                                args.7,
+                                args.8,
+                            );
                             for &k in &kernels[1..] {
-                                let got = run(k, args.0, args.1, args.2, args.3, args.4, args.5, args.6, args.7, args.8);
+                                let got = run(
+                                    k, args.0, args.1, args.2, args.3, args.4, args.5, args.6,
+                                    args.7, args.8,
+                                );
                                 assert!(
                                     got == reference,
                                     "{k:?} differs from the portable kernel: ni {ni}, nh {nh}, batch {b}, \
