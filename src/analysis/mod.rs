@@ -338,11 +338,7 @@ pub fn to_markdown(a: &Analysis) -> String {
         let _ = writeln!(s, "|---|---:|---|---:|---|");
         for d in &v.details {
             let e = d.estimate.as_ref();
-            let df = match e.and_then(|e| e.df) {
-                Some(df) if df.is_finite() => format!("{df:.1}"),
-                Some(_) => "∞".into(),
-                None => "—".into(),
-            };
+            let df = stats::df_text(e);
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} |",

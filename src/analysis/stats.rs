@@ -87,6 +87,16 @@ pub struct Estimate {
     pub ci95: Option<[f64; 2]>,
 }
 
+/// Degrees of freedom of an optional estimate as shown in tables: one decimal, "∞" for a
+/// zero-variance estimate, "—" when there is none.
+pub fn df_text(e: Option<&Estimate>) -> String {
+    match e.and_then(|e| e.df) {
+        Some(df) if df.is_finite() => format!("{df:.1}"),
+        Some(_) => "∞".into(),
+        None => "—".into(),
+    }
+}
+
 /// The estimate of `sum_i c_i mean_i` over independent groups (each group at most once).
 ///
 /// Variance: V = sum_i c_i^2 s_i^2 / n_i. Degrees of freedom (Welch–Satterthwaite):

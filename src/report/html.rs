@@ -477,11 +477,7 @@ fn verdicts(h: &mut String, a: &Analysis) {
         );
         for d in &v.details {
             let e = d.estimate.as_ref();
-            let df = match e.and_then(|e| e.df) {
-                Some(df) if df.is_finite() => format!("{df:.1}"),
-                Some(_) => "∞".into(),
-                None => "—".into(),
-            };
+            let df = crate::analysis::stats::df_text(e);
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
