@@ -244,8 +244,7 @@ impl Mlp {
             // STE through Q(h), then tanh'; CH units at a time in local accumulators.
             let a = &self.a[g * nh..(g + 1) * nh];
             let dz1 = &mut self.dz1[g * nh..(g + 1) * nh];
-            let mut c = 0;
-            while c < nh {
+            for c in (0..nh).step_by(CH) {
                 let w = CH.min(nh - c);
                 let mut acc = [0.0f32; CH];
                 for (o, &d) in dz2[..CLASSES].iter().enumerate() {
@@ -261,7 +260,6 @@ impl Mlp {
                     *gv += d;
                 }
                 dz1[c..c + w].copy_from_slice(&acc[..w]);
-                c += w;
             }
         }
         // Layer 1 weight gradients: each entry gets the samples' terms in sample order.
