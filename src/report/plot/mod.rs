@@ -324,15 +324,7 @@ pub fn line_chart_panels(
     panels: &[LineChart],
     cols: usize,
 ) -> Result<()> {
-    render(
-        stem,
-        &Panels {
-            title,
-            panels,
-            cols,
-        },
-    )
-    .with_context(|| format!("plotting {}", stem.display()))
+    render_panels(stem, title, panels, cols)
 }
 
 /// Render overlaid histograms to `<stem>.svg` and `<stem>.png`.
@@ -342,15 +334,7 @@ pub fn histogram(stem: &Path, chart: &HistChart) -> Result<()> {
 
 /// Render several histogram charts in a grid with `cols` columns under a common title.
 pub fn histogram_panels(stem: &Path, title: &str, panels: &[HistChart], cols: usize) -> Result<()> {
-    render(
-        stem,
-        &Panels {
-            title,
-            panels,
-            cols,
-        },
-    )
-    .with_context(|| format!("plotting {}", stem.display()))
+    render_panels(stem, title, panels, cols)
 }
 
 /// Render a 2D density heatmap to `<stem>.svg` and `<stem>.png`.
@@ -361,6 +345,11 @@ pub fn heatmap(stem: &Path, h: &Heatmap) -> Result<()> {
 /// Render several heatmaps in a grid with `cols` columns (e.g. one per layer) under a common
 /// title. Each panel has its own colour scale.
 pub fn heatmap_panels(stem: &Path, title: &str, panels: &[Heatmap], cols: usize) -> Result<()> {
+    render_panels(stem, title, panels, cols)
+}
+
+/// Render `panels` in a grid with `cols` columns under a common title (any chart kind).
+fn render_panels<C: Chart>(stem: &Path, title: &str, panels: &[C], cols: usize) -> Result<()> {
     render(
         stem,
         &Panels {
