@@ -12,14 +12,15 @@
 use crate::config::{ModelKind, TrainConfig};
 use crate::data::Dataset;
 use crate::encode::{table_grad, InputMap};
+use crate::lookup::Lookup;
 use crate::nn::init::{dead_layers, init_params};
 use crate::nn::mlp::Mlp;
 use crate::nn::{Network, Segment};
 use crate::optim::Optimizer;
 use crate::oscillation::{dampening_lambda, freeze_threshold, OscillationOutcome, Tracker};
 use crate::quant::Grid;
+use crate::shuffle::Shuffler;
 use anyhow::{bail, Result};
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -109,13 +110,6 @@ pub fn build_network(cfg: &TrainConfig, inputs: usize) -> Result<Box<dyn Network
     }
 }
 
-/// The 256 entries of a per-pixel-value table as an array.
-fn table256(v: &[f32]) -> [f32; 256] {
-    let mut t = [0.0f32; 256];
-    t.copy_from_slice(&v[..256]);
-    t
-}
-
 /// Hint the CPU to bring the cache line(s) at the start of `bytes` into cache.
 #[inline(always)]
 fn prefetch(bytes: &[u8]) {
@@ -142,7 +136,8 @@ fn key(seed: u64, purpose: u64, step: u64) -> u64 {
         ^ step.wrapping_mul(0x1656_67B1_9E37_79F9)
 }
 
-/// Test accuracy of quantized parameters `q` with input table `qtab`.
+/// Test accuracy of quantized parameters `q` with the quantized input table `qtab` (256
+/// entries, levels of `act` when quantized).
 pub fn evaluate(
     net: &mut dyn Network,
     q: &[f32],
@@ -157,12 +152,11 @@ pub fn evaluate(
     let mut xq = vec![0.0f32; CHUNK * ni];
     let mut pred = vec![0u8; CHUNK];
     let mut correct = 0usize;
+    let lookup = Lookup::new(qtab, act);
     for (c, lab) in labels.chunks(CHUNK).enumerate() {
         let start = c * CHUNK;
         let px = &images[start * ni..(start + lab.len()) * ni];
-        for (x, &p) in xq.iter_mut().zip(px) {
-            *x = qtab[p as usize];
-        }
+        lookup.map(px, &mut xq[..px.len()]);
         net.predict_batch(
             q,
             &xq[..lab.len() * ni],
@@ -222,8 +216,7 @@ pub fn train_with(
 
     let mut input = InputMap::new(cfg.scheme, cfg.zero_shift_eps);
     let table_start = input.table().to_vec();
-    // A fixed-size table: indexing it with a u8 needs no bounds check in the gather loop.
-    let mut qtab = table256(&input.quantized(&grid));
+    let mut lookup = Lookup::new(&input.quantized(&grid), &grid);
     let learned = input.is_learned();
 
     let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, np);
@@ -234,6 +227,7 @@ pub fn train_with(
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     shuffle_rng.set_stream(1);
+    let mut shuffler = Shuffler::new();
 
     let mut grad = vec![0.0f32; np];
     let mut xq = vec![0.0f32; b * ni];
@@ -266,7 +260,7 @@ pub fn train_with(
     let mut epochs = Vec::with_capacity(cfg.epochs);
     let mut step: u64 = 0;
     for epoch in 1..=cfg.epochs {
-        order.shuffle(&mut shuffle_rng);
+        shuffler.shuffle(&mut order, &mut shuffle_rng);
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
         for (bi, chunk) in order.chunks(b).enumerate() {
@@ -277,14 +271,12 @@ pub fn train_with(
             for &idx in next {
                 prefetch(&data.train_x[idx as usize * ni..]);
             }
+            lookup.gather(&data.train_x, ni, chunk, &mut xq[..m * ni]);
             for (s, &idx) in chunk.iter().enumerate() {
                 let idx = idx as usize;
-                let src = &data.train_x[idx * ni..(idx + 1) * ni];
-                for (x, &p) in xq[s * ni..(s + 1) * ni].iter_mut().zip(src) {
-                    *x = qtab[p as usize];
-                }
                 if learned {
-                    px[s * ni..(s + 1) * ni].copy_from_slice(src);
+                    px[s * ni..(s + 1) * ni]
+                        .copy_from_slice(&data.train_x[idx * ni..(idx + 1) * ni]);
                 }
                 labels[s] = data.train_y[idx];
             }
@@ -339,13 +331,13 @@ pub fn train_with(
             if learned {
                 table_grad(&px[..m * ni], &dx[..m * ni], &mut tgrad);
                 topt.step(input.table_mut(), &tgrad, None);
-                qtab = table256(&input.quantized(&grid));
+                lookup.set(&input.quantized(&grid), &grid);
             }
         }
         let test_accuracy = evaluate(
             net.as_mut(),
             &q,
-            &qtab,
+            lookup.table(),
             &grid,
             &data.test_x,
             &data.test_y,
@@ -388,7 +380,7 @@ pub fn train_with(
         segments,
         params,
         quantized: q,
-        table_quantized: qtab.to_vec(),
+        table_quantized: lookup.table().to_vec(),
         table: input.table().to_vec(),
         table_start,
         dead_start,
