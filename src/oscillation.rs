@@ -411,54 +411,132 @@ unsafe fn observe_avx512(
     half: f32,
     m: f32,
 ) {
-    use std::arch::x86_64::*;
     let n = qs.len();
     assert!(k.len() >= n && dir.len() >= n && freq.len() >= n);
     assert!(osc.len() >= n && flips.len() >= n);
-    let keep = _mm512_set1_ps(1.0 - m);
-    let (vm, vhalf) = (_mm512_set1_ps(m), _mm512_set1_ps(half));
-    let (one, magic) = (_mm512_set1_ps(1.0), _mm512_set1_ps(RNE_MAGIC));
-    let (zero, tiny) = (_mm512_setzero_ps(), _mm512_set1_ps(TINY));
-    let (pos, neg) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
-    let one_i = _mm512_set1_epi32(1);
+    let c = observe512::Consts::new(half, m);
+    let p = (
+        k.as_mut_ptr(),
+        dir.as_mut_ptr(),
+        freq.as_mut_ptr(),
+        osc.as_mut_ptr(),
+        flips.as_mut_ptr(),
+    );
     let mut i = 0;
-    while i < n {
-        let lanes: __mmask16 = if n - i >= 16 {
-            !0
-        } else {
-            ((1u32 << (n - i)) - 1) as __mmask16
-        };
-        let kp = k.as_mut_ptr().add(i);
-        let fp = freq.as_mut_ptr().add(i);
-        let q = _mm512_maskz_loadu_ps(lanes, qs.as_ptr().add(i));
-        let kn = _mm512_sub_ps(
-            _mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(q, one), vhalf), magic),
-            magic,
-        );
-        let d = _mm512_sub_ps(kn, _mm512_maskz_loadu_ps(lanes, kp));
-        // keep * freq; `m * o` is +0 where o = 0, and +0 + x = x for the x >= 0 here.
-        let mut f = _mm512_mul_ps(keep, _mm512_maskz_loadu_ps(lanes, fp));
-        let changed = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, zero);
-        if changed != 0 {
-            let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, zero);
-            let down = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(d, zero);
-            let sg = _mm512_mask_blend_ps(up, _mm512_maskz_mov_ps(down, neg), pos);
-            let dp = dir.as_mut_ptr().add(i);
-            let dv = _mm512_maskz_loadu_ps(lanes, dp);
-            let o = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(lanes, _mm512_mul_ps(sg, dv), zero);
-            f = _mm512_add_ps(_mm512_mul_ps(vm, _mm512_maskz_mov_ps(o, one)), f);
-            _mm512_mask_storeu_ps(dp, lanes & (up | down), sg);
-            _mm512_mask_storeu_ps(kp, lanes, kn);
-            let flp = flips.as_mut_ptr().add(i) as *mut i32;
-            let fl = _mm512_maskz_loadu_epi32(lanes, flp);
-            _mm512_mask_storeu_epi32(flp, lanes, _mm512_mask_add_epi32(fl, changed, fl, one_i));
-            let op = osc.as_mut_ptr().add(i) as *mut i32;
-            let ov = _mm512_maskz_loadu_epi32(lanes, op);
-            _mm512_mask_storeu_epi32(op, lanes, _mm512_mask_add_epi32(ov, o, ov, one_i));
-        }
-        let big = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(f, tiny);
-        _mm512_mask_storeu_ps(fp, lanes, _mm512_maskz_mov_ps(big, f));
+    while i + 16 <= n {
+        observe512::block::<true>(&c, qs.as_ptr(), p, i, !0);
         i += 16;
+    }
+    if i < n {
+        observe512::block::<false>(&c, qs.as_ptr(), p, i, ((1u32 << (n - i)) - 1) as u16);
+    }
+}
+
+/// The 16 lanes of [`observe_avx512`].
+#[cfg(target_arch = "x86_64")]
+mod observe512 {
+    use super::{RNE_MAGIC, TINY};
+    use std::arch::x86_64::*;
+
+    pub(super) struct Consts {
+        keep: __m512,
+        m: __m512,
+        half: __m512,
+        one: __m512,
+        magic: __m512,
+        zero: __m512,
+        tiny: __m512,
+        neg: __m512,
+        one_i: __m512i,
+    }
+
+    impl Consts {
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn new(half: f32, m: f32) -> Consts {
+            Consts {
+                keep: _mm512_set1_ps(1.0 - m),
+                m: _mm512_set1_ps(m),
+                half: _mm512_set1_ps(half),
+                one: _mm512_set1_ps(1.0),
+                magic: _mm512_set1_ps(RNE_MAGIC),
+                zero: _mm512_setzero_ps(),
+                tiny: _mm512_set1_ps(TINY),
+                neg: _mm512_set1_ps(-1.0),
+                one_i: _mm512_set1_epi32(1),
+            }
+        }
+    }
+
+    /// Load 16 lanes (all of them when `FULL`, else those of `lanes`, the rest 0).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn ld<const FULL: bool>(p: *const f32, lanes: __mmask16) -> __m512 {
+        if FULL {
+            _mm512_loadu_ps(p)
+        } else {
+            _mm512_maskz_loadu_ps(lanes, p)
+        }
+    }
+
+    /// Store 16 lanes (all when `FULL`, else those of `lanes`).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn st<const FULL: bool>(p: *mut f32, lanes: __mmask16, v: __m512) {
+        if FULL {
+            _mm512_storeu_ps(p, v)
+        } else {
+            _mm512_mask_storeu_ps(p, lanes, v)
+        }
+    }
+
+    /// Add 1 to the counters at `p` in the lanes of `inc`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn count<const FULL: bool>(p: *mut u32, lanes: __mmask16, inc: __mmask16, c: &Consts) {
+        let p = p as *mut f32;
+        let v = _mm512_castps_si512(ld::<FULL>(p, lanes));
+        let v = _mm512_mask_add_epi32(v, inc, v, c.one_i);
+        st::<FULL>(p, lanes, _mm512_castsi512_ps(v));
+    }
+
+    /// One block of 16 weights from `i` (`lanes`: the ones that exist).
+    ///
+    /// # Safety
+    /// AVX-512 F; every pointer valid for the lanes of `lanes` from `i`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(super) unsafe fn block<const FULL: bool>(
+        c: &Consts,
+        qs: *const f32,
+        (k, dir, freq, osc, flips): (*mut f32, *mut f32, *mut f32, *mut u32, *mut u32),
+        i: usize,
+        lanes: __mmask16,
+    ) {
+        let (kp, fp) = (k.add(i), freq.add(i));
+        let q = ld::<FULL>(qs.add(i), lanes);
+        let kn = _mm512_sub_ps(
+            _mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(q, c.one), c.half), c.magic),
+            c.magic,
+        );
+        let d = _mm512_sub_ps(kn, ld::<FULL>(kp, lanes));
+        // keep * freq; `m * o` is +0 where o = 0, and +0 + x = x for the x >= 0 here.
+        let mut f = _mm512_mul_ps(c.keep, ld::<FULL>(fp, lanes));
+        let changed = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero);
+        if changed != 0 {
+            let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, c.zero);
+            let down = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(d, c.zero);
+            let sg = _mm512_mask_blend_ps(up, _mm512_maskz_mov_ps(down, c.neg), c.one);
+            let dp = dir.add(i);
+            let dv = ld::<FULL>(dp, lanes);
+            let o = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(lanes, _mm512_mul_ps(sg, dv), c.zero);
+            f = _mm512_add_ps(_mm512_mul_ps(c.m, _mm512_maskz_mov_ps(o, c.one)), f);
+            st::<FULL>(dp, lanes, _mm512_mask_blend_ps(up | down, dv, sg));
+            st::<FULL>(kp, lanes, kn);
+            count::<FULL>(flips.add(i), lanes, changed, c);
+            count::<FULL>(osc.add(i), lanes, o, c);
+        }
+        let big = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(f, c.tiny);
+        st::<FULL>(fp, lanes, _mm512_maskz_mov_ps(big, f));
     }
 }
 

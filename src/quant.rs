@@ -268,11 +268,47 @@ impl Grid {
         }
     }
 
-    /// [`Grid::quantize_slice`] compiled for AVX-512 (the same code, so the same results).
+    /// [`Grid::quantize_slice`] compiled for AVX-512 (the same code, so the same results);
+    /// half-to-even grids of up to 32 levels by hand: the same index, then the level from a
+    /// table of the 32 levels (each computed as [`Grid::level`] does) instead of a division.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn quantize_slice_avx512(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
-        self.quantize_slice_impl(src, dst, key_base)
+        use std::arch::x86_64::*;
+        if self.rounding != Rounding::HalfEven || self.n == 0 || self.n > 32 {
+            return self.quantize_slice_impl(src, dst, key_base);
+        }
+        let n = src.len();
+        assert!(dst.len() >= n);
+        let half = _mm512_set1_ps(self.half);
+        let k0 = _mm512_setr_ps(
+            0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+        );
+        let k1 = _mm512_add_ps(k0, _mm512_set1_ps(16.0));
+        let lo = _mm512_div_ps(_mm512_sub_ps(k0, half), half);
+        let hi = _mm512_div_ps(_mm512_sub_ps(k1, half), half);
+        let top = _mm512_set1_ps((self.n - 1) as f32);
+        let (one, minus_one) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
+        let magic = _mm512_set1_ps(RNE_MAGIC);
+        let mut i = 0;
+        while i < n {
+            let m: __mmask16 = if n - i >= 16 {
+                !0
+            } else {
+                ((1u32 << (n - i)) - 1) as __mmask16
+            };
+            let s = _mm512_maskz_loadu_ps(m, src.as_ptr().add(i));
+            // clamp(-1, 1) with a NaN passing through (max/min return their second operand
+            // when one is NaN), as f32::clamp does.
+            let c = _mm512_min_ps(one, _mm512_max_ps(minus_one, s));
+            let t = _mm512_mul_ps(_mm512_add_ps(c, one), half);
+            let k = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
+            // min(k, top) with a NaN k giving top, as f32::min does.
+            let k = _mm512_min_ps(k, top);
+            let q = _mm512_permutex2var_ps(lo, _mm512_cvttps_epi32(k), hi);
+            _mm512_mask_storeu_ps(dst.as_mut_ptr().add(i), m, q);
+            i += 16;
+        }
     }
 
     /// [`Grid::quantize_slice`] compiled for AVX2.
@@ -474,6 +510,13 @@ mod tests {
                 } else {
                     g(n, mode)
                 };
+                // The exact ties and the levels too.
+                let src: Vec<f32> = src
+                    .iter()
+                    .copied()
+                    .chain(grid.thresholds())
+                    .chain(grid.levels())
+                    .collect();
                 let mut a = vec![0.0; src.len()];
                 let mut b = vec![0.0; src.len()];
                 let mut c = vec![0.0; src.len()];

@@ -32,27 +32,29 @@ impl Shuffler {
             return;
         }
         assert!(len <= u32::MAX as usize, "shuffle: more than 2^32 elements");
-        // One word per index unless a draw is rejected (probability < len / 2^32 each);
-        // the words of a block RNG come in the same order in bulk as one at a time.
-        self.words.resize(len - 1, 0);
-        rng.fill(&mut self.words[..]);
-        self.picks.resize(len - 1, 0);
-        let words = &self.words[..];
-        let mut next = 0;
-        for (p, i) in self.picks.iter_mut().zip((1..len).rev()) {
-            let range = (i + 1) as u32;
-            let zone = (range << range.leading_zeros()).wrapping_sub(1);
-            let w = match words.get(next) {
-                Some(&w) => w,
-                None => rng.next_u32(),
-            };
-            next += 1;
-            let m = w as u64 * range as u64;
-            *p = if (m as u32) <= zone {
-                (m >> 32) as u32
-            } else {
-                redraw(range, zone, words, &mut next, rng)
-            };
+        // Each index takes one word, or more when a draw is rejected (up to half of the
+        // draws for ranges just above a power of two, so a branch on it would often be
+        // mispredicted). The words of a block RNG come in the same order in bulk as one at
+        // a time, so they are fetched in blocks of as many as the remaining indices need at
+        // least (never one more than `rand` would take), and each word is tried without a
+        // branch: its pick is written, and kept only if accepted.
+        let total = len - 1;
+        self.words.resize(total, 0);
+        self.picks.resize(total, 0);
+        let (words, picks) = (&mut self.words[..], &mut self.picks[..]);
+        let mut c = 0;
+        while c < total {
+            let need = total - c;
+            rng.fill(&mut words[..need]);
+            for &w in &words[..need] {
+                // Draw c is for index i = len - 1 - c, from 0..i + 1.
+                let range = (len - c) as u32;
+                let zone = (range << range.leading_zeros()).wrapping_sub(1);
+                let m = w as u64 * range as u64;
+                // c < total: this block has `need` words, so at most `need` accepts.
+                picks[c] = (m >> 32) as u32;
+                c += ((m as u32) <= zone) as usize;
+            }
         }
         let picks = &self.picks;
         for (t, i) in (1..len).rev().enumerate() {
@@ -60,22 +62,6 @@ impl Shuffler {
                 prefetch(&v[ahead as usize]);
             }
             v.swap(i, picks[t] as usize);
-        }
-    }
-}
-
-/// Draw again after a rejected word: the following words, until one is accepted (rare).
-#[cold]
-fn redraw<R: RngCore>(range: u32, zone: u32, words: &[u32], next: &mut usize, rng: &mut R) -> u32 {
-    loop {
-        let w = match words.get(*next) {
-            Some(&w) => w,
-            None => rng.next_u32(),
-        };
-        *next += 1;
-        let m = w as u64 * range as u64;
-        if (m as u32) <= zone {
-            return (m >> 32) as u32;
         }
     }
 }

@@ -40,6 +40,10 @@ pub struct EpochMetrics {
     pub test_accuracy: f64,
     /// Seconds since the start of training.
     pub seconds: f64,
+    /// Seconds of this epoch's training steps alone (shuffle and batches; not the test
+    /// evaluation). Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_seconds: Option<f64>,
     /// Weight index changes (weights x steps) during the epoch (quantized runs only; the
     /// oscillation fields below are absent at full precision and in older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +264,7 @@ pub fn train_with(
     let mut epochs = Vec::with_capacity(cfg.epochs);
     let mut step: u64 = 0;
     for epoch in 1..=cfg.epochs {
+        let epoch_start = Instant::now();
         shuffler.shuffle(&mut order, &mut shuffle_rng);
         let mut loss_sum = 0.0f64;
         let mut correct = 0usize;
@@ -334,6 +339,7 @@ pub fn train_with(
                 lookup.set(&input.quantized(&grid), &grid);
             }
         }
+        let train_seconds = epoch_start.elapsed().as_secs_f64();
         let test_accuracy = evaluate(
             net.as_mut(),
             &q,
@@ -349,6 +355,7 @@ pub fn train_with(
             train_accuracy: correct as f64 / n as f64,
             test_accuracy,
             seconds: start.elapsed().as_secs_f64(),
+            train_seconds: Some(train_seconds),
             flips: None,
             oscillations: None,
             oscillating_fraction: None,
