@@ -173,7 +173,11 @@ mod vbmi {
     unsafe fn store_quarter(idx: __m128i, lo: __m512, hi: __m512, dst: *mut f32, n: usize) {
         let k = _mm512_cvtepu8_epi32(idx);
         let v = _mm512_permutex2var_ps(lo, k, hi);
-        _mm512_mask_storeu_ps(dst, mask16(n), v);
+        if n >= 16 {
+            _mm512_storeu_ps(dst, v);
+        } else {
+            _mm512_mask_storeu_ps(dst, mask16(n), v);
+        }
     }
 
     /// The tables in registers: the index bytes (four quarters of 64) and the values.

@@ -141,6 +141,9 @@ pub struct Grid {
     half: f32,
     /// 2 / (n - 1): level spacing.
     step: f32,
+    /// The first 32 levels (as [`Grid::level`] computes them; zeros past n), for the
+    /// vector quantizer's table lookup.
+    table: [f32; 32],
 }
 
 impl Grid {
@@ -160,12 +163,17 @@ impl Grid {
         } else {
             ((n - 1) as f32 / 2.0, 2.0 / (n - 1) as f32)
         };
-        Ok(Grid {
+        let mut g = Grid {
             n,
             rounding,
             half,
             step,
-        })
+            table: [0.0; 32],
+        };
+        for k in 0..n.min(32) {
+            g.table[k as usize] = g.level(k);
+        }
+        Ok(g)
     }
 
     /// Full precision: [`Grid::quantize`] is the identity.
@@ -175,6 +183,7 @@ impl Grid {
             rounding: Rounding::HalfEven,
             half: 0.0,
             step: 0.0,
+            table: [0.0; 32],
         }
     }
 
@@ -269,8 +278,8 @@ impl Grid {
     }
 
     /// [`Grid::quantize_slice`] compiled for AVX-512 (the same code, so the same results);
-    /// half-to-even grids of up to 32 levels by hand: the same index, then the level from a
-    /// table of the 32 levels (each computed as [`Grid::level`] does) instead of a division.
+    /// half-to-even grids of up to 32 levels by hand: the same index, then the level from the
+    /// grid's table (each entry computed by [`Grid::level`]) instead of a division.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn quantize_slice_avx512(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
@@ -281,23 +290,18 @@ impl Grid {
         let n = src.len();
         assert!(dst.len() >= n);
         let half = _mm512_set1_ps(self.half);
-        let k0 = _mm512_setr_ps(
-            0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
-        );
-        let k1 = _mm512_add_ps(k0, _mm512_set1_ps(16.0));
-        let lo = _mm512_div_ps(_mm512_sub_ps(k0, half), half);
-        let hi = _mm512_div_ps(_mm512_sub_ps(k1, half), half);
+        let lo = _mm512_loadu_ps(self.table.as_ptr());
+        let hi = _mm512_loadu_ps(self.table.as_ptr().add(16));
         let top = _mm512_set1_ps((self.n - 1) as f32);
         let (one, minus_one) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
         let magic = _mm512_set1_ps(RNE_MAGIC);
-        let mut i = 0;
-        while i < n {
-            let m: __mmask16 = if n - i >= 16 {
-                !0
+        // One block of 16 from `i`, the lanes of `m` (all of them for the full blocks).
+        let mut block = |i: usize, m: __mmask16| {
+            let s = if m == !0 {
+                _mm512_loadu_ps(src.as_ptr().add(i))
             } else {
-                ((1u32 << (n - i)) - 1) as __mmask16
+                _mm512_maskz_loadu_ps(m, src.as_ptr().add(i))
             };
-            let s = _mm512_maskz_loadu_ps(m, src.as_ptr().add(i));
             // clamp(-1, 1) with a NaN passing through (max/min return their second operand
             // when one is NaN), as f32::clamp does.
             let c = _mm512_min_ps(one, _mm512_max_ps(minus_one, s));
@@ -306,8 +310,19 @@ impl Grid {
             // min(k, top) with a NaN k giving top, as f32::min does.
             let k = _mm512_min_ps(k, top);
             let q = _mm512_permutex2var_ps(lo, _mm512_cvttps_epi32(k), hi);
-            _mm512_mask_storeu_ps(dst.as_mut_ptr().add(i), m, q);
+            if m == !0 {
+                _mm512_storeu_ps(dst.as_mut_ptr().add(i), q);
+            } else {
+                _mm512_mask_storeu_ps(dst.as_mut_ptr().add(i), m, q);
+            }
+        };
+        let mut i = 0;
+        while i + 16 <= n {
+            block(i, !0);
             i += 16;
+        }
+        if i < n {
+            block(i, ((1u32 << (n - i)) - 1) as __mmask16);
         }
     }
 
