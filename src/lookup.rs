@@ -75,6 +75,41 @@ impl Lookup {
         self.compact = Some(c);
     }
 
+    /// Set the table to `Q(raw[v])` for every pixel value v (the quantized input table of
+    /// a raw one: what `InputMap::quantized` gives), without allocating; the learned
+    /// scheme does this after every step.
+    pub fn quantize(&mut self, raw: &[f32], grid: &Grid) {
+        let raw = &raw[..256];
+        self.compact = None;
+        if !self.vbmi || !grid.is_quantized() || grid.n() > MAX_COMPACT {
+            for (t, &x) in self.table.iter_mut().zip(raw) {
+                *t = grid.quantize(x);
+            }
+            return;
+        }
+        // Q(x) = level(index(x)): keep the index too.
+        let levels = grid.level_table();
+        let mut c = Compact {
+            index: [0; 256],
+            values: *levels,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if grid.rounding() == crate::quant::Rounding::HalfEven {
+            let raw: &[f32; 256] = raw.try_into().expect("256 entries");
+            let half = (grid.n() - 1) as f32 / 2.0;
+            // SAFETY: `vbmi` is set only when the CPU has AVX-512 F, BW and VBMI.
+            unsafe { vbmi::quantize_half_even(raw, half, levels, &mut self.table, &mut c.index) };
+            self.compact = Some(c);
+            return;
+        }
+        for ((t, k), &x) in self.table.iter_mut().zip(c.index.iter_mut()).zip(raw) {
+            let i = grid.index(x);
+            *k = i as u8;
+            *t = levels[i as usize];
+        }
+        self.compact = Some(c);
+    }
+
     /// The 256 entries.
     pub fn table(&self) -> &[f32; 256] {
         &self.table
@@ -177,6 +212,46 @@ mod vbmi {
             _mm512_storeu_ps(dst, v);
         } else {
             _mm512_mask_storeu_ps(dst, mask16(n), v);
+        }
+    }
+
+    /// `index[i] = grid.index(raw[i])` and `table[i] = levels[index[i]]` for a half-to-even
+    /// grid with `half = (n - 1) / 2`: the scalar index's arithmetic, 16 entries at once
+    /// (a NaN gives index 0, as the scalar float-to-integer cast does).
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F, BW and VBMI.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub(super) unsafe fn quantize_half_even(
+        raw: &[f32; 256],
+        half: f32,
+        levels: &[f32; 32],
+        table: &mut [f32; 256],
+        index: &mut [u8; 256],
+    ) {
+        let vh = _mm512_set1_ps(half);
+        let (one, minus_one) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
+        let magic = _mm512_set1_ps(crate::quant::RNE_MAGIC);
+        let (lo, hi) = (
+            _mm512_loadu_ps(levels.as_ptr()),
+            _mm512_loadu_ps(levels.as_ptr().add(16)),
+        );
+        for b in 0..16 {
+            let x = _mm512_loadu_ps(raw.as_ptr().add(16 * b));
+            // clamp(-1, 1), a NaN passing through as with f32::clamp.
+            let c = _mm512_min_ps(one, _mm512_max_ps(minus_one, x));
+            let t = _mm512_mul_ps(_mm512_add_ps(c, one), vh);
+            let k = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
+            let ord = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(k, k);
+            let ki = _mm512_maskz_mov_epi32(ord, _mm512_cvttps_epi32(k));
+            _mm512_storeu_ps(
+                table.as_mut_ptr().add(16 * b),
+                _mm512_permutex2var_ps(lo, ki, hi),
+            );
+            _mm_storeu_si128(
+                index.as_mut_ptr().add(16 * b) as *mut __m128i,
+                _mm512_cvtepi32_epi8(ki),
+            );
         }
     }
 
@@ -290,10 +365,20 @@ mod tests {
                         for t in map.table_mut() {
                             *t += rng.gen_range(-0.3..0.3f32);
                         }
+                        let t = map.table_mut();
+                        (t[7], t[8], t[9], t[10]) = (f32::NAN, f32::INFINITY, -3.0, -0.0);
                     }
                     let q = map.quantized(&grid);
                     let fast = Lookup::new(&q, &grid);
                     let slow = Lookup::scalar(&q, &grid);
+                    // Quantizing the raw table in place gives the same table and form.
+                    let mut inplace = Lookup::new(&[0.0; 256], &grid);
+                    inplace.quantize(map.table(), &grid);
+                    assert_eq!(bits(inplace.table()), bits(&q), "n={n} {rounding:?}");
+                    assert_eq!(inplace.is_vectorized(), fast.is_vectorized());
+                    let mut slow_inplace = Lookup::scalar(&[0.0; 256], &grid);
+                    slow_inplace.quantize(map.table(), &grid);
+                    assert_eq!(bits(slow_inplace.table()), bits(&q), "n={n} {rounding:?}");
                     assert!(!slow.is_vectorized());
                     if vbmi_available() && (2..=32).contains(&n) {
                         assert!(fast.is_vectorized(), "n={n} {rounding:?} {scheme:?}");
@@ -301,9 +386,12 @@ mod tests {
                     for len in [0usize, 1, 15, 16, 17, 49, 63, 64, 65, 128, 1000] {
                         let mut a = vec![f32::NAN; len];
                         let mut b = vec![f32::NAN; len];
+                        let mut c = vec![f32::NAN; len];
                         fast.map(&px[..len], &mut a);
                         slow.map(&px[..len], &mut b);
+                        inplace.map(&px[..len], &mut c);
                         assert_eq!(bits(&a), bits(&b), "n={n} len={len}");
+                        assert_eq!(bits(&a), bits(&c), "n={n} len={len}");
                         let want: Vec<f32> = px[..len].iter().map(|&p| q[p as usize]).collect();
                         assert_eq!(bits(&a), bits(&want));
                     }

@@ -76,7 +76,7 @@ impl FromStr for Rounding {
 /// Magic constant for round-half-to-even of `0 <= t < 2^22` in f32 arithmetic: adding and
 /// subtracting 1.5 * 2^23 leaves the nearest integer (ties to even, IEEE default mode).
 /// Unlike `f32::round_ties_even` it vectorises on baseline x86-64 (SSE2).
-const RNE_MAGIC: f32 = 12_582_912.0;
+pub(crate) const RNE_MAGIC: f32 = 12_582_912.0;
 
 #[inline(always)]
 fn round_half_even(t: f32) -> f32 {
@@ -213,6 +213,11 @@ impl Grid {
         // -1 + k * step, computed as (k - half) / half so that symmetric levels are exact
         // negatives of each other and the middle level of odd n is exactly 0.
         (k as f32 - self.half) / self.half
+    }
+
+    /// The first 32 levels, as [`Grid::level`] gives them (zeros past n).
+    pub fn level_table(&self) -> &[f32; 32] {
+        &self.table
     }
 
     /// All levels, ascending.

@@ -220,7 +220,8 @@ pub fn train_with(
 
     let mut input = InputMap::new(cfg.scheme, cfg.zero_shift_eps);
     let table_start = input.table().to_vec();
-    let mut lookup = Lookup::new(&input.quantized(&grid), &grid);
+    let mut lookup = Lookup::new(&[0.0; 256], &grid);
+    lookup.quantize(input.table(), &grid);
     let learned = input.is_learned();
 
     let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, np);
@@ -336,7 +337,7 @@ pub fn train_with(
             if learned {
                 table_grad(&px[..m * ni], &dx[..m * ni], &mut tgrad);
                 topt.step(input.table_mut(), &tgrad, None);
-                lookup.set(&input.quantized(&grid), &grid);
+                lookup.quantize(input.table(), &grid);
             }
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
