@@ -422,15 +422,60 @@ unsafe fn observe_avx512(
         osc.as_mut_ptr(),
         flips.as_mut_ptr(),
     );
-    let mut i = 0;
-    while i + 16 <= n {
-        observe512::block::<true>(&c, qs.as_ptr(), p, i, !0);
-        i += 16;
+    let qp = qs.as_ptr();
+    let lanes_at = |i: usize| -> u16 {
+        if i + 16 <= n {
+            !0
+        } else {
+            ((1u32 << (n - i)) - 1) as u16
+        }
+    };
+    if m < TWO_PASS_MIN_EMA {
+        let mut i = 0;
+        while i < n {
+            match lanes_at(i) {
+                0xffff => observe512::block::<true>(&c, qp, p, i, !0),
+                l => observe512::block::<false>(&c, qp, p, i, l),
+            }
+            i += 16;
+        }
+        return;
     }
-    if i < n {
-        observe512::block::<false>(&c, qs.as_ptr(), p, i, ((1u32 << (n - i)) - 1) as u16);
+    // Two passes over chunks of blocks: first every block's frequency decays and the
+    // blocks where a weight changed level are listed (without a branch: a block whose
+    // branch goes one way or the other at random costs more than its work); then only the
+    // listed blocks take the rest of the step.
+    const CHUNK: usize = 64;
+    let blocks = n.div_ceil(16);
+    let mut list = [0usize; CHUNK];
+    let mut b0 = 0;
+    while b0 < blocks {
+        let b1 = (b0 + CHUNK).min(blocks);
+        let mut count = 0;
+        for b in b0..b1 {
+            let i = 16 * b;
+            let changed = match lanes_at(i) {
+                0xffff => observe512::decay::<true>(&c, qp, p, i, !0),
+                l => observe512::decay::<false>(&c, qp, p, i, l),
+            };
+            list[count] = i;
+            count += (changed != 0) as usize;
+        }
+        for &i in &list[..count] {
+            match lanes_at(i) {
+                0xffff => observe512::change::<true>(&c, qp, p, i, !0),
+                l => observe512::change::<false>(&c, qp, p, i, l),
+            }
+        }
+        b0 = b1;
     }
 }
+
+/// The two-pass [`observe_avx512`] adds `m` to a frequency that decayed and was flushed
+/// (`keep * f < TINY` set to 0), where the one-pass kernel adds it to the unflushed
+/// `keep * f`. The sums round to the same float when `TINY` is under half an ulp of `m`:
+/// for every `m >= 2^-40` (the default is 0.01); smaller EMA rates take one pass.
+const TWO_PASS_MIN_EMA: f32 = 1.0 / (1u64 << 40) as f32;
 
 /// The 16 lanes of [`observe_avx512`].
 #[cfg(target_arch = "x86_64")]
@@ -537,6 +582,81 @@ mod observe512 {
         }
         let big = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(f, c.tiny);
         st::<FULL>(fp, lanes, _mm512_maskz_mov_ps(big, f));
+    }
+
+    /// The level index (as a float) of the new quantized values, and its change.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn index_change<const FULL: bool>(
+        c: &Consts,
+        qs: *const f32,
+        k: *const f32,
+        i: usize,
+        lanes: __mmask16,
+    ) -> (__m512, __m512) {
+        let q = ld::<FULL>(qs.add(i), lanes);
+        let kn = _mm512_sub_ps(
+            _mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(q, c.one), c.half), c.magic),
+            c.magic,
+        );
+        (kn, _mm512_sub_ps(kn, ld::<FULL>(k.add(i), lanes)))
+    }
+
+    /// First pass of a block: the frequency decays (`keep * f`, flushed below `TINY`);
+    /// returns the lanes whose level changed.
+    ///
+    /// # Safety
+    /// As [`block`].
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(super) unsafe fn decay<const FULL: bool>(
+        c: &Consts,
+        qs: *const f32,
+        (k, _, freq, _, _): (*mut f32, *mut f32, *mut f32, *mut u32, *mut u32),
+        i: usize,
+        lanes: __mmask16,
+    ) -> __mmask16 {
+        let (_, d) = index_change::<FULL>(c, qs, k, i, lanes);
+        let fp = freq.add(i);
+        let f = _mm512_mul_ps(c.keep, ld::<FULL>(fp, lanes));
+        let big = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(f, c.tiny);
+        st::<FULL>(fp, lanes, _mm512_maskz_mov_ps(big, f));
+        _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero)
+    }
+
+    /// Second pass of a block where a level changed: direction, oscillations (which add
+    /// `m` to the decayed frequency), the new index and the counters.
+    ///
+    /// # Safety
+    /// As [`block`].
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(super) unsafe fn change<const FULL: bool>(
+        c: &Consts,
+        qs: *const f32,
+        (k, dir, freq, osc, flips): (*mut f32, *mut f32, *mut f32, *mut u32, *mut u32),
+        i: usize,
+        lanes: __mmask16,
+    ) {
+        let (kn, d) = index_change::<FULL>(c, qs, k, i, lanes);
+        let changed = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero);
+        let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, c.zero);
+        let down = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(d, c.zero);
+        let sg = _mm512_mask_blend_ps(up, _mm512_maskz_mov_ps(down, c.neg), c.one);
+        let dp = dir.add(i);
+        let dv = ld::<FULL>(dp, lanes);
+        let o = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(lanes, _mm512_mul_ps(sg, dv), c.zero);
+        let fp = freq.add(i);
+        // m * o + (the decayed frequency): where o = 0 this adds +0 to a value >= 0.
+        let f = _mm512_add_ps(
+            _mm512_mul_ps(c.m, _mm512_maskz_mov_ps(o, c.one)),
+            ld::<FULL>(fp, lanes),
+        );
+        st::<FULL>(fp, lanes, f);
+        st::<FULL>(dp, lanes, _mm512_mask_blend_ps(up | down, dv, sg));
+        st::<FULL>(k.add(i), lanes, kn);
+        count::<FULL>(flips.add(i), lanes, changed, c);
+        count::<FULL>(osc.add(i), lanes, o, c);
     }
 }
 
@@ -1011,7 +1131,20 @@ mod tests {
             return;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for n in [1usize, 5, 15, 16, 17, 31, 33, 100] {
+        // 0.9 decays below TINY within 20 steps, so oscillations also land on flushed
+        // frequencies; 1e-30 takes the one-pass path.
+        for (n, ema) in [
+            (1usize, 0.01f32),
+            (5, 0.9),
+            (15, 0.01),
+            (16, 0.9),
+            (17, 1e-30),
+            (31, 0.01),
+            (33, 0.9),
+            (100, 0.01),
+            (2000, 0.9),
+            (2000, 1e-30),
+        ] {
             let g = grid(8);
             let half = 3.5f32;
             let mut w: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
@@ -1030,8 +1163,9 @@ mod tests {
             );
             let mut b = a.clone();
             for step in 0..300 {
-                // Some steps move nothing, others move many weights.
-                let scale = if step % 3 == 0 { 0.0 } else { 0.2 };
+                // Some steps move nothing, others move many weights; 25 quiet steps in
+                // every 40 let frequencies decay to the flush before moves resume.
+                let scale = if step % 3 == 0 || step % 40 < 25 { 0.0 } else { 0.2 };
                 for x in w.iter_mut() {
                     *x = (*x + rng.gen_range(-scale..=scale)).clamp(-1.0, 1.0);
                 }

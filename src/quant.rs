@@ -83,6 +83,60 @@ fn round_half_even(t: f32) -> f32 {
     (t + RNE_MAGIC) - RNE_MAGIC
 }
 
+/// A half-to-even grid of at most 32 levels as AVX-512 registers: [`Grid::quantize`] of 16
+/// values at once, by the same index arithmetic and a lookup of the level (each computed by
+/// [`Grid::level`]) instead of a division.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Q512 {
+    half: std::arch::x86_64::__m512,
+    top: std::arch::x86_64::__m512,
+    lo: std::arch::x86_64::__m512,
+    hi: std::arch::x86_64::__m512,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Q512 {
+    /// The registers of `grid`, or `None` when the grid is not half-to-even with 2..=32
+    /// levels.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn new(grid: &Grid) -> Option<Q512> {
+        use std::arch::x86_64::*;
+        if grid.rounding != Rounding::HalfEven || grid.n == 0 || grid.n > 32 {
+            return None;
+        }
+        Some(Q512 {
+            half: _mm512_set1_ps(grid.half),
+            top: _mm512_set1_ps((grid.n - 1) as f32),
+            lo: _mm512_loadu_ps(grid.table.as_ptr()),
+            hi: _mm512_loadu_ps(grid.table.as_ptr().add(16)),
+        })
+    }
+
+    /// Q(x) lane by lane.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(crate) unsafe fn apply(&self, x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+        use std::arch::x86_64::*;
+        let one = _mm512_set1_ps(1.0);
+        // clamp(-1, 1) with a NaN passing through (max/min return their second operand
+        // when one is NaN), as f32::clamp does.
+        let c = _mm512_min_ps(one, _mm512_max_ps(_mm512_set1_ps(-1.0), x));
+        let t = _mm512_mul_ps(_mm512_add_ps(c, one), self.half);
+        let magic = _mm512_set1_ps(RNE_MAGIC);
+        let k = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
+        // min(k, top) with a NaN k giving top, as f32::min does.
+        let k = _mm512_min_ps(k, self.top);
+        _mm512_permutex2var_ps(self.lo, _mm512_cvttps_epi32(k), self.hi)
+    }
+}
+
 /// The widest SIMD build of the element-wise kernels ([`Grid::quantize_slice`], the
 /// optimizer) this CPU runs: AVX-512F, AVX2, or none when `AQNN_NO_SIMD` is set (read once).
 /// Every build runs the same code, so the results are bit-identical; the switch exists to
@@ -289,45 +343,21 @@ impl Grid {
     #[target_feature(enable = "avx512f")]
     unsafe fn quantize_slice_avx512(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
         use std::arch::x86_64::*;
-        if self.rounding != Rounding::HalfEven || self.n == 0 || self.n > 32 {
+        let Some(qz) = Q512::new(self) else {
             return self.quantize_slice_impl(src, dst, key_base);
-        }
+        };
         let n = src.len();
         assert!(dst.len() >= n);
-        let half = _mm512_set1_ps(self.half);
-        let lo = _mm512_loadu_ps(self.table.as_ptr());
-        let hi = _mm512_loadu_ps(self.table.as_ptr().add(16));
-        let top = _mm512_set1_ps((self.n - 1) as f32);
-        let (one, minus_one) = (_mm512_set1_ps(1.0), _mm512_set1_ps(-1.0));
-        let magic = _mm512_set1_ps(RNE_MAGIC);
-        // One block of 16 from `i`, the lanes of `m` (all of them for the full blocks).
-        let mut block = |i: usize, m: __mmask16| {
-            let s = if m == !0 {
-                _mm512_loadu_ps(src.as_ptr().add(i))
-            } else {
-                _mm512_maskz_loadu_ps(m, src.as_ptr().add(i))
-            };
-            // clamp(-1, 1) with a NaN passing through (max/min return their second operand
-            // when one is NaN), as f32::clamp does.
-            let c = _mm512_min_ps(one, _mm512_max_ps(minus_one, s));
-            let t = _mm512_mul_ps(_mm512_add_ps(c, one), half);
-            let k = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
-            // min(k, top) with a NaN k giving top, as f32::min does.
-            let k = _mm512_min_ps(k, top);
-            let q = _mm512_permutex2var_ps(lo, _mm512_cvttps_epi32(k), hi);
-            if m == !0 {
-                _mm512_storeu_ps(dst.as_mut_ptr().add(i), q);
-            } else {
-                _mm512_mask_storeu_ps(dst.as_mut_ptr().add(i), m, q);
-            }
-        };
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
         let mut i = 0;
         while i + 16 <= n {
-            block(i, !0);
+            _mm512_storeu_ps(d.add(i), qz.apply(_mm512_loadu_ps(s.add(i))));
             i += 16;
         }
         if i < n {
-            block(i, ((1u32 << (n - i)) - 1) as __mmask16);
+            let m = ((1u32 << (n - i)) - 1) as __mmask16;
+            let q = qz.apply(_mm512_maskz_loadu_ps(m, s.add(i)));
+            _mm512_mask_storeu_ps(d.add(i), m, q);
         }
     }
 

@@ -114,19 +114,18 @@ pub fn build_network(cfg: &TrainConfig, inputs: usize) -> Result<Box<dyn Network
     }
 }
 
-/// Hint the CPU to bring the cache line(s) at the start of `bytes` into cache.
+/// Hint the CPU to bring the cache lines of `bytes` (at most 128 bytes: its first and last
+/// byte's lines) into cache.
 #[inline(always)]
 fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    {
+    if let Some(last) = bytes.len().checked_sub(1) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         // SAFETY: prefetch never faults and has no architectural effect; SSE is baseline on
         // x86-64. Only addresses inside the slice are touched.
         unsafe {
             _mm_prefetch(bytes.as_ptr() as *const i8, _MM_HINT_T0);
-            if bytes.len() > 64 {
-                _mm_prefetch(bytes.as_ptr().add(63) as *const i8, _MM_HINT_T0);
-            }
+            _mm_prefetch(bytes.as_ptr().add(last) as *const i8, _MM_HINT_T0);
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -275,7 +274,8 @@ pub fn train_with(
             // so they arrive while this batch computes (a hint only; results do not change).
             let next = &order[((bi + 1) * b).min(n)..((bi + 2) * b).min(n)];
             for &idx in next {
-                prefetch(&data.train_x[idx as usize * ni..]);
+                let idx = idx as usize;
+                prefetch(&data.train_x[idx * ni..(idx + 1) * ni]);
             }
             lookup.gather(&data.train_x, ni, chunk, &mut xq[..m * ni]);
             for (s, &idx) in chunk.iter().enumerate() {
