@@ -294,6 +294,10 @@ pub struct TrainArgs {
     /// Iterative weight freezing.
     #[arg(long)]
     pub freeze: bool,
+    /// Do not measure oscillations (about 8% faster; the same weights; no oscillation
+    /// outputs; not with the remedies).
+    #[arg(long)]
+    pub no_observers: bool,
     /// Frequency above which a weight counts as oscillating (final freezing threshold).
     #[arg(long, default_value_t = 0.01)]
     pub osc_threshold: f32,
@@ -366,6 +370,7 @@ impl TrainArgs {
         cfg.oscillation.freeze_start_threshold = self.freeze_start_threshold;
         cfg.oscillation.freeze_warmup = self.freeze_warmup;
         cfg.oscillation.trajectory_steps = self.trajectory_steps;
+        cfg.oscillation.observe = !self.no_observers;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -1165,18 +1165,22 @@ mod tests {
             for step in 0..300 {
                 // Some steps move nothing, others move many weights; 25 quiet steps in
                 // every 40 let frequencies decay to the flush before moves resume.
-                let scale = if step % 3 == 0 || step % 40 < 25 { 0.0 } else { 0.2 };
+                let scale = if step % 3 == 0 || step % 40 < 25 {
+                    0.0
+                } else {
+                    0.2
+                };
                 for x in w.iter_mut() {
                     *x = (*x + rng.gen_range(-scale..=scale)).clamp(-1.0, 1.0);
                 }
                 g.quantize_slice(&w, &mut q, 0);
                 observe_kernel(
-                    &q, &mut a.0, &mut a.1, &mut a.2, &mut a.3, &mut a.4, half, 0.01,
+                    &q, &mut a.0, &mut a.1, &mut a.2, &mut a.3, &mut a.4, half, ema,
                 );
                 // SAFETY: checked above that the CPU has AVX-512 F.
                 unsafe {
                     observe_avx512(
-                        &q, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &mut b.4, half, 0.01,
+                        &q, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &mut b.4, half, ema,
                     )
                 };
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

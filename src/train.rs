@@ -3,8 +3,9 @@
 //! A run is single-threaded and uses only seeded randomness, so its results are
 //! bit-identical for the same config whatever else runs (sweeps parallelise across runs).
 //!
-//! Quantized runs carry an oscillation [`Tracker`] (always on; it only reads the parameters
-//! unless a remedy is on, so it never changes the computation of plain QAT). Per step:
+//! Quantized runs carry an oscillation [`Tracker`] (on unless `oscillation.observe = false`;
+//! it only reads the parameters unless a remedy is on, so it never changes the computation
+//! of plain QAT). Per step:
 //! gradient of the task loss, plus the dampening gradient when on; optimizer step (frozen
 //! weights masked, then restored); quantize; the tracker observes the new indices; weights
 //! above the freezing threshold are frozen.
@@ -176,13 +177,14 @@ pub fn evaluate(
     correct as f64 / labels.len().max(1) as f64
 }
 
-/// Train one run. `on_epoch` sees each epoch's metrics as they come (progress, logging).
+/// Train one run (with the oscillation observers unless the config turns them off).
+/// `on_epoch` sees each epoch's metrics as they come (progress, logging).
 pub fn train(
     cfg: &TrainConfig,
     data: &Dataset,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> Result<TrainOutcome> {
-    train_with(cfg, data, true, on_epoch)
+    train_with(cfg, data, cfg.oscillation.observe, on_epoch)
 }
 
 /// [`train`], with the oscillation observers on or off. Off, a quantized run without

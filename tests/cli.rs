@@ -50,6 +50,17 @@ fn bad_arguments_fail_with_one_clear_line() {
     assert!(e.contains("nowhere") && e.contains("data fetch"), "{e}");
     let e = assert_clean_failure(&run(&["levels", "--levels", "1"]));
     assert!(e.contains("levels"), "{e}");
+    let e = assert_clean_failure(&run(&[
+        "train",
+        "--no-observers",
+        "--freeze",
+        "--data-dir",
+        d,
+    ]));
+    assert!(
+        e.contains("--no-observers") && e.contains("freezing"),
+        "{e}"
+    );
 }
 
 fn corrupt(dir: &Path, file: &str, f: impl Fn(Vec<u8>) -> Vec<u8>) {
@@ -96,9 +107,11 @@ fn train_json_and_out_are_deterministic() {
     let data = fixture_dir(tmp.path(), 600, 100);
     let d = data.to_str().unwrap();
     let mut results = Vec::new();
-    for k in 0..2 {
+    // Runs 0 and 1 are the same; run 2 turns the oscillation observers off.
+    for k in 0..3 {
         let out_dir = tmp.path().join(format!("run{k}"));
-        let out = run(&[
+        let out_s = out_dir.to_str().unwrap().to_string();
+        let mut args = vec![
             "train",
             "--levels",
             "8",
@@ -111,9 +124,13 @@ fn train_json_and_out_are_deterministic() {
             "--data-dir",
             d,
             "--out",
-            out_dir.to_str().unwrap(),
+            &out_s,
             "--json",
-        ]);
+        ];
+        if k == 2 {
+            args.push("--no-observers");
+        }
+        let out = run(&args);
         assert!(
             out.status.success(),
             "{}",
@@ -138,6 +155,11 @@ fn train_json_and_out_are_deterministic() {
         }
         let metrics = std::fs::read_to_string(out_dir.join("metrics.jsonl")).unwrap();
         assert_eq!(metrics.lines().count(), 3);
+        assert_eq!(
+            out_dir.join("oscillation.npz").exists(),
+            k < 2,
+            "oscillation outputs exactly when the observers are on (run {k})"
+        );
         results.push((v, std::fs::read(out_dir.join("weights.npz")).unwrap()));
     }
     let (a, b) = (&results[0], &results[1]);
@@ -145,6 +167,12 @@ fn train_json_and_out_are_deterministic() {
         assert_eq!(a.0[key], b.0[key], "{key} differs between identical runs");
     }
     assert_eq!(a.1, b.1, "weights.npz differs between identical runs");
+    // The observers only read the parameters: without them, the same weights.
+    assert_eq!(
+        a.1, results[2].1,
+        "weights.npz differs without the observers"
+    );
+    assert_eq!(a.0["test_accuracy"], results[2].0["test_accuracy"]);
 }
 
 #[test]

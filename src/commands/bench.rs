@@ -2,7 +2,7 @@
 
 use crate::bench::{peak_gflops, sweep_throughput, synthetic, time_epoch, EpochTiming};
 use crate::cli::BenchArgs;
-use crate::config::{ModelKind, TrainConfig};
+use crate::config::{ModelKind, OscillationConfig, TrainConfig};
 use crate::data;
 use crate::encode::Scheme;
 use anyhow::Result;
@@ -68,6 +68,19 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             "mlp plain".to_string(),
             TrainConfig {
                 scheme: Scheme::Plain,
+                ..base.clone()
+            },
+        ),
+        (
+            // The same training without the oscillation observers: the work the PyTorch
+            // peers do (they measure no oscillations).
+            "mlp plain, no observers".to_string(),
+            TrainConfig {
+                scheme: Scheme::Plain,
+                oscillation: OscillationConfig {
+                    observe: false,
+                    ..OscillationConfig::default()
+                },
                 ..base.clone()
             },
         ),
