@@ -123,10 +123,11 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 Arc::new(load(res)?)
             };
             for hidden in [16usize, 64, 256] {
+                // The median of 3 epochs, so the first epoch's warm-up does not count.
                 let cfg = TrainConfig {
                     hidden,
                     resolution: res,
-                    epochs: 1,
+                    epochs: 3,
                     ..base.clone()
                 };
                 let t = time_epoch(&format!("hidden {hidden}, {res}x{res}"), &cfg, &ds, 1)?;
