@@ -294,7 +294,7 @@ pub struct TrainArgs {
     /// Iterative weight freezing.
     #[arg(long)]
     pub freeze: bool,
-    /// Do not measure oscillations (about 8% faster; the same weights; no oscillation
+    /// Do not measure oscillations (about 10% faster; the same weights; no oscillation
     /// outputs; not with the remedies).
     #[arg(long)]
     pub no_observers: bool,

@@ -47,7 +47,7 @@ pub struct OscillationConfig {
     #[serde(skip_serializing_if = "is_default_trajectory_steps")]
     pub trajectory_steps: usize,
     /// Measure oscillations (index changes, frequencies, midpoint statistics, trajectories)
-    /// in quantized runs. Off, a run trains to the same bits about 8% faster, without the
+    /// in quantized runs. Off, a run trains to the same bits about 10% faster, without the
     /// oscillation outputs; the remedies need it on. Left out of the canonical JSON when
     /// on (the default), so adding it kept every earlier run id.
     #[serde(skip_serializing_if = "is_true")]
