@@ -248,3 +248,74 @@ fn fetch_with_md5_mismatch_fails_with_one_clear_line() {
     // Nothing half-downloaded is left in place under the real name.
     assert!(!dir.join("train-images-idx3-ubyte.gz").exists());
 }
+
+/// Every vector path (the AVX-512/VBMI input lookup, oscillation step, quantizer, shuffle
+/// draws, kernels) trains to the bits of the portable code (`AQNN_NO_SIMD=1`), for the
+/// plain and the learned scheme, at an even and an odd n.
+#[test]
+fn vector_and_portable_builds_train_to_the_same_bits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 700, 100);
+    let d = data.to_str().unwrap();
+    for (scheme, levels) in [("plain", "8"), ("learned", "3"), ("zero-shift", "16")] {
+        let mut files = Vec::new();
+        for portable in [false, true] {
+            let out_dir = tmp.path().join(format!("{scheme}-{portable}"));
+            let mut c = aqnn();
+            if portable {
+                c.env("AQNN_NO_SIMD", "1");
+            } else {
+                c.env_remove("AQNN_NO_SIMD");
+            }
+            let out = c
+                .args([
+                    "train",
+                    "--levels",
+                    levels,
+                    "--scheme",
+                    scheme,
+                    "--epochs",
+                    "3",
+                    "--batch",
+                    "16",
+                    "--data-dir",
+                    d,
+                    "--out",
+                    out_dir.to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let read = |f: &str| std::fs::read(out_dir.join(f)).unwrap();
+            let metrics: Vec<serde_json::Value> = String::from_utf8(read("metrics.jsonl"))
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    let m = v.as_object_mut().unwrap();
+                    m.remove("seconds");
+                    m.remove("train_seconds");
+                    v
+                })
+                .collect();
+            files.push((
+                read("weights.npz"),
+                read("oscillation.npz"),
+                read("trajectories.npz"),
+                metrics,
+            ));
+        }
+        let (a, b) = (&files[0], &files[1]);
+        assert!(
+            a.0 == b.0,
+            "{scheme}: weights.npz differs from the portable build"
+        );
+        assert!(a.1 == b.1, "{scheme}: oscillation.npz differs");
+        assert!(a.2 == b.2, "{scheme}: trajectories.npz differs");
+        assert_eq!(a.3, b.3, "{scheme}: metrics differ");
+    }
+}
