@@ -251,16 +251,21 @@ fn fetch_with_md5_mismatch_fails_with_one_clear_line() {
 
 /// Every vector path (the AVX-512/VBMI input lookup, oscillation step, quantizer, shuffle
 /// draws, kernels) trains to the bits of the portable code (`AQNN_NO_SIMD=1`), for the
-/// plain and the learned scheme, at an even and an odd n.
+/// plain and the learned scheme, at an even and an odd n, and for the complex network.
 #[test]
 fn vector_and_portable_builds_train_to_the_same_bits() {
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture_dir(tmp.path(), 700, 100);
     let d = data.to_str().unwrap();
-    for (scheme, levels) in [("plain", "8"), ("learned", "3"), ("zero-shift", "16")] {
+    for (scheme, levels, model) in [
+        ("plain", "8", "mlp"),
+        ("learned", "3", "mlp"),
+        ("zero-shift", "16", "mlp"),
+        ("learned", "8", "complex"),
+    ] {
         let mut files = Vec::new();
         for portable in [false, true] {
-            let out_dir = tmp.path().join(format!("{scheme}-{portable}"));
+            let out_dir = tmp.path().join(format!("{scheme}-{model}-{portable}"));
             let mut c = aqnn();
             if portable {
                 c.env("AQNN_NO_SIMD", "1");
@@ -274,6 +279,8 @@ fn vector_and_portable_builds_train_to_the_same_bits() {
                     levels,
                     "--scheme",
                     scheme,
+                    "--model",
+                    model,
                     "--epochs",
                     "3",
                     "--batch",

@@ -64,7 +64,7 @@
 use super::act::{argmax, softmax_xent, tanh};
 use super::mlp::{OutputKind, CLASSES};
 use super::{BatchStats, Network, Segment};
-use crate::quant::Grid;
+use crate::quant::{Grid, Simd};
 use serde::{Deserialize, Serialize};
 
 /// How the 10 complex outputs become 10 real logits.
@@ -307,7 +307,84 @@ impl Network for ComplexMlp {
         self.ni
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn train_batch(
+        &mut self,
+        q: &[f32],
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        grad: &mut [f32],
+        dx: Option<&mut [f32]>,
+    ) -> BatchStats {
+        match crate::quant::simd() {
+            // SAFETY: `simd` names an instruction set only when the CPU has it.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.train_batch_avx512(q, xq, labels, act, key, grad, dx) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { self.train_batch_avx2(q, xq, labels, act, key, grad, dx) },
+            _ => self.train_batch_impl(q, xq, labels, act, key, grad, dx),
+        }
+    }
+
+    fn predict_batch(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
+        match crate::quant::simd() {
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.predict_batch_avx512(q, xq, act, key, out) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { self.predict_batch_avx2(q, xq, act, key, out) },
+            _ => self.predict_batch_impl(q, xq, act, key, out),
+        }
+    }
+}
+
+/// The same code compiled for AVX-512 and for AVX2: wider vectors for its element-wise
+/// loops, the same operations in the same order (Rust never contracts a multiply and an add
+/// into an FMA, and every reduction has a fixed order), so the same bits; the
+/// `builds_agree` test checks.
+macro_rules! simd_builds {
+    ($train:ident, $predict:ident, $feature:literal) => {
+        impl ComplexMlp {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn $train(
+                &mut self,
+                q: &[f32],
+                xq: &[f32],
+                labels: &[u8],
+                act: &Grid,
+                key: u64,
+                grad: &mut [f32],
+                dx: Option<&mut [f32]>,
+            ) -> BatchStats {
+                self.train_batch_impl(q, xq, labels, act, key, grad, dx)
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = $feature)]
+            unsafe fn $predict(
+                &mut self,
+                q: &[f32],
+                xq: &[f32],
+                act: &Grid,
+                key: u64,
+                out: &mut [u8],
+            ) {
+                self.predict_batch_impl(q, xq, act, key, out)
+            }
+        }
+    };
+}
+simd_builds!(train_batch_avx512, predict_batch_avx512, "avx512f");
+simd_builds!(train_batch_avx2, predict_batch_avx2, "avx2");
+
+impl ComplexMlp {
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn train_batch_impl(
         &mut self,
         q: &[f32],
         xq: &[f32],
@@ -402,7 +479,8 @@ impl Network for ComplexMlp {
         stats
     }
 
-    fn predict_batch(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
+    #[inline(always)]
+    fn predict_batch_impl(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
         let (ni, h2) = (self.ni, 2 * self.nh);
         let [r_w1, r_b1, r_w2, r_b2] = self.split(q);
         self.expand_w2(&q[r_w2]);
@@ -652,6 +730,69 @@ mod tests {
             let act = Grid::new(n, Rounding::HalfEven).unwrap();
             let (case, p) = random_case(seed, 6, 4, 3, OutputKind::Linear, Readout::Intensity, 0.7);
             check_gradients(&case, &p, &act);
+        }
+    }
+
+    /// The AVX-512 and AVX2 builds of the batch pass give the portable build's bits:
+    /// gradients, dx, loss, and predictions.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn builds_agree() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            eprintln!("no AVX-512 here: nothing to compare");
+            return;
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for (seed, levels, output, readout) in [
+            (1u64, 8u32, OutputKind::Linear, Readout::Intensity),
+            (2, 3, OutputKind::Tanh, Readout::Real),
+            (3, 0, OutputKind::Linear, Readout::Intensity),
+        ] {
+            let act = if levels == 0 {
+                Grid::full_precision()
+            } else {
+                Grid::new(levels, Rounding::HalfEven).unwrap()
+            };
+            let (case, p) = random_case(seed, 49, 16, 37, output, readout, 0.6);
+            let (q, x) = (to_f32(&p), to_f32(&case.x));
+            let mut outs = Vec::new();
+            for build in 0..3 {
+                let mut net = ComplexMlp::new(49, 16, output).with_readout(readout);
+                let mut grad = vec![0.0f32; q.len()];
+                let mut dx = vec![0.0f32; x.len()];
+                let mut pred = vec![0u8; case.labels.len()];
+                let labels = &case.labels;
+                // SAFETY: the CPU has AVX-512 F (and so AVX2), checked above.
+                let stats = unsafe {
+                    match build {
+                        0 => {
+                            net.train_batch_impl(&q, &x, labels, &act, 9, &mut grad, Some(&mut dx))
+                        }
+                        1 => net.train_batch_avx512(
+                            &q,
+                            &x,
+                            labels,
+                            &act,
+                            9,
+                            &mut grad,
+                            Some(&mut dx),
+                        ),
+                        _ => {
+                            net.train_batch_avx2(&q, &x, labels, &act, 9, &mut grad, Some(&mut dx))
+                        }
+                    }
+                };
+                unsafe {
+                    match build {
+                        0 => net.predict_batch_impl(&q, &x, &act, 9, &mut pred),
+                        1 => net.predict_batch_avx512(&q, &x, &act, 9, &mut pred),
+                        _ => net.predict_batch_avx2(&q, &x, &act, 9, &mut pred),
+                    }
+                }
+                outs.push((bits(&grad), bits(&dx), stats.loss_sum.to_bits(), pred));
+            }
+            assert_eq!(outs[0], outs[1], "AVX-512 build, seed {seed}");
+            assert_eq!(outs[0], outs[2], "AVX2 build, seed {seed}");
         }
     }
 
