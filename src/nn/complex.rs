@@ -142,6 +142,11 @@ pub struct ComplexMlp {
     dz2: Vec<f32>,
     /// dL/dz1, interleaved: 2 * hidden.
     dz1: Vec<f32>,
+    /// The batch's Q(h), dL/dz2 and dL/dz1, sample by sample, for the weight gradients
+    /// (summed once per batch with register accumulators; grown as needed).
+    hq_all: Vec<f32>,
+    dz2_all: Vec<f32>,
+    dz1_all: Vec<f32>,
 }
 
 impl ComplexMlp {
@@ -185,6 +190,9 @@ impl ComplexMlp {
             dl: vec![0.0; CLASSES],
             dz2: vec![0.0; OUT2],
             dz1: vec![0.0; h2],
+            hq_all: Vec::new(),
+            dz2_all: Vec::new(),
+            dz1_all: Vec::new(),
         }
     }
 
@@ -260,24 +268,48 @@ impl ComplexMlp {
         let h2 = 2 * self.nh;
         let a = &mut self.a[..h2];
         a.copy_from_slice(b1);
-        for (i, &xi) in x[..self.ni].iter().enumerate() {
-            let row = &w1[i * h2..(i + 1) * h2];
-            for (aj, &w) in a.iter_mut().zip(row) {
-                *aj += xi * w;
+        let x = &x[..self.ni];
+        // a_j = b1_j + x_0 W1_0j + x_1 W1_1j + ..., in this order for every j; 16 units at a
+        // time in a fixed-size accumulator the compiler keeps in registers (accumulating in
+        // memory, each row would wait for the previous row's stores).
+        let mut c = 0;
+        while c + 16 <= h2 {
+            let mut acc: [f32; 16] = a[c..c + 16].try_into().expect("16 units");
+            for (i, &xi) in x.iter().enumerate() {
+                let row: &[f32; 16] = w1[i * h2 + c..i * h2 + c + 16]
+                    .try_into()
+                    .expect("16 weights");
+                for l in 0..16 {
+                    acc[l] += xi * row[l];
+                }
+            }
+            a[c..c + 16].copy_from_slice(&acc);
+            c += 16;
+        }
+        if c < h2 {
+            for (i, &xi) in x.iter().enumerate() {
+                let row = &w1[i * h2 + c..(i + 1) * h2];
+                for (aj, &w) in a[c..].iter_mut().zip(row) {
+                    *aj += xi * w;
+                }
             }
         }
         for aj in a.iter_mut() {
             *aj = tanh(*aj);
         }
         act.quantize_slice(a, &mut self.hq[..h2], key);
-        let z2 = &mut self.z2[..OUT2];
-        z2.copy_from_slice(b2);
+        // z2 = b2 + sum_m Q(h_m) W2x_m, in this order, in a register-sized accumulator.
+        let mut acc: [f32; OUT2] = b2.try_into().expect("20 outputs");
         for (m, &h) in self.hq[..h2].iter().enumerate() {
-            let row = &self.w2x[m * OUT2..(m + 1) * OUT2];
-            for (z, &w) in z2.iter_mut().zip(row) {
-                *z += h * w;
+            let row: &[f32; OUT2] = self.w2x[m * OUT2..(m + 1) * OUT2]
+                .try_into()
+                .expect("20 weights");
+            for o in 0..OUT2 {
+                acc[o] += h * row[o];
             }
         }
+        let z2 = &mut self.z2[..OUT2];
+        z2.copy_from_slice(&acc);
         match self.readout {
             Readout::Intensity => {
                 for (l, c) in self.logits.iter_mut().zip(z2.chunks_exact(2)) {
@@ -399,6 +431,10 @@ impl ComplexMlp {
         let (w1, b1, b2) = (&q[r_w1.clone()], &q[r_b1.clone()], &q[r_b2.clone()]);
         self.expand_w2(&q[r_w2.clone()]);
         self.gw2x.fill(0.0);
+        let b = labels.len();
+        self.hq_all.resize(b * h2, 0.0);
+        self.dz2_all.resize(b * OUT2, 0.0);
+        self.dz1_all.resize(b * h2, 0.0);
         let inv_b = 1.0 / labels.len() as f32;
         let mut stats = BatchStats::default();
         for (s, &label) in labels.iter().enumerate() {
@@ -437,19 +473,30 @@ impl ComplexMlp {
             for (g, &d) in grad[r_b2.clone()].iter_mut().zip(&self.dz2) {
                 *g += d;
             }
-            for (m, &h) in self.hq[..h2].iter().enumerate() {
-                let grow = &mut self.gw2x[m * OUT2..(m + 1) * OUT2];
-                for (g, &d) in grow.iter_mut().zip(&self.dz2) {
-                    *g += h * d;
-                }
-            }
+            self.hq_all[s * h2..(s + 1) * h2].copy_from_slice(&self.hq[..h2]);
+            self.dz2_all[s * OUT2..(s + 1) * OUT2].copy_from_slice(&self.dz2);
             // dL/dh = W2x dz2, accumulated over the 20 outputs so the inner loop runs over
             // the contiguous 2H hidden values (no serial reduction).
             let dz1 = &mut self.dz1[..h2];
             dz1.fill(0.0);
+            // 16 units at a time in registers, each summed over k in order.
+            let mut c = 0;
+            while c + 16 <= h2 {
+                let mut acc = [0.0f32; 16];
+                for (k, &d) in self.dz2.iter().enumerate() {
+                    let row: &[f32; 16] = self.w2t[k * h2 + c..k * h2 + c + 16]
+                        .try_into()
+                        .expect("16 weights");
+                    for l in 0..16 {
+                        acc[l] += row[l] * d;
+                    }
+                }
+                dz1[c..c + 16].copy_from_slice(&acc);
+                c += 16;
+            }
             for (k, &d) in self.dz2.iter().enumerate() {
-                let row = &self.w2t[k * h2..(k + 1) * h2];
-                for (g, &w) in dz1.iter_mut().zip(row) {
+                let row = &self.w2t[k * h2 + c..(k + 1) * h2];
+                for (g, &w) in dz1[c..].iter_mut().zip(row) {
                     *g += w * d;
                 }
             }
@@ -460,13 +507,7 @@ impl ComplexMlp {
             for (g, &d) in grad[r_b1.clone()].iter_mut().zip(&self.dz1) {
                 *g += d;
             }
-            let gw1 = &mut grad[r_w1.clone()];
-            for (i, &xi) in x.iter().enumerate() {
-                let grow = &mut gw1[i * h2..(i + 1) * h2];
-                for (g, &d) in grow.iter_mut().zip(&self.dz1) {
-                    *g += xi * d;
-                }
-            }
+            self.dz1_all[s * h2..(s + 1) * h2].copy_from_slice(&self.dz1[..h2]);
             if let Some(dx) = dx.as_deref_mut() {
                 // dL/dx_i = sum_j Re(conj(dL/dz1_j) W1_ij) = dot of the interleaved rows.
                 let dxs = &mut dx[s * ni..(s + 1) * ni];
@@ -475,8 +516,56 @@ impl ComplexMlp {
                 }
             }
         }
+        self.weight_gradients(xq, labels.len(), &mut grad[r_w1]);
         self.fold_w2_grad(&mut grad[r_w2]);
         stats
+    }
+
+    /// The weight gradients of the batch's `b` samples: `gw2x[m][k] += Q(h)_sm dz2_sk` and
+    /// `gw1[i][j] += x_si dz1_sj`, each entry summed over the samples in order (the order of
+    /// adding them sample by sample), with the running sums of a row in registers.
+    #[inline(always)]
+    fn weight_gradients(&mut self, xq: &[f32], b: usize, gw1: &mut [f32]) {
+        let (ni, h2) = (self.ni, 2 * self.nh);
+        for m in 0..h2 {
+            let row = &mut self.gw2x[m * OUT2..(m + 1) * OUT2];
+            let mut acc: [f32; OUT2] = (&*row).try_into().expect("20 outputs");
+            for s in 0..b {
+                let h = self.hq_all[s * h2 + m];
+                let d: &[f32; OUT2] = self.dz2_all[s * OUT2..(s + 1) * OUT2]
+                    .try_into()
+                    .expect("20 outputs");
+                for k in 0..OUT2 {
+                    acc[k] += h * d[k];
+                }
+            }
+            row.copy_from_slice(&acc);
+        }
+        for i in 0..ni {
+            let grow = &mut gw1[i * h2..(i + 1) * h2];
+            let mut c = 0;
+            while c + 16 <= h2 {
+                let mut acc: [f32; 16] = grow[c..c + 16].try_into().expect("16 units");
+                for s in 0..b {
+                    let xi = xq[s * ni + i];
+                    let d: &[f32; 16] = self.dz1_all[s * h2 + c..s * h2 + c + 16]
+                        .try_into()
+                        .expect("16 units");
+                    for l in 0..16 {
+                        acc[l] += xi * d[l];
+                    }
+                }
+                grow[c..c + 16].copy_from_slice(&acc);
+                c += 16;
+            }
+            for s in 0..b {
+                let xi = xq[s * ni + i];
+                let d = &self.dz1_all[s * h2 + c..(s + 1) * h2];
+                for (g, &dj) in grow[c..].iter_mut().zip(d) {
+                    *g += xi * dj;
+                }
+            }
+        }
     }
 
     #[inline(always)]
