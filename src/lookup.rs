@@ -51,7 +51,7 @@ impl Lookup {
         l
     }
 
-    /// Replace the table (the learned scheme does this after every step).
+    /// Replace the table with `table`, already quantized (256 entries).
     pub fn set(&mut self, table: &[f32], grid: &Grid) {
         self.table.copy_from_slice(&table[..256]);
         self.compact = None;

@@ -395,9 +395,10 @@ fn observe_kernel(
 }
 
 /// [`observe_kernel`] by hand for AVX-512, computing the same values in the same order.
-/// Between two steps only a few weights change level (under 1% here), so a block of 16
-/// in which none changed takes a short path: only the frequency decays; `k`, `dir` and the
-/// counters stay as they are (what the full path would write back).
+/// Between two steps only a few weights change level (under 1% here): for a block of 16 in
+/// which none changed only the frequency decays, and `k`, `dir` and the counters stay as
+/// they are (what the full computation would write back). Blocks go through in two passes
+/// (see below), or one pass for EMA rates under [`TWO_PASS_MIN_EMA`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
@@ -544,7 +545,7 @@ mod observe512 {
         st::<FULL>(p, lanes, _mm512_castsi512_ps(v));
     }
 
-    /// One block of 16 weights from `i` (`lanes`: the ones that exist).
+    /// One block of 16 weights from `i` (`lanes`: the ones that exist), in one pass.
     ///
     /// # Safety
     /// AVX-512 F; every pointer valid for the lanes of `lanes` from `i`.
@@ -558,12 +559,7 @@ mod observe512 {
         lanes: __mmask16,
     ) {
         let (kp, fp) = (k.add(i), freq.add(i));
-        let q = ld::<FULL>(qs.add(i), lanes);
-        let kn = _mm512_sub_ps(
-            _mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(q, c.one), c.half), c.magic),
-            c.magic,
-        );
-        let d = _mm512_sub_ps(kn, ld::<FULL>(kp, lanes));
+        let (kn, d) = index_change::<FULL>(c, qs, k, i, lanes);
         // keep * freq; `m * o` is +0 where o = 0, and +0 + x = x for the x >= 0 here.
         let mut f = _mm512_mul_ps(c.keep, ld::<FULL>(fp, lanes));
         let changed = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero);
