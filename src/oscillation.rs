@@ -342,6 +342,10 @@ pub struct Tracker {
     param_of: Vec<u32>,
     layer_of: Vec<u32>,
     k: Vec<f32>,
+    /// The quantized value each `k` stands for (level(k), bit for bit): the AVX-512 step
+    /// finds the weights that changed level by comparing it with the new value, instead of
+    /// recomputing every index (only that step reads it; it and `freeze` keep it).
+    qprev: Vec<f32>,
     dir: Vec<f32>,
     freq: Vec<f32>,
     ema_k: Vec<f32>,
@@ -404,6 +408,7 @@ fn observe_kernel(
 #[allow(clippy::too_many_arguments)]
 unsafe fn observe_avx512(
     qs: &[f32],
+    qprev: &mut [f32],
     k: &mut [f32],
     dir: &mut [f32],
     freq: &mut [f32],
@@ -414,15 +419,16 @@ unsafe fn observe_avx512(
 ) {
     let n = qs.len();
     assert!(k.len() >= n && dir.len() >= n && freq.len() >= n);
-    assert!(osc.len() >= n && flips.len() >= n);
+    assert!(osc.len() >= n && flips.len() >= n && qprev.len() >= n);
     let c = observe512::Consts::new(half, m);
-    let p = (
-        k.as_mut_ptr(),
-        dir.as_mut_ptr(),
-        freq.as_mut_ptr(),
-        osc.as_mut_ptr(),
-        flips.as_mut_ptr(),
-    );
+    let p = observe512::State {
+        qprev: qprev.as_mut_ptr(),
+        k: k.as_mut_ptr(),
+        dir: dir.as_mut_ptr(),
+        freq: freq.as_mut_ptr(),
+        osc: osc.as_mut_ptr(),
+        flips: flips.as_mut_ptr(),
+    };
     let qp = qs.as_ptr();
     let lanes_at = |i: usize| -> u16 {
         if i + 16 <= n {
@@ -483,6 +489,17 @@ const TWO_PASS_MIN_EMA: f32 = 1.0 / (1u64 << 40) as f32;
 mod observe512 {
     use super::{RNE_MAGIC, TINY};
     use std::arch::x86_64::*;
+
+    /// The tracker's arrays for the weights of one call.
+    #[derive(Clone, Copy)]
+    pub(super) struct State {
+        pub(super) qprev: *mut f32,
+        pub(super) k: *mut f32,
+        pub(super) dir: *mut f32,
+        pub(super) freq: *mut f32,
+        pub(super) osc: *mut u32,
+        pub(super) flips: *mut u32,
+    }
 
     pub(super) struct Consts {
         keep: __m512,
@@ -554,10 +571,18 @@ mod observe512 {
     pub(super) unsafe fn block<const FULL: bool>(
         c: &Consts,
         qs: *const f32,
-        (k, dir, freq, osc, flips): (*mut f32, *mut f32, *mut f32, *mut u32, *mut u32),
+        st_: State,
         i: usize,
         lanes: __mmask16,
     ) {
+        let State {
+            qprev,
+            k,
+            dir,
+            freq,
+            osc,
+            flips,
+        } = st_;
         let (kp, fp) = (k.add(i), freq.add(i));
         let (kn, d) = index_change::<FULL>(c, qs, k, i, lanes);
         // keep * freq; `m * o` is +0 where o = 0, and +0 + x = x for the x >= 0 here.
@@ -573,6 +598,7 @@ mod observe512 {
             f = _mm512_add_ps(_mm512_mul_ps(c.m, _mm512_maskz_mov_ps(o, c.one)), f);
             st::<FULL>(dp, lanes, _mm512_mask_blend_ps(up | down, dv, sg));
             st::<FULL>(kp, lanes, kn);
+            st::<FULL>(qprev.add(i), lanes, ld::<FULL>(qs.add(i), lanes));
             count::<FULL>(flips.add(i), lanes, changed, c);
             count::<FULL>(osc.add(i), lanes, o, c);
         }
@@ -599,7 +625,9 @@ mod observe512 {
     }
 
     /// First pass of a block: the frequency decays (`keep * f`, flushed below `TINY`);
-    /// returns the lanes whose level changed.
+    /// returns the lanes whose level changed: whose quantized value differs, bit for bit,
+    /// from the one their index stands for (levels are distinct, so this is the index
+    /// change, without computing the index).
     ///
     /// # Safety
     /// As [`block`].
@@ -608,16 +636,17 @@ mod observe512 {
     pub(super) unsafe fn decay<const FULL: bool>(
         c: &Consts,
         qs: *const f32,
-        (k, _, freq, _, _): (*mut f32, *mut f32, *mut f32, *mut u32, *mut u32),
+        st_: State,
         i: usize,
         lanes: __mmask16,
     ) -> __mmask16 {
-        let (_, d) = index_change::<FULL>(c, qs, k, i, lanes);
-        let fp = freq.add(i);
+        let q = _mm512_castps_si512(ld::<FULL>(qs.add(i), lanes));
+        let prev = _mm512_castps_si512(ld::<FULL>(st_.qprev.add(i), lanes));
+        let fp = st_.freq.add(i);
         let f = _mm512_mul_ps(c.keep, ld::<FULL>(fp, lanes));
         let big = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(f, c.tiny);
         st::<FULL>(fp, lanes, _mm512_maskz_mov_ps(big, f));
-        _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero)
+        _mm512_mask_cmpneq_epi32_mask(lanes, q, prev)
     }
 
     /// Second pass of a block where a level changed: direction, oscillations (which add
@@ -630,10 +659,18 @@ mod observe512 {
     pub(super) unsafe fn change<const FULL: bool>(
         c: &Consts,
         qs: *const f32,
-        (k, dir, freq, osc, flips): (*mut f32, *mut f32, *mut f32, *mut u32, *mut u32),
+        st_: State,
         i: usize,
         lanes: __mmask16,
     ) {
+        let State {
+            qprev,
+            k,
+            dir,
+            freq,
+            osc,
+            flips,
+        } = st_;
         let (kn, d) = index_change::<FULL>(c, qs, k, i, lanes);
         let changed = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero);
         let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, c.zero);
@@ -651,6 +688,7 @@ mod observe512 {
         st::<FULL>(fp, lanes, f);
         st::<FULL>(dp, lanes, _mm512_mask_blend_ps(up | down, dv, sg));
         st::<FULL>(k.add(i), lanes, kn);
+        st::<FULL>(qprev.add(i), lanes, ld::<FULL>(qs.add(i), lanes));
         count::<FULL>(flips.add(i), lanes, changed, c);
         count::<FULL>(osc.add(i), lanes, o, c);
     }
@@ -729,6 +767,7 @@ impl Tracker {
             spans,
             ema_k: if cfg.freeze { k.clone() } else { Vec::new() },
             k,
+            qprev: param_of.iter().map(|&p| q0[p as usize]).collect(),
             dir: vec![0.0; nw],
             freq: vec![0.0; nw],
             osc: vec![0; nw],
@@ -864,7 +903,10 @@ impl Tracker {
             match self.simd {
                 // SAFETY: `simd` names an instruction set only when the CPU has it.
                 #[cfg(target_arch = "x86_64")]
-                Simd::Avx512 => unsafe { observe_avx512(qs, k, dir, freq, osc, flips, half, m) },
+                Simd::Avx512 => unsafe {
+                    let qprev = &mut self.qprev[st..st + n];
+                    observe_avx512(qs, qprev, k, dir, freq, osc, flips, half, m)
+                },
                 #[cfg(target_arch = "x86_64")]
                 Simd::Avx2 => unsafe { observe_avx2(qs, k, dir, freq, osc, flips, half, m) },
                 _ => observe_kernel(qs, k, dir, freq, osc, flips, half, m),
@@ -909,6 +951,7 @@ impl Tracker {
                 params[p as usize] = v;
                 q[p as usize] = v;
                 self.k[j] = kf;
+                self.qprev[j] = v;
                 count += 1;
             }
         }
@@ -1158,6 +1201,8 @@ mod tests {
                 vec![0u32; n],
             );
             let mut b = a.clone();
+            // The AVX-512 step's record of the quantized value behind each index.
+            let mut qprev = q.clone();
             for step in 0..300 {
                 // Some steps move nothing, others move many weights; 25 quiet steps in
                 // every 40 let frequencies decay to the flush before moves resume.
@@ -1176,7 +1221,7 @@ mod tests {
                 // SAFETY: checked above that the CPU has AVX-512 F.
                 unsafe {
                     observe_avx512(
-                        &q, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &mut b.4, half, ema,
+                        &q, &mut qprev, &mut b.0, &mut b.1, &mut b.2, &mut b.3, &mut b.4, half, ema,
                     )
                 };
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
