@@ -115,8 +115,8 @@ pub fn build_network(cfg: &TrainConfig, inputs: usize) -> Result<Box<dyn Network
     }
 }
 
-/// Hint the CPU to bring the cache lines of `bytes` (at most 128 bytes: its first and last
-/// byte's lines) into cache.
+/// Hint the CPU to bring the cache lines of the first and the last byte of `bytes` into
+/// cache (all of it for up to 65 bytes, such as a 7x7 image, which often straddles two).
 #[inline(always)]
 fn prefetch(bytes: &[u8]) {
     #[cfg(target_arch = "x86_64")]
