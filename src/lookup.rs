@@ -60,11 +60,8 @@ impl Lookup {
         }
         let mut c = Compact {
             index: [0; 256],
-            values: [0.0; 32],
+            values: *grid.level_table(),
         };
-        for (k, v) in c.values.iter_mut().enumerate().take(grid.n() as usize) {
-            *v = grid.level(k as u32);
-        }
         for (i, &x) in self.table.iter().enumerate() {
             let k = grid.index(x);
             if c.values[k as usize].to_bits() != x.to_bits() {

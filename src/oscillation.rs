@@ -575,32 +575,12 @@ mod observe512 {
         i: usize,
         lanes: __mmask16,
     ) {
-        let State {
-            qprev,
-            k,
-            dir,
-            freq,
-            osc,
-            flips,
-        } = st_;
-        let (kp, fp) = (k.add(i), freq.add(i));
-        let (kn, d) = index_change::<FULL>(c, qs, k, i, lanes);
+        let fp = st_.freq.add(i);
+        let (kn, d) = index_change::<FULL>(c, qs, st_.k, i, lanes);
         // keep * freq; `m * o` is +0 where o = 0, and +0 + x = x for the x >= 0 here.
         let mut f = _mm512_mul_ps(c.keep, ld::<FULL>(fp, lanes));
-        let changed = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero);
-        if changed != 0 {
-            let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, c.zero);
-            let down = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(d, c.zero);
-            let sg = _mm512_mask_blend_ps(up, _mm512_maskz_mov_ps(down, c.neg), c.one);
-            let dp = dir.add(i);
-            let dv = ld::<FULL>(dp, lanes);
-            let o = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(lanes, _mm512_mul_ps(sg, dv), c.zero);
-            f = _mm512_add_ps(_mm512_mul_ps(c.m, _mm512_maskz_mov_ps(o, c.one)), f);
-            st::<FULL>(dp, lanes, _mm512_mask_blend_ps(up | down, dv, sg));
-            st::<FULL>(kp, lanes, kn);
-            st::<FULL>(qprev.add(i), lanes, ld::<FULL>(qs.add(i), lanes));
-            count::<FULL>(flips.add(i), lanes, changed, c);
-            count::<FULL>(osc.add(i), lanes, o, c);
+        if _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero) != 0 {
+            f = apply_change::<FULL>(c, qs, st_, i, lanes, (kn, d), f);
         }
         let big = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(f, c.tiny);
         st::<FULL>(fp, lanes, _mm512_maskz_mov_ps(big, f));
@@ -663,34 +643,40 @@ mod observe512 {
         i: usize,
         lanes: __mmask16,
     ) {
-        let State {
-            qprev,
-            k,
-            dir,
-            freq,
-            osc,
-            flips,
-        } = st_;
-        let (kn, d) = index_change::<FULL>(c, qs, k, i, lanes);
+        let change = index_change::<FULL>(c, qs, st_.k, i, lanes);
+        let fp = st_.freq.add(i);
+        // On the decayed frequency (see `TWO_PASS_MIN_EMA`).
+        let f = apply_change::<FULL>(c, qs, st_, i, lanes, change, ld::<FULL>(fp, lanes));
+        st::<FULL>(fp, lanes, f);
+    }
+
+    /// What a level change does to a block (`(kn, d)`: the new index and its change):
+    /// direction, oscillations, the new index and its quantized value, the counters.
+    /// Returns `m * o + f`, where o = 0 adds +0 to an `f >= 0`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn apply_change<const FULL: bool>(
+        c: &Consts,
+        qs: *const f32,
+        st_: State,
+        i: usize,
+        lanes: __mmask16,
+        (kn, d): (__m512, __m512),
+        f: __m512,
+    ) -> __m512 {
         let changed = _mm512_mask_cmp_ps_mask::<_CMP_NEQ_UQ>(lanes, d, c.zero);
         let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, c.zero);
         let down = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(d, c.zero);
         let sg = _mm512_mask_blend_ps(up, _mm512_maskz_mov_ps(down, c.neg), c.one);
-        let dp = dir.add(i);
+        let dp = st_.dir.add(i);
         let dv = ld::<FULL>(dp, lanes);
         let o = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(lanes, _mm512_mul_ps(sg, dv), c.zero);
-        let fp = freq.add(i);
-        // m * o + (the decayed frequency): where o = 0 this adds +0 to a value >= 0.
-        let f = _mm512_add_ps(
-            _mm512_mul_ps(c.m, _mm512_maskz_mov_ps(o, c.one)),
-            ld::<FULL>(fp, lanes),
-        );
-        st::<FULL>(fp, lanes, f);
         st::<FULL>(dp, lanes, _mm512_mask_blend_ps(up | down, dv, sg));
-        st::<FULL>(k.add(i), lanes, kn);
-        st::<FULL>(qprev.add(i), lanes, ld::<FULL>(qs.add(i), lanes));
-        count::<FULL>(flips.add(i), lanes, changed, c);
-        count::<FULL>(osc.add(i), lanes, o, c);
+        st::<FULL>(st_.k.add(i), lanes, kn);
+        st::<FULL>(st_.qprev.add(i), lanes, ld::<FULL>(qs.add(i), lanes));
+        count::<FULL>(st_.flips.add(i), lanes, changed, c);
+        count::<FULL>(st_.osc.add(i), lanes, o, c);
+        _mm512_add_ps(_mm512_mul_ps(c.m, _mm512_maskz_mov_ps(o, c.one)), f)
     }
 }
 
