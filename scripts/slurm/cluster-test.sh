@@ -76,7 +76,7 @@ fi
 T="$(mktemp -d /tmp/aqnn-slurm.XXXXXX)" || fail "mktemp failed"
 chmod 755 "$T"
 mkdir -p "$T"/{munge,state,spool,log,run,runs}
-chmod 700 "$T/munge"
+chmod 755 "$T/munge"
 pids=()
 cleanup() {
   local rc=$?
