@@ -54,7 +54,10 @@ fn slurm_job_array_of_four_shards_equals_the_unsharded_sweep() {
         eprintln!("skipped: Slurm cannot be started here ({why}); AQNN_REQUIRE_SLURM=1 makes this a failure");
         return;
     }
-    assert!(res.status.success(), "the Slurm cluster test failed:\n{err}");
+    assert!(
+        res.status.success(),
+        "the Slurm cluster test failed:\n{err}"
+    );
     eprintln!(
         "slurm cluster test passed in {:.0} s",
         started.elapsed().as_secs_f64()

@@ -26,6 +26,9 @@
 set -uo pipefail
 
 SKIP=77
+# Ctrl-C and kill go through the EXIT trap (the cleanup).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 say() { echo "slurm-test: $*" >&2; }
 skip() {
   say "SKIP: $*"
@@ -64,9 +67,11 @@ if ! have_slurm; then
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
   fi
+  trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
   ok=1
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge; } >&2 || ok=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=120 --no-install-recommends slurm-wlm munge; } >&2 || ok=0
   [ "$made_policy" = 1 ] && rm -f "$policy"
+  trap - EXIT
   [ "$ok" = 1 ] || skip "apt-get could not install slurm-wlm and munge"
   have_slurm || skip "slurm-wlm and munge installed, but slurmctld/slurmd/sbatch/munged are still missing"
   say "installed in $((SECONDS - t0)) s"
@@ -78,18 +83,43 @@ chmod 755 "$T"
 mkdir -p "$T"/{munge,state,spool,log,run,runs}
 chmod 755 "$T/munge"
 pids=()
+# The processes of this cluster: the daemons and everything they started (slurmstepd, the jobs)
+# inherit SLURM_CONF=$T/slurm.conf; nothing else on the machine has it.
+our_processes() {
+  local e p
+  for e in /proc/[0-9]*/environ; do
+    p="${e#/proc/}"
+    p="${p%/environ}"
+    [ "$p" = $$ ] && continue
+    tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF "SLURM_CONF=$T/slurm.conf" && echo "$p"
+  done
+}
+stop() { # pids...: TERM, up to 5 s, then KILL
+  local p
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [ -f "$T/slurm.conf" ] && command -v scancel >/dev/null 2>&1; then
-    SLURM_CONF="$T/slurm.conf" timeout 10 scancel --full --quiet --partition=aqnn >/dev/null 2>&1 || true
+    export SLURM_CONF="$T/slurm.conf"
+    # Cancel the jobs and let slurmd end their steps before it is stopped.
+    timeout 10 scancel --full --quiet --partition=aqnn >/dev/null 2>&1 || true
+    for _ in $(seq 30); do
+      [ -z "$(timeout 5 squeue -h 2>/dev/null)" ] && break
+      sleep 0.5
+    done
   fi
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  unset SLURM_CONF # (so that our_processes does not find its own helpers)
+  [ "${#pids[@]}" = 0 ] || stop "${pids[@]}"
+  # Whatever of this cluster is still running (a step that outlived slurmd), found by its
+  # SLURM_CONF; none when the jobs ended normally.
+  mapfile -t left < <(our_processes)
+  [ "${#left[@]}" = 0 ] || stop "${left[@]}"
   if [ "$rc" != 0 ] && [ "${AQNN_SLURM_KEEP_LOGS:-}" = 1 ]; then
     say "logs kept in $T/log"
   else
@@ -98,8 +128,6 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 node="$(hostname -s)"
 cpus="$(nproc)"
@@ -203,7 +231,11 @@ sweep_args=(sweep --name slurmtest --levels "$LEVELS" --schemes plain --seeds "$
 
 t0=$SECONDS
 say "sbatch --array=1-$SHARDS --wait: ${sweep_args[*]} --shard I/$SHARDS"
-if ! (cd "$T" && timeout 900 sbatch --wait --chdir="$T" "$T/sweep.sbatch") >&2; then
+# In the background and waited for, so that a signal to this script runs the cleanup at once.
+(cd "$T" && exec timeout 900 sbatch --wait --chdir="$T" "$T/sweep.sbatch") >&2 &
+sbatch_pid=$!
+pids=("$sbatch_pid" "${pids[@]}")
+if ! wait "$sbatch_pid"; then
   for f in "$T"/log/job-*.out; do echo "---- $f" >&2; cat "$f" >&2; done
   daemon_log
   fail "the job array failed"
