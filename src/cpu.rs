@@ -38,11 +38,17 @@ pub enum Isa {
 /// The CPU features the kernels use, as detected (no `AQNN_NO_SIMD` applied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Features {
+    /// AVX2 (the AVX2 builds).
     pub avx2: bool,
+    /// Fused multiply-add (`exp` and `ln`).
     pub fma: bool,
+    /// AVX-512 F and VL (the AVX-512 level, with `avx512vl`).
     pub avx512f: bool,
+    /// AVX-512 VL.
     pub avx512vl: bool,
+    /// AVX-512 BW (the byte-table lookup, with F and VBMI).
     pub avx512bw: bool,
+    /// AVX-512 VBMI.
     pub avx512vbmi: bool,
 }
 
@@ -183,11 +189,17 @@ macro_rules! per_isa {
         $crate::cpu::per_isa!(@go $isa, [avx512, avx2], ($($arg: $ty),*), ($($arg),*),
             ($($val),*), [$(-> $ret)?], $body)
     };
-    ($isa:expr, [$($level:ident),*], fn($($arg:ident: $ty:ty = $val:expr),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    (
+        $isa:expr, [$($level:ident),*],
+        fn($($arg:ident: $ty:ty = $val:expr),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
         $crate::cpu::per_isa!(@go $isa, [$($level),*], ($($arg: $ty),*), ($($arg),*),
             ($($val),*), [$(-> $ret)?], $body)
     };
-    (@go $isa:expr, [$($level:ident),*], $params:tt, $names:tt, $vals:tt, $ret:tt, $body:block) => {{
+    (
+        @go $isa:expr, [$($level:ident),*],
+        $params:tt, $names:tt, $vals:tt, $ret:tt, $body:block
+    ) => {{
         $crate::cpu::per_isa!(@fn #[inline(always)] portable $params $ret $body);
         $($crate::cpu::per_isa!(@build $level $params $names $ret);)*
         match $crate::cpu::checked($isa) {
@@ -258,10 +270,7 @@ mod tests {
     fn widest_level_the_features_allow() {
         let none = Features::default();
         assert_eq!(choose(none, None).isa, Isa::Portable);
-        let avx2 = Features {
-            avx2: true,
-            ..none
-        };
+        let avx2 = Features { avx2: true, ..none };
         assert_eq!(choose(avx2, None).isa, Isa::Avx2);
         // AVX-512 F without VL (Knights Landing) is not the AVX-512 level.
         let f_only = Features {

@@ -123,7 +123,14 @@ fn adam_on(
     step: f32,
     bc2_sqrt: f32,
 ) {
-    crate::cpu::per_isa!(isa, fn(p: &mut [f32] = p, g: &[f32] = g, m: &mut [f32] = m, v: &mut [f32] = v, step: f32 = step, bc2_sqrt: f32 = bc2_sqrt) {
+    crate::cpu::per_isa!(isa, fn(
+        p: &mut [f32] = p,
+        g: &[f32] = g,
+        m: &mut [f32] = m,
+        v: &mut [f32] = v,
+        step: f32 = step,
+        bc2_sqrt: f32 = bc2_sqrt,
+    ) {
         adam(p, g, m, v, step, bc2_sqrt)
     })
 }

@@ -8,8 +8,8 @@
 //! Rounding happens in index space, where `t >= 0`. The default is half-to-even, what
 //! `numpy.round`, `torch.round` and `tf.round` do, and so what the seed's numbers came from.
 
-use serde::{Deserialize, Serialize};
 use crate::cpu::Isa;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -299,10 +299,14 @@ impl Grid {
             // SAFETY: `checked`: the CPU has AVX-512 F.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { self.quantize_slice_avx512(src, dst, key_base) },
-            isa => crate::cpu::per_isa!(isa, [avx2],
-                fn(grid: &Grid = self, src: &[f32] = src, dst: &mut [f32] = dst, key_base: u64 = key_base) {
-                    grid.quantize_slice_impl(src, dst, key_base)
-                }),
+            isa => crate::cpu::per_isa!(isa, [avx2], fn(
+                grid: &Grid = self,
+                src: &[f32] = src,
+                dst: &mut [f32] = dst,
+                key_base: u64 = key_base,
+            ) {
+                grid.quantize_slice_impl(src, dst, key_base)
+            }),
         }
     }
 
@@ -531,7 +535,7 @@ mod tests {
                 for isa in crate::cpu::available() {
                     let mut b = vec![0.0; src.len()];
                     grid.quantize_slice_on(isa, &src, &mut b, 5);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&a), bits(&b), "n={n} {mode} {isa:?}");
                 }
             }

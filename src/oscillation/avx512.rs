@@ -5,7 +5,8 @@
 
 use super::{RNE_MAGIC, TINY};
 
-/// [`observe_kernel`](super::tracker::observe_kernel) by hand for AVX-512, computing the same values in the same order.
+/// [`observe_kernel`](super::tracker::observe_kernel) by hand for AVX-512, computing the same
+/// values in the same order.
 /// Between two steps only a few weights change level (under 1% here): for a block of 16 in
 /// which none changed only the frequency decays, and `k`, `dir` and the counters stay as
 /// they are (what the full computation would write back). Blocks go through in two passes

@@ -59,7 +59,6 @@ impl MidpointCounts {
     }
 }
 
-
 /// The 2D midpoint statistic of complex weights on the square n x n grid, per layer.
 ///
 /// A weight (Re, Im) counts when both parts are strictly inside (-1, 1). With u the position

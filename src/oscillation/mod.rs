@@ -3,7 +3,8 @@
 //! (DESIGN.md section 5; reference code Qualcomm-AI-research/oscillations-qat).
 //!
 //! # What is tracked
-//! The entries of the *weight* segments ([`Segment::is_weight`](crate::nn::Segment::is_weight)); biases are not tracked,
+//! The entries of the *weight* segments
+//! ([`Segment::is_weight`](crate::nn::Segment::is_weight)); biases are not tracked,
 //! dampened or frozen. The paper tracks, dampens and freezes weights only, and the seed's
 //! histograms (its Observation 3) are of weights; the biases are 26 of the MLP's 810
 //! parameters. A complex weight is two tracked entries (Re and Im, each on the grid).
@@ -22,7 +23,8 @@
 //!
 //! # Midpoint statistic
 //! For the weights strictly inside (-1, 1) (clipped weights sit on the end levels and are
-//! left out), `t` the continuous index ([`Grid::position`](crate::quant::Grid::position), computed in f64), `u = t -
+//! left out), `t` the continuous index ([`Grid::position`](crate::quant::Grid::position),
+//! computed in f64), `u = t -
 //! floor(t)`: `midpoint_fraction` is the share with `|u - 0.5| < 0.1` (within 0.1 index
 //! units of a decision threshold), `level_fraction` the share with `|u - 0.5| > 0.4`
 //! (within 0.1 of a level). Uniformly spread weights give 0.2 and 0.2.

@@ -69,6 +69,12 @@ pub struct Tracker {
     /// Which compilation of the per-step kernel runs (the same results: Rust never
     /// contracts a multiply and an add into an FMA).
     isa: Isa,
+    /// The configuration and the length of training, for the schedules of
+    /// [`Tracker::before_step`] and [`Tracker::after_step`].
+    cfg: OscillationConfig,
+    total_steps: u64,
+    /// The dampening weight of the last step (0 before the first).
+    lambda: f32,
 }
 
 /// One step of tracking over a block of weights (`qs` their new quantized values; the other
@@ -181,6 +187,9 @@ impl Tracker {
             recorder,
             seed,
             isa: crate::cpu::isa(),
+            cfg: cfg.clone(),
+            total_steps,
+            lambda: 0.0,
         }
     }
 
@@ -227,6 +236,50 @@ impl Tracker {
     /// Number of frozen weights.
     pub fn frozen_count(&self) -> usize {
         self.frozen_list.len()
+    }
+
+    /// Everything the tracker does before optimizer step `step` (0-based: the steps done):
+    /// with dampening on, the dampening gradient at this step's `lambda` ([`dampening_lambda`])
+    /// is added to `grad` (`q` the quantized parameters the gradient was computed with). Returns
+    /// the optimizer's frozen mask ([`Tracker::frozen_mask`]).
+    pub fn before_step(
+        &mut self,
+        params: &[f32],
+        q: &[f32],
+        grad: &mut [f32],
+        step: u64,
+    ) -> Option<&[bool]> {
+        if self.cfg.dampening > 0.0 {
+            self.lambda = dampening_lambda(self.cfg.dampening, step, self.total_steps);
+            self.dampen(params, q, grad, self.lambda);
+        }
+        self.frozen_mask()
+    }
+
+    /// Everything the tracker does after optimizer step `step` (1-based: the steps done, this
+    /// one included): the frozen weights are restored, `quantize` writes the quantized
+    /// `params` into `q` (the trainer's quantizer), frozen values are pinned, every tracked
+    /// weight is observed, and weights over [`freeze_threshold`] are frozen.
+    pub fn after_step(
+        &mut self,
+        params: &mut [f32],
+        q: &mut [f32],
+        step: u64,
+        quantize: impl FnOnce(&[f32], &mut [f32]),
+    ) {
+        self.restore(params);
+        quantize(params, q);
+        self.pin(q);
+        self.observe(params, q, step);
+        if let Some(thr) = freeze_threshold(&self.cfg, step, self.total_steps) {
+            self.freeze(params, q, thr, step);
+        }
+    }
+
+    /// The dampening weight of the last [`Tracker::before_step`] (0 before the first), or
+    /// None when dampening is off.
+    pub fn lambda(&self) -> Option<f32> {
+        (self.cfg.dampening > 0.0).then_some(self.lambda)
     }
 
     /// Add the dampening gradient `2 lambda (w - Q(w))` of the tracked weights to `grad`

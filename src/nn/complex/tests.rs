@@ -257,10 +257,12 @@ fn builds_agree() {
             let mut dx = vec![0.0f32; x.len()];
             let mut pred = vec![0u8; case.labels.len()];
             let labels = &case.labels;
-            let stats =
-                net.train_batch_on(isa, &q, &x, labels, &act, 9, &mut grad, Some(&mut dx));
+            let stats = net.train_batch_on(isa, &q, &x, labels, &act, 9, &mut grad, Some(&mut dx));
             net.predict_batch_on(isa, &q, &x, &act, 9, &mut pred);
-            outs.push((isa, (bits(&grad), bits(&dx), stats.loss_sum.to_bits(), pred)));
+            outs.push((
+                isa,
+                (bits(&grad), bits(&dx), stats.loss_sum.to_bits(), pred),
+            ));
         }
         for (isa, out) in &outs[1..] {
             assert_eq!(&outs[0].1, out, "{isa:?} build, seed {seed}");
