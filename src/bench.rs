@@ -208,22 +208,17 @@ pub fn peak_gflops() -> f64 {
         }
         acc.iter().flatten().sum()
     }
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn avx2(iters: usize) -> f32 {
-        kernel(iters)
-    }
     let iters = 20_000_000usize;
     let t = Instant::now();
-    #[cfg(target_arch = "x86_64")]
-    let s = if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present.
-        unsafe { avx2(std::hint::black_box(iters)) }
-    } else {
-        kernel(std::hint::black_box(iters))
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let s = kernel(std::hint::black_box(iters));
+    // The AVX2 build (8 lanes) where the CPU has it, whatever `AQNN_NO_SIMD` says: this
+    // measures the hardware.
+    let isa = crate::cpu::available()
+        .into_iter()
+        .filter(|&i| i <= crate::cpu::Isa::Avx2)
+        .max()
+        .expect("the portable build");
+    let iters = std::hint::black_box(iters);
+    let s = crate::cpu::per_isa!(isa, [avx2], fn(iters: usize = iters) -> f32 { kernel(iters) });
     std::hint::black_box(s);
     let flops = (iters * 12 * 8 * 2) as f64;
     flops / t.elapsed().as_secs_f64() / 1e9

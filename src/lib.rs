@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cpu;
 pub mod data;
 pub mod encode;
 pub mod experiment;

@@ -33,7 +33,7 @@ impl Lookup {
     /// A lookup of `table` (256 entries); `grid` is the grid its entries are levels of (the
     /// compact form is used only when they are, bit for bit).
     pub fn new(table: &[f32], grid: &Grid) -> Lookup {
-        Lookup::with_vbmi(table, grid, vbmi_available())
+        Lookup::with_vbmi(table, grid, crate::cpu::has_vbmi())
     }
 
     /// The same, never using the VBMI path (for tests and comparisons).
@@ -94,7 +94,7 @@ impl Lookup {
         if grid.rounding() == crate::quant::Rounding::HalfEven {
             let raw: &[f32; 256] = raw.try_into().expect("256 entries");
             let half = (grid.n() - 1) as f32 / 2.0;
-            // SAFETY: `vbmi` is set only when the CPU has AVX-512 F, BW and VBMI.
+            // SAFETY: `vbmi` is set only when the CPU has AVX-512 F, BW and VBMI (`cpu::has_vbmi`).
             unsafe { vbmi::quantize_half_even(raw, half, levels, &mut self.table, &mut c.index) };
             self.compact = Some(c);
             return;
@@ -157,21 +157,6 @@ impl Lookup {
             let r = r as usize;
             self.map(&images[r * width..(r + 1) * width], o);
         }
-    }
-}
-
-/// Whether the CPU has what the vector path needs (off with `AQNN_NO_SIMD`).
-fn vbmi_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::env::var_os("AQNN_NO_SIMD").is_none()
-            && std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vbmi")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -378,7 +363,7 @@ mod tests {
                     slow_inplace.quantize(map.table(), &grid);
                     assert_eq!(bits(slow_inplace.table()), bits(&q), "n={n} {rounding:?}");
                     assert!(!slow.is_vectorized());
-                    if vbmi_available() && (2..=32).contains(&n) {
+                    if crate::cpu::has_vbmi() && (2..=32).contains(&n) {
                         assert!(fast.is_vectorized(), "n={n} {rounding:?} {scheme:?}");
                     }
                     for len in [0usize, 1, 15, 16, 17, 49, 63, 64, 65, 128, 1000] {

@@ -1,7 +1,7 @@
 //! Optimizers over flat f32 slices: Adam and SGD with momentum, followed by the
 //! clip-to-[-1, 1] constraint of the analog hardware.
 
-use crate::quant::Simd;
+use crate::cpu::Isa;
 use serde::{Deserialize, Serialize};
 
 /// Which optimizer.
@@ -70,14 +70,7 @@ impl Optimizer {
                 let step = self.lr / bc1;
                 let n = p.len();
                 let (g, m, v) = (&g[..n], &mut self.m[..n], &mut self.v[..n]);
-                match crate::quant::simd() {
-                    // SAFETY: the CPU has the instruction set (`simd`).
-                    #[cfg(target_arch = "x86_64")]
-                    Simd::Avx512 => unsafe { adam_avx512(p, g, m, v, step, bc2_sqrt) },
-                    #[cfg(target_arch = "x86_64")]
-                    Simd::Avx2 => unsafe { adam_avx2(p, g, m, v, step, bc2_sqrt) },
-                    _ => adam(p, g, m, v, step, bc2_sqrt),
-                }
+                adam_on(crate::cpu::isa(), p, g, m, v, step, bc2_sqrt);
             }
             OptimizerKind::Sgd => {
                 let mu = self.momentum;
@@ -120,10 +113,9 @@ fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: f32, bc2_s
     }
 }
 
-/// [`adam`] compiled for AVX-512 (the same code, so the same results).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn adam_avx512(
+/// [`adam`] by the build of `isa` (every build gives the same bits).
+fn adam_on(
+    isa: Isa,
     p: &mut [f32],
     g: &[f32],
     m: &mut [f32],
@@ -131,21 +123,16 @@ unsafe fn adam_avx512(
     step: f32,
     bc2_sqrt: f32,
 ) {
-    adam(p, g, m, v, step, bc2_sqrt)
-}
-
-/// [`adam`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn adam_avx2(
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    step: f32,
-    bc2_sqrt: f32,
-) {
-    adam(p, g, m, v, step, bc2_sqrt)
+    crate::cpu::per_isa!(isa, fn(
+        p: &mut [f32] = p,
+        g: &[f32] = g,
+        m: &mut [f32] = m,
+        v: &mut [f32] = v,
+        step: f32 = step,
+        bc2_sqrt: f32 = bc2_sqrt,
+    ) {
+        adam(p, g, m, v, step, bc2_sqrt)
+    })
 }
 
 #[cfg(test)]
@@ -162,39 +149,29 @@ mod tests {
         assert!((p[1] + 0.49).abs() < 1e-4);
     }
 
-    /// The AVX-512 and AVX2 builds of the Adam update equal the portable one.
+    /// Every build of the Adam update this CPU runs equals the portable one.
     #[test]
-    #[cfg(target_arch = "x86_64")]
     fn adam_builds_agree() {
-        if !std::is_x86_feature_detected!("avx512f") {
-            return;
-        }
         let n = 1001;
         let f = |k: usize, s: f32| ((k * 7919 % 1000) as f32 / 500.0 - 1.0) * s;
-        let mut p1: Vec<f32> = (0..n).map(|k| f(k, 1.0)).collect();
-        let mut m1: Vec<f32> = (0..n).map(|k| f(k + 1, 0.1)).collect();
-        let mut v1: Vec<f32> = (0..n).map(|k| f(k + 2, 0.01).abs()).collect();
-        let (mut p2, mut m2, mut v2) = (p1.clone(), m1.clone(), v1.clone());
-        let (mut p3, mut m3, mut v3) = (p1.clone(), m1.clone(), v1.clone());
+        let p0: Vec<f32> = (0..n).map(|k| f(k, 1.0)).collect();
+        let m0: Vec<f32> = (0..n).map(|k| f(k + 1, 0.1)).collect();
+        let v0: Vec<f32> = (0..n).map(|k| f(k + 2, 0.01).abs()).collect();
+        let (mut p1, mut m1, mut v1) = (p0.clone(), m0.clone(), v0.clone());
+        let isas = crate::cpu::available();
+        let mut builds = vec![(p0, m0, v0); isas.len()];
         for t in 0..50 {
             let g: Vec<f32> = (0..n).map(|k| f(k * (t + 3), 2.0)).collect();
             adam(&mut p1, &g, &mut m1, &mut v1, 0.01, 0.03);
-            // SAFETY: the CPU has AVX-512F (and so AVX2).
-            unsafe {
-                adam_avx512(&mut p2, &g, &mut m2, &mut v2, 0.01, 0.03);
-                adam_avx2(&mut p3, &g, &mut m3, &mut v3, 0.01, 0.03);
+            for (&isa, (p, m, v)) in isas.iter().zip(builds.iter_mut()) {
+                adam_on(isa, p, &g, m, v, 0.01, 0.03);
             }
         }
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        for (a, b) in [
-            (&p1, &p2),
-            (&m1, &m2),
-            (&v1, &v2),
-            (&p1, &p3),
-            (&m1, &m3),
-            (&v1, &v3),
-        ] {
-            assert_eq!(bits(a), bits(b));
+        for (isa, (p, m, v)) in isas.iter().zip(&builds) {
+            assert_eq!(bits(&p1), bits(p), "{isa:?}");
+            assert_eq!(bits(&m1), bits(m), "{isa:?}");
+            assert_eq!(bits(&v1), bits(v), "{isa:?}");
         }
     }
 

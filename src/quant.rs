@@ -8,6 +8,7 @@
 //! Rounding happens in index space, where `t >= 0`. The default is half-to-even, what
 //! `numpy.round`, `torch.round` and `tf.round` do, and so what the seed's numbers came from.
 
+use crate::cpu::Isa;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -135,44 +136,6 @@ impl Q512 {
         let k = _mm512_min_ps(k, self.top);
         _mm512_permutex2var_ps(self.lo, _mm512_cvttps_epi32(k), self.hi)
     }
-}
-
-/// The widest SIMD build of the element-wise kernels ([`Grid::quantize_slice`], the
-/// optimizer) this CPU runs: AVX-512F, AVX2, or none when `AQNN_NO_SIMD` is set (read once).
-/// Every build runs the same code, so the results are bit-identical; the switch exists to
-/// time and test the portable code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Simd {
-    None,
-    Avx2,
-    Avx512,
-}
-
-/// See [`Simd`].
-pub(crate) fn simd() -> Simd {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, then 1 + the level
-    match STATE.load(Ordering::Relaxed) {
-        0 => {
-            let level = detect_simd();
-            STATE.store(1 + level as u8, Ordering::Relaxed);
-            level
-        }
-        s => [Simd::None, Simd::Avx2, Simd::Avx512][s as usize - 1],
-    }
-}
-
-fn detect_simd() -> Simd {
-    #[cfg(target_arch = "x86_64")]
-    if std::env::var_os("AQNN_NO_SIMD").is_none() {
-        if std::is_x86_feature_detected!("avx512f") {
-            return Simd::Avx512;
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            return Simd::Avx2;
-        }
-    }
-    Simd::None
 }
 
 /// A deterministic uniform number in [0, 1) from a 64-bit key (splitmix64 finaliser).
@@ -326,13 +289,24 @@ impl Grid {
     #[inline]
     pub fn quantize_slice(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
         debug_assert_eq!(src.len(), dst.len());
-        match simd() {
-            // SAFETY: the CPU has the instruction set (`simd`).
+        self.quantize_slice_on(crate::cpu::isa(), src, dst, key_base)
+    }
+
+    /// [`Grid::quantize_slice`] by the build of `isa` (every build gives the same bits).
+    #[inline]
+    fn quantize_slice_on(&self, isa: Isa, src: &[f32], dst: &mut [f32], key_base: u64) {
+        match crate::cpu::checked(isa) {
+            // SAFETY: `checked`: the CPU has AVX-512 F.
             #[cfg(target_arch = "x86_64")]
-            Simd::Avx512 => unsafe { self.quantize_slice_avx512(src, dst, key_base) },
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx2 => unsafe { self.quantize_slice_avx2(src, dst, key_base) },
-            _ => self.quantize_slice_impl(src, dst, key_base),
+            Isa::Avx512 => unsafe { self.quantize_slice_avx512(src, dst, key_base) },
+            isa => crate::cpu::per_isa!(isa, [avx2], fn(
+                grid: &Grid = self,
+                src: &[f32] = src,
+                dst: &mut [f32] = dst,
+                key_base: u64 = key_base,
+            ) {
+                grid.quantize_slice_impl(src, dst, key_base)
+            }),
         }
     }
 
@@ -359,13 +333,6 @@ impl Grid {
             let q = qz.apply(_mm512_maskz_loadu_ps(m, s.add(i)));
             _mm512_mask_storeu_ps(d.add(i), m, q);
         }
-    }
-
-    /// [`Grid::quantize_slice`] compiled for AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn quantize_slice_avx2(&self, src: &[f32], dst: &mut [f32], key_base: u64) {
-        self.quantize_slice_impl(src, dst, key_base)
     }
 
     /// The body of [`Grid::quantize_slice`]: one loop per rounding mode, each computing
@@ -542,13 +509,9 @@ mod tests {
         }
     }
 
-    /// The AVX-512 and AVX2 builds of `quantize_slice` equal the portable one.
+    /// Every build of `quantize_slice` this CPU runs equals the portable one.
     #[test]
-    #[cfg(target_arch = "x86_64")]
     fn quantize_slice_builds_agree() {
-        if !std::is_x86_feature_detected!("avx512f") {
-            return;
-        }
         let src: Vec<f32> = (-3000..=3000)
             .map(|i| i as f32 / 1777.0)
             .chain([0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY])
@@ -568,17 +531,13 @@ mod tests {
                     .chain(grid.levels())
                     .collect();
                 let mut a = vec![0.0; src.len()];
-                let mut b = vec![0.0; src.len()];
-                let mut c = vec![0.0; src.len()];
                 grid.quantize_slice_impl(&src, &mut a, 5);
-                // SAFETY: the CPU has AVX-512F (and so AVX2).
-                unsafe {
-                    grid.quantize_slice_avx512(&src, &mut b, 5);
-                    grid.quantize_slice_avx2(&src, &mut c, 5);
+                for isa in crate::cpu::available() {
+                    let mut b = vec![0.0; src.len()];
+                    grid.quantize_slice_on(isa, &src, &mut b, 5);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&a), bits(&b), "n={n} {mode} {isa:?}");
                 }
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&a), bits(&b), "n={n} {mode}");
-                assert_eq!(bits(&a), bits(&c), "n={n} {mode}");
             }
         }
     }

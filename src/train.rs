@@ -18,7 +18,7 @@ use crate::nn::init::{dead_layers, init_params};
 use crate::nn::mlp::Mlp;
 use crate::nn::{Network, Segment};
 use crate::optim::Optimizer;
-use crate::oscillation::{dampening_lambda, freeze_threshold, OscillationOutcome, Tracker};
+use crate::oscillation::{OscillationOutcome, Tracker};
 use crate::quant::Grid;
 use crate::shuffle::Shuffler;
 use anyhow::{bail, Result};
@@ -255,12 +255,6 @@ pub fn train_with(
     let remedies = osc.dampening > 0.0 || osc.freeze;
     let mut tracker = (grid.is_quantized() && (observe || remedies))
         .then(|| Tracker::new(osc, &grid, &segments, &q, total_steps, cfg.seed));
-    let lambda_max = if tracker.is_some() {
-        osc.dampening
-    } else {
-        0.0
-    };
-    let mut lambda = 0.0f32;
 
     let start = Instant::now();
     let mut epochs = Vec::with_capacity(cfg.epochs);
@@ -313,28 +307,18 @@ pub fn train_with(
             }
             loss_sum += stats.loss_sum;
             correct += stats.correct;
-            if lambda_max > 0.0 {
-                lambda = dampening_lambda(lambda_max, step, total_steps);
-                if let Some(tr) = &tracker {
-                    tr.dampen(&params, &q, &mut grad, lambda);
-                }
-            }
-            opt.step(
-                &mut params,
-                &grad,
-                tracker.as_ref().and_then(|t| t.frozen_mask()),
-            );
+            let frozen = match &mut tracker {
+                Some(tr) => tr.before_step(&params, &q, &mut grad, step),
+                None => None,
+            };
+            opt.step(&mut params, &grad, frozen);
             step += 1;
-            if let Some(tr) = &tracker {
-                tr.restore(&mut params);
-            }
-            grid.quantize_slice(&params, &mut q, key(cfg.seed, 1, step));
-            if let Some(tr) = &mut tracker {
-                tr.pin(&mut q);
-                tr.observe(&params, &q, step);
-                if let Some(thr) = freeze_threshold(osc, step, total_steps) {
-                    tr.freeze(&mut params, &mut q, thr, step);
-                }
+            let qkey = key(cfg.seed, 1, step);
+            match &mut tracker {
+                Some(tr) => tr.after_step(&mut params, &mut q, step, |p, q| {
+                    grid.quantize_slice(p, q, qkey)
+                }),
+                None => grid.quantize_slice(&params, &mut q, qkey),
             }
             if learned {
                 table_grad(&px[..m * ni], &dx[..m * ni], &mut tgrad);
@@ -376,7 +360,7 @@ pub fn train_with(
             m.frozen_fraction = Some(e.frozen_fraction);
             m.midpoint_fraction = Some(e.midpoint_fraction);
             m.level_fraction = Some(e.level_fraction);
-            if lambda_max > 0.0 {
+            if let Some(lambda) = tr.lambda() {
                 m.dampening_lambda = Some(lambda as f64);
                 m.dampening_term = Some(tr.dampening_term(&params, &q));
             }

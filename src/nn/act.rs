@@ -152,8 +152,8 @@ pub fn exp(x: f32) -> f32 {
         fn exp_fma(x: f32) -> f32 {
             exp_impl(x)
         }
-        if std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has FMA.
+        if crate::cpu::has_fma() {
+            // SAFETY: the CPU has FMA (`cpu::has_fma`).
             return unsafe { exp_fma(x) };
         }
     }
@@ -170,8 +170,8 @@ pub fn exp_slice(v: &mut [f32]) {
         fn exp_slice_fma(v: &mut [f32]) {
             v.iter_mut().for_each(|x| *x = exp_impl(*x));
         }
-        if std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has FMA.
+        if crate::cpu::has_fma() {
+            // SAFETY: the CPU has FMA (`cpu::has_fma`).
             return unsafe { exp_slice_fma(v) };
         }
     }
@@ -353,8 +353,8 @@ pub fn ln(x: f32) -> f32 {
         fn ln_fma(x: f32) -> f32 {
             ln_impl(x)
         }
-        if std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has FMA.
+        if crate::cpu::has_fma() {
+            // SAFETY: the CPU has FMA (`cpu::has_fma`).
             return unsafe { ln_fma(x) };
         }
     }
@@ -533,7 +533,7 @@ mod tests {
     #[test]
     #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
     fn exp_and_ln_match_glibc() {
-        if !std::is_x86_feature_detected!("fma") {
+        if !crate::cpu::has_fma() {
             return; // glibc's non-FMA build rounds differently in rare cases
         }
         for x in sample(97) {
@@ -557,8 +557,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn vector_forms_match_scalar() {
         use std::arch::x86_64::*;
-        if !(std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl"))
-        {
+        if !crate::cpu::available().contains(&crate::cpu::Isa::Avx512) {
             return;
         }
         let xs: Vec<f32> = sample(1013).collect();
