@@ -13,8 +13,8 @@
 //!
 //! Contrasts whose points are missing are skipped and listed; the effect averages the rest.
 //!
-//! The claims live by concern: [`dips`] (period 4, zero shift, half-up), [`learned`] (the
-//! learned mapping), [`oscillation`] (weights at midpoints and the remedies), [`complex`]
+//! The claims live by concern: `dips.rs` (period 4, zero shift, half-up), `learned.rs` (the
+//! learned mapping), `oscillation.rs` (weights at midpoints and the remedies), `complex.rs`
 //! (complex-valued networks). This file holds the shared machinery: the table of means,
 //! contrasts and dip families, and the sign rules.
 

@@ -10,7 +10,7 @@ use crate::analysis::stats::{self, Estimate, Moments};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One run's end-of-training oscillation statistics (DESIGN.md section 5; issue 5): the
+/// One run's end-of-training oscillation statistics ([`crate::oscillation`]; issue 5): the
 /// midpoint statistic pooled over its layers and per layer, and the oscillating and frozen
 /// shares of its weights.
 #[derive(Debug, Clone, PartialEq, Serialize)]
