@@ -5,7 +5,11 @@
 //! padded to a multiple of 64 bytes, exactly as `numpy.save` does; headers of versions 1.0,
 //! 2.0 and 3.0 are read. An .npz is a zip of `<key>.npy` members: [`write_npz`] stores them
 //! uncompressed (like `numpy.savez`), [`read_npz`] also reads deflated members (as written by
-//! `numpy.savez_compressed`).
+//! `numpy.savez_compressed`), with memory bounded on hostile input (see [`read_npz`]).
+//!
+//! Hand-written rather than npyz or ndarray-npy: both size their buffers from the file's own
+//! header before reading the data, and neither bounds a decompression bomb
+//! (docs/DEPENDENCIES.md).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -293,8 +297,22 @@ pub fn write_npz(path: &Path, arrays: &[(&str, NpyArray)]) -> Result<()> {
     })
 }
 
+/// The most decompressed bytes [`read_npz`] accepts from one archive (all members together):
+/// 2 GiB, ten times the largest KMNIST-family file (Kuzushiji-49's training images, 182 MB).
+pub const NPZ_READ_LIMIT: u64 = 2 << 30;
+
 /// Reads every array of an .npz, in archive order, keyed without the `.npy` suffix.
+///
+/// Memory is bounded on hostile input (a decompression bomb, or a zip directory that lies
+/// about its sizes): each member is read only up to the uncompressed size the archive
+/// declares for it, a member that inflates past that is an error, and the declared sizes of
+/// all members together must stay within [`NPZ_READ_LIMIT`].
 pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
+    read_npz_limited(path, NPZ_READ_LIMIT)
+}
+
+/// [`read_npz`] with the limit on the total decompressed bytes as a parameter.
+fn read_npz_limited(path: &Path, limit: u64) -> Result<Vec<(String, NpyArray)>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).with_context(|| {
         format!(
@@ -303,16 +321,35 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
         )
     })?;
     let mut out = Vec::with_capacity(zip.len());
+    let mut total = 0u64;
     for i in 0..zip.len() {
-        let mut member = zip
+        let member = zip
             .by_index(i)
             .with_context(|| format!("{}: cannot open zip member {i}", path.display()))?;
         let name = member.name().to_string();
         let what = format!("{}:{name}", path.display());
-        let mut bytes = Vec::with_capacity(member.size().min(1 << 31) as usize);
+        let declared = member.size();
+        total = total.saturating_add(declared);
+        if total > limit {
+            bail!(
+                "{what}: the archive declares {total} or more uncompressed bytes, over the \
+                 limit of {limit} for one .npz (corrupt or not an .npz this program wrote \
+                 or downloaded)"
+            );
+        }
+        // Grow with the data actually inflated, never past the declared size (+1 to notice
+        // a member that is longer than it says).
+        let mut bytes = Vec::with_capacity(declared.min(1 << 26) as usize);
         member
+            .take(declared + 1)
             .read_to_end(&mut bytes)
             .with_context(|| format!("{what}: truncated or corrupt zip member"))?;
+        if bytes.len() as u64 > declared {
+            bail!(
+                "{what}: inflates to more than the {declared} bytes the archive declares \
+                 (corrupt or hostile file)"
+            );
+        }
         let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
         out.push((key, parse_npy(&bytes, &what)?));
     }
@@ -500,6 +537,49 @@ mod tests {
             read_npz(&dir.path().join("missing.npz")).unwrap_err()
         );
         assert!(e.contains("missing.npz"), "{e}");
+    }
+
+    /// A zip of one deflated member of `n` zero bytes (a small decompression bomb).
+    fn zeros_zip(path: &Path, n: usize) {
+        let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("arr_0.npy", opts).unwrap();
+        zip.write_all(&vec![0u8; n]).unwrap();
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn decompression_bomb_stops_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.npz");
+        zeros_zip(&path, 8 << 20);
+        assert!(std::fs::metadata(&path).unwrap().len() < 100_000);
+        let e = format!("{:#}", read_npz_limited(&path, 1 << 20).unwrap_err());
+        assert!(
+            e.contains("bomb.npz:arr_0.npy") && e.contains("over the limit"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn member_longer_than_declared_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lie.npz");
+        zeros_zip(&path, 1 << 20);
+        // Shrink the declared uncompressed size (local header offset 22, central directory
+        // offset 24) to 1000 bytes: the member now inflates past what it declares.
+        let mut b = std::fs::read(&path).unwrap();
+        for (sig, off) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+            let at = b.windows(4).position(|w| w == sig).unwrap() + off;
+            b[at..at + 4].copy_from_slice(&1000u32.to_le_bytes());
+        }
+        std::fs::write(&path, &b).unwrap();
+        let e = format!("{:#}", read_npz(&path).unwrap_err());
+        assert!(
+            e.contains("lie.npz:arr_0.npy") && e.contains("1000 bytes"),
+            "{e}"
+        );
     }
 
     proptest::proptest! {

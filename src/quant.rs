@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn naive_step_division_is_wrong_and_we_are_not() {
-        // The trap DESIGN.md warns about.
+        // The trap: in f32, (x + 1) / step with step = 2/(n-1) gives 3.4999998 at x = 0 for n = 8.
         let step = 2.0f32 / 7.0;
         assert_ne!((0.0f32 + 1.0) / step, 3.5);
         assert_eq!(g(8, Rounding::HalfEven).position(0.0), 3.5);

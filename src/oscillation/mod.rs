@@ -1,6 +1,6 @@
 //! Weight oscillation in quantization-aware training: measurement and the two remedies of
 //! Nagel et al., ICML 2022, "Overcoming Oscillations in Quantization-Aware Training"
-//! (DESIGN.md section 5; reference code Qualcomm-AI-research/oscillations-qat).
+//! (definitions below; reference code Qualcomm-AI-research/oscillations-qat).
 //!
 //! # What is tracked
 //! The entries of the *weight* segments
