@@ -32,8 +32,13 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the error and its causes, joined (multi-line hints folded in).
-            let msg = format!("{e:#}");
+            // One line: the error and its causes, joined as `{e:#}` would (multi-line hints
+            // folded in), each in the words of the command line.
+            let msg = e
+                .chain()
+                .map(commands::cli_text)
+                .collect::<Vec<_>>()
+                .join(": ");
             let one_line: Vec<&str> = msg
                 .lines()
                 .map(str::trim)
