@@ -43,7 +43,9 @@ fn epoch(c: &mut Criterion) {
             epochs: 1,
             scheme,
             ..TrainConfig::default()
-        };
+        }
+        .check()
+        .unwrap();
         group.bench_function(scheme.name(), |b| {
             b.iter(|| train(&cfg, &data, &mut |_| {}).unwrap())
         });

@@ -1,12 +1,11 @@
 //! Speed measurements (a benchmark, never a timed test): time per 60,000-sample epoch on one
 //! core, how it grows with the work, sweep throughput on all cores, peak memory.
 
-use crate::config::{ModelKind, TrainConfig};
+use crate::config::{CheckedConfig, ModelKind, TrainConfig};
 use crate::data::Dataset;
 use crate::encode::Scheme;
-use crate::experiment::runner::{run_sweep, RunOptions};
+use crate::experiment::runner::{run_sweep, NoProgress, RunOptions};
 use crate::experiment::spec::Sweep;
-use crate::quant::Grid;
 use crate::train::{evaluate, train};
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
@@ -79,7 +78,7 @@ pub fn macs_per_sample(cfg: &TrainConfig, inputs: usize) -> usize {
 /// reports its epochs.
 pub fn time_epoch(
     name: &str,
-    cfg: &TrainConfig,
+    cfg: &CheckedConfig,
     data: &Dataset,
     reps: usize,
 ) -> Result<EpochTiming> {
@@ -91,14 +90,13 @@ pub fn time_epoch(
         let out = train(cfg, data, &mut |_| {})?;
         params = out.params.len();
         // Time the evaluation the trainer ran after every epoch.
-        let grid = Grid::new(cfg.levels, cfg.rounding).map_err(anyhow::Error::msg)?;
         let mut net = crate::train::build_network(cfg, inputs)?;
         let t = Instant::now();
         let _ = evaluate(
             net.as_mut(),
             &out.quantized,
             &out.table_quantized,
-            &grid,
+            cfg.grid(),
             &data.test_x,
             &data.test_y,
             cfg.seed,
@@ -157,25 +155,27 @@ pub fn sweep_throughput(
         name: "bench".into(),
         description: String::new(),
         runs: (0..runs as u64)
-            .map(|seed| TrainConfig {
-                levels: 8,
-                epochs,
-                seed,
-                ..TrainConfig::default()
+            .map(|seed| {
+                TrainConfig {
+                    levels: 8,
+                    epochs,
+                    seed,
+                    ..TrainConfig::default()
+                }
+                .check()
             })
-            .collect(),
+            .collect::<Result<_, _>>()?,
     };
     let mut map = BTreeMap::new();
     map.insert(data.side, data);
     let opts = RunOptions {
         out: tmp.clone(),
         jobs,
-        progress: false,
         command: "aqnn bench".into(),
         reuse: Vec::new(),
     };
     let t = Instant::now();
-    let r = run_sweep(&sweep, &map, &opts);
+    let r = run_sweep(&sweep, &map, &opts, &NoProgress);
     let secs = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&tmp);
     r?;

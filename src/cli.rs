@@ -1,11 +1,14 @@
-//! Command-line definitions (clap only; the work happens in the library).
+//! Command-line definitions (clap only; the work happens in the library), the conversion of
+//! the train flags to a checked config, and the mapping of the library's config errors (which
+//! name keys) to the flags that set them.
 
-use crate::config::{ModelKind, OscillationConfig, TrainConfig};
+use crate::config::{CheckedConfig, ConfigError, Field, ModelKind, OscillationConfig, TrainConfig};
 use crate::encode::Scheme;
 use crate::nn::init::InitKind;
 use crate::nn::mlp::OutputKind;
 use crate::optim::OptimizerKind;
 use crate::quant::Rounding;
+use anyhow::{anyhow, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -323,18 +326,51 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
-fn parse_kebab<T: serde::de::DeserializeOwned>(
-    what: &str,
-    v: &str,
-    allowed: &str,
-) -> Result<T, String> {
+fn parse_kebab<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(v.to_string()))
-        .map_err(|_| format!("unknown {what} '{v}'; expected one of: {allowed}"))
+        .map_err(|_| anyhow!("unknown {what} '{v}'; expected one of: {allowed}"))
+}
+
+/// The flag of the train flags that sets a config key.
+pub fn flag(field: Field) -> &'static str {
+    match field {
+        Field::Levels => "--levels",
+        Field::Epochs => "--epochs",
+        Field::Batch => "--batch",
+        Field::Hidden => "--hidden",
+        Field::Resolution => "--resolution",
+        Field::Lr => "--lr",
+        Field::TableLr => "--table-lr",
+        Field::Momentum => "--momentum",
+        Field::ZeroShiftEps => "--eps",
+        Field::InitScale => "--init-scale",
+        Field::OscillationEma => "--osc-ema",
+        Field::OscillationThreshold => "--osc-threshold",
+        Field::FreezeStartThreshold => "--freeze-start-threshold",
+        Field::FreezeWarmup => "--freeze-warmup",
+        Field::TrajectorySteps => "--trajectory-steps",
+        Field::Dampening => "--dampening",
+    }
+}
+
+/// A config error in the words of the command line: the flag instead of the key.
+pub fn config_error(e: ConfigError) -> anyhow::Error {
+    match e {
+        ConfigError::Invalid {
+            field,
+            value,
+            expected,
+        } => anyhow!("{} {value}: {expected}", flag(field)),
+        ConfigError::RemediesNeedObservers => anyhow!(
+            "--no-observers turns the oscillation observers off, but dampening and freezing \
+             need them: drop --no-observers, or drop --dampening and --freeze"
+        ),
+    }
 }
 
 impl TrainArgs {
-    /// The run config these flags describe (validated).
-    pub fn to_config(&self) -> Result<TrainConfig, String> {
+    /// The run config these flags describe, checked; errors name the flags.
+    pub fn to_config(&self) -> Result<CheckedConfig> {
         let scheme: Scheme = self.scheme.parse()?;
         let model: ModelKind = parse_kebab("model", &self.model, "mlp, complex")?;
         let optimizer: OptimizerKind = parse_kebab("optimizer", &self.optimizer, "adam, sgd")?;
@@ -371,7 +407,6 @@ impl TrainArgs {
         cfg.oscillation.freeze_warmup = self.freeze_warmup;
         cfg.oscillation.trajectory_steps = self.trajectory_steps;
         cfg.oscillation.observe = !self.no_observers;
-        cfg.validate()?;
-        Ok(cfg)
+        cfg.check().map_err(config_error)
     }
 }

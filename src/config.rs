@@ -1,5 +1,9 @@
 //! One training run's configuration: every knob, validated once, serialised canonically.
 //!
+//! [`TrainConfig`] is the raw config (what files and sweeps hold); [`TrainConfig::check`]
+//! validates it once into a [`CheckedConfig`] that holds what follows from it (the grid),
+//! and the trainer takes only that (the pattern of linfa's checked hyper-parameters).
+//!
 //! The canonical JSON of a [`TrainConfig`] (fields in declaration order) is hashed into the
 //! run id, so two runs with the same id are the same computation.
 
@@ -7,7 +11,7 @@ use crate::encode::Scheme;
 use crate::nn::init::InitKind;
 use crate::nn::mlp::OutputKind;
 use crate::optim::OptimizerKind;
-use crate::quant::Rounding;
+use crate::quant::{Grid, GridError, Rounding};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
@@ -151,108 +155,251 @@ impl Default for TrainConfig {
     }
 }
 
-fn positive_finite(name: &str, v: f32, hint: &str) -> Result<(), String> {
-    if v.is_finite() && v > 0.0 {
+/// A key of a [`TrainConfig`] a [`ConfigError`] is about (its name in the canonical JSON and
+/// sweep files: [`Field::key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Levels,
+    Epochs,
+    Batch,
+    Hidden,
+    Resolution,
+    Lr,
+    TableLr,
+    Momentum,
+    ZeroShiftEps,
+    InitScale,
+    OscillationEma,
+    OscillationThreshold,
+    FreezeStartThreshold,
+    FreezeWarmup,
+    TrajectorySteps,
+    Dampening,
+}
+
+impl Field {
+    /// The key, e.g. `levels` or `oscillation.ema`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::Levels => "levels",
+            Field::Epochs => "epochs",
+            Field::Batch => "batch",
+            Field::Hidden => "hidden",
+            Field::Resolution => "resolution",
+            Field::Lr => "lr",
+            Field::TableLr => "table_lr",
+            Field::Momentum => "momentum",
+            Field::ZeroShiftEps => "zero_shift_eps",
+            Field::InitScale => "init_scale",
+            Field::OscillationEma => "oscillation.ema",
+            Field::OscillationThreshold => "oscillation.threshold",
+            Field::FreezeStartThreshold => "oscillation.freeze_start_threshold",
+            Field::FreezeWarmup => "oscillation.freeze_warmup",
+            Field::TrajectorySteps => "oscillation.trajectory_steps",
+            Field::Dampening => "oscillation.dampening",
+        }
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// Why a [`TrainConfig`] is not a run. The message names the key and the value (never a
+/// command-line flag); the binary maps [`Field`]s to its flags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value outside what its key allows.
+    #[error("{field} = {value}: {expected}")]
+    Invalid {
+        /// The key.
+        field: Field,
+        /// The value as given.
+        value: String,
+        /// What is allowed (and, where useful, what to do).
+        expected: String,
+    },
+    /// `oscillation.observe = false` with dampening or freezing on.
+    #[error("oscillation.observe = false turns the oscillation observers off, but dampening and freezing need them: keep the observers on, or turn the remedies off")]
+    RemediesNeedObservers,
+}
+
+impl ConfigError {
+    /// The key the error is about, when it is about one value.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            ConfigError::Invalid { field, .. } => Some(*field),
+            ConfigError::RemediesNeedObservers => None,
+        }
+    }
+}
+
+impl From<GridError> for ConfigError {
+    fn from(e: GridError) -> Self {
+        ConfigError::Invalid {
+            field: Field::Levels,
+            value: e.levels.to_string(),
+            expected: e.expected(),
+        }
+    }
+}
+
+/// Ok when `ok`, else [`ConfigError::Invalid`] of `field` with `value`.
+fn ensure(
+    ok: bool,
+    field: Field,
+    value: impl std::fmt::Display,
+    expected: &str,
+) -> Result<(), ConfigError> {
+    if ok {
         Ok(())
     } else {
-        Err(format!("{name} = {v} is invalid: {hint}"))
+        Err(ConfigError::Invalid {
+            field,
+            value: value.to_string(),
+            expected: expected.to_string(),
+        })
+    }
+}
+
+/// A [`TrainConfig`] whose every value was checked, with what follows from it (the
+/// quantizer's [`Grid`]). Made only by [`TrainConfig::check`], so the trainer trusts it;
+/// it reads as its config (`Deref`), and is immutable: change the config and check again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedConfig {
+    config: TrainConfig,
+    grid: Grid,
+}
+
+impl CheckedConfig {
+    /// The config.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The quantizer's grid (`levels`, `rounding`).
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// The config back, to change it (and check it again).
+    pub fn into_config(self) -> TrainConfig {
+        self.config
+    }
+}
+
+impl std::ops::Deref for CheckedConfig {
+    type Target = TrainConfig;
+    fn deref(&self) -> &TrainConfig {
+        &self.config
+    }
+}
+
+impl TryFrom<TrainConfig> for CheckedConfig {
+    type Error = ConfigError;
+    fn try_from(c: TrainConfig) -> Result<Self, ConfigError> {
+        c.check()
     }
 }
 
 impl TrainConfig {
-    /// Check every value; the error names the key, the bad value and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.levels == 1 {
-            return Err("levels = 1 is invalid: a single level cannot span [-1, 1]; use 2 or more levels, or 0 for full precision".into());
-        }
-        if self.levels > 65536 {
-            return Err(format!(
-                "levels = {} is invalid: at most 65536 levels are supported",
-                self.levels
-            ));
-        }
-        if self.epochs == 0 {
-            return Err("epochs = 0 is invalid: train for at least 1 epoch".into());
-        }
-        if self.batch == 0 {
-            return Err("batch = 0 is invalid: the batch size must be at least 1".into());
-        }
-        if self.hidden == 0 || self.hidden > 4096 {
-            return Err(format!(
-                "hidden = {} is invalid: the hidden width must be between 1 and 4096",
-                self.hidden
-            ));
-        }
-        if ![7, 14, 28].contains(&self.resolution) {
-            return Err(format!(
-                "resolution = {} is invalid: expected 7, 14 or 28",
-                self.resolution
-            ));
-        }
-        positive_finite("lr", self.lr, "the learning rate must be a positive number")?;
-        positive_finite(
-            "table_lr",
+    /// Check every value once; the checked config holds the grid. The error names the key,
+    /// the bad value and what is allowed.
+    pub fn check(self) -> Result<CheckedConfig, ConfigError> {
+        let grid = self.check_ref()?;
+        Ok(CheckedConfig { config: self, grid })
+    }
+
+    /// [`TrainConfig::check`] without taking the config: its grid, or the first error.
+    pub fn check_ref(&self) -> Result<Grid, ConfigError> {
+        let grid = Grid::new(self.levels, self.rounding)?;
+        ensure(
+            self.epochs > 0,
+            Field::Epochs,
+            self.epochs,
+            "must be at least 1",
+        )?;
+        ensure(
+            self.batch > 0,
+            Field::Batch,
+            self.batch,
+            "must be at least 1",
+        )?;
+        ensure(
+            (1..=4096).contains(&self.hidden),
+            Field::Hidden,
+            self.hidden,
+            "the hidden width must be 1..=4096",
+        )?;
+        ensure(
+            [7, 14, 28].contains(&self.resolution),
+            Field::Resolution,
+            self.resolution,
+            "must be 7, 14 or 28",
+        )?;
+        let positive = |v: f32| v.is_finite() && v > 0.0;
+        ensure(
+            positive(self.lr),
+            Field::Lr,
+            self.lr,
+            "the learning rate must be a positive number",
+        )?;
+        ensure(
+            positive(self.table_lr),
+            Field::TableLr,
             self.table_lr,
             "the table's learning rate must be a positive number",
         )?;
-        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            return Err(format!(
-                "momentum = {} is invalid: expected a value in [0, 1)",
-                self.momentum
-            ));
-        }
-        if !(self.zero_shift_eps.is_finite()
-            && self.zero_shift_eps > 0.0
-            && self.zero_shift_eps < 0.5)
-        {
-            return Err(format!(
-                "zero_shift_eps = {} is invalid: expected a small positive value in (0, 0.5), e.g. 1e-4",
-                self.zero_shift_eps
-            ));
-        }
-        if !(self.init_scale.is_finite() && self.init_scale > 0.0 && self.init_scale <= 1.0) {
-            return Err(format!(
-                "init_scale = {} is invalid: expected a value in (0, 1]",
-                self.init_scale
-            ));
-        }
+        ensure(
+            self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum),
+            Field::Momentum,
+            self.momentum,
+            "must be in [0, 1)",
+        )?;
+        ensure(
+            positive(self.zero_shift_eps) && self.zero_shift_eps < 0.5,
+            Field::ZeroShiftEps,
+            self.zero_shift_eps,
+            "must be a small positive value in (0, 0.5), e.g. 1e-4",
+        )?;
+        ensure(
+            positive(self.init_scale) && self.init_scale <= 1.0,
+            Field::InitScale,
+            self.init_scale,
+            "must be in (0, 1]",
+        )?;
         let o = &self.oscillation;
-        for (name, v) in [
-            ("oscillation.ema", o.ema),
-            ("oscillation.threshold", o.threshold),
-            (
-                "oscillation.freeze_start_threshold",
-                o.freeze_start_threshold,
-            ),
+        for (field, v) in [
+            (Field::OscillationEma, o.ema),
+            (Field::OscillationThreshold, o.threshold),
+            (Field::FreezeStartThreshold, o.freeze_start_threshold),
         ] {
-            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
-                return Err(format!(
-                    "{name} = {v} is invalid: expected a value in (0, 1]"
-                ));
-            }
+            ensure(positive(v) && v <= 1.0, field, v, "must be in (0, 1]")?;
         }
-        if !(o.freeze_warmup.is_finite() && (0.0..1.0).contains(&o.freeze_warmup)) {
-            return Err(format!(
-                "oscillation.freeze_warmup = {} is invalid: expected a fraction in [0, 1)",
-                o.freeze_warmup
-            ));
-        }
-        if o.trajectory_steps > 100_000 {
-            return Err(format!(
-                "oscillation.trajectory_steps = {} is invalid: record at most 100000 steps (0 turns trajectories off)",
-                o.trajectory_steps
-            ));
-        }
-        if !(o.dampening.is_finite() && o.dampening >= 0.0) {
-            return Err(format!(
-                "oscillation.dampening = {} is invalid: expected lambda >= 0 (0 turns it off)",
-                o.dampening
-            ));
-        }
+        ensure(
+            o.freeze_warmup.is_finite() && (0.0..1.0).contains(&o.freeze_warmup),
+            Field::FreezeWarmup,
+            o.freeze_warmup,
+            "must be a fraction in [0, 1)",
+        )?;
+        ensure(
+            o.trajectory_steps <= 100_000,
+            Field::TrajectorySteps,
+            o.trajectory_steps,
+            "record at most 100000 steps (0 turns trajectories off)",
+        )?;
+        ensure(
+            o.dampening.is_finite() && o.dampening >= 0.0,
+            Field::Dampening,
+            o.dampening,
+            "must be a lambda >= 0 (0 turns dampening off)",
+        )?;
         if !o.observe && (o.dampening > 0.0 || o.freeze) {
-            return Err("oscillation.observe = false (--no-observers) turns the oscillation observers off, but dampening and freezing need them: keep the observers on, or turn the remedies off".into());
+            return Err(ConfigError::RemediesNeedObservers);
         }
-        Ok(())
+        Ok(grid)
     }
 
     /// Canonical JSON (field order fixed by the struct).
@@ -279,7 +426,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_ids_are_stable() {
         let c = TrainConfig::default();
-        c.validate().unwrap();
+        c.check_ref().unwrap();
         assert_eq!(c.run_id(), c.clone().run_id());
         let mut d = c.clone();
         d.seed = 1;
@@ -314,12 +461,19 @@ mod tests {
         assert_ne!(c.run_id(), d.run_id());
         let back: TrainConfig = serde_json::from_str(&d.canonical_json()).unwrap();
         assert_eq!(back, d);
-        assert!(d.validate().is_ok());
+        assert!(d.check_ref().is_ok());
         d.oscillation.freeze = true;
-        assert!(d.validate().unwrap_err().contains("observe"));
+        assert_eq!(
+            d.check_ref().unwrap_err(),
+            ConfigError::RemediesNeedObservers
+        );
         d.oscillation.freeze = false;
         d.oscillation.dampening = 0.1;
-        assert!(d.validate().unwrap_err().contains("observe"));
+        let e = d.clone().check().unwrap_err();
+        assert!(
+            e.to_string().starts_with("oscillation.observe = false"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -348,8 +502,66 @@ mod tests {
         ];
         let keys = ["levels", "epochs", "batch", "lr", "resolution"];
         for (c, k) in bad.iter().zip(keys) {
-            let e = c.validate().unwrap_err();
-            assert!(e.starts_with(k), "{e}");
+            let e = c.clone().check().unwrap_err();
+            assert_eq!(e.field().map(Field::key), Some(k));
+            assert!(e.to_string().starts_with(&format!("{k} = ")), "{e}");
+            assert!(!e.to_string().contains("--"), "no flags: {e}");
         }
+    }
+
+    /// The checked config holds the grid and keeps the run id; errors speak of keys and
+    /// values, and the one rule for levels is the grid's.
+    #[test]
+    fn checked_configs_hold_the_grid_and_reject_bad_values_by_value() {
+        let raw = TrainConfig {
+            levels: 6,
+            rounding: Rounding::HalfUp,
+            ..Default::default()
+        };
+        let c = raw.clone().check().unwrap();
+        assert_eq!(c.grid(), &Grid::new(6, Rounding::HalfUp).unwrap());
+        assert_eq!(c.run_id(), raw.run_id());
+        assert_eq!(c.canonical_json(), raw.canonical_json());
+        assert_eq!(c.into_config(), raw);
+        let err = |c: TrainConfig| c.check().unwrap_err().to_string();
+        assert_eq!(
+            err(TrainConfig {
+                levels: 1,
+                ..Default::default()
+            }),
+            "levels = 1: must be 0 (full precision) or 2..=65536 (a single level cannot span [-1, 1])"
+        );
+        assert_eq!(
+            err(TrainConfig {
+                levels: crate::quant::MAX_LEVELS + 1,
+                ..Default::default()
+            }),
+            "levels = 65537: must be 0 (full precision) or 2..=65536"
+        );
+        assert!(TrainConfig {
+            levels: crate::quant::MAX_LEVELS,
+            ..Default::default()
+        }
+        .check()
+        .is_ok());
+        assert_eq!(
+            err(TrainConfig {
+                momentum: 1.5,
+                ..Default::default()
+            }),
+            "momentum = 1.5: must be in [0, 1)"
+        );
+        let mut o = TrainConfig::default();
+        o.oscillation.ema = 0.0;
+        assert_eq!(err(o), "oscillation.ema = 0: must be in (0, 1]");
+        assert_eq!(
+            CheckedConfig::try_from(TrainConfig {
+                hidden: 0,
+                ..Default::default()
+            })
+            .unwrap_err()
+            .field(),
+            Some(Field::Hidden)
+        );
     }
 }

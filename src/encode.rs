@@ -7,6 +7,7 @@
 //!
 //! Because a pixel has only 256 values, the quantized input is one table lookup per pixel.
 
+use crate::error::UnknownName;
 use crate::quant::Grid;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -45,14 +46,16 @@ impl fmt::Display for Scheme {
 }
 
 impl FromStr for Scheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         Scheme::ALL
             .iter()
             .copied()
             .find(|x| x.name() == s)
-            .ok_or_else(|| {
-                format!("unknown scheme '{s}'; expected one of: plain, zero-shift, learned")
+            .ok_or_else(|| UnknownName {
+                what: "scheme",
+                value: s.to_string(),
+                expected: "plain, zero-shift, learned",
             })
     }
 }

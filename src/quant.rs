@@ -9,6 +9,7 @@
 //! `numpy.round`, `torch.round` and `tf.round` do, and so what the seed's numbers came from.
 
 use crate::cpu::Isa;
+use crate::error::UnknownName;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -60,16 +61,16 @@ impl fmt::Display for Rounding {
 }
 
 impl FromStr for Rounding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         Rounding::ALL
             .iter()
             .copied()
             .find(|r| r.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown rounding mode '{s}'; expected one of: half-even, half-up, half-down, half-away, stochastic"
-                )
+            .ok_or_else(|| UnknownName {
+                what: "rounding mode",
+                value: s.to_string(),
+                expected: "half-even, half-up, half-down, half-away, stochastic",
             })
     }
 }
@@ -148,6 +149,37 @@ pub fn hash_uniform(key: u64) -> f32 {
     (z >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
 }
 
+/// The most levels a grid may have. Every check of a number of levels (configs, sweeps,
+/// `aqnn levels`, figures) goes through [`Grid::new`] or [`Grid::quantizing`], which use it.
+pub const MAX_LEVELS: u32 = 65536;
+
+/// A number of levels that is not a grid: not 0 (full precision) or `2..=MAX_LEVELS`, or
+/// (from [`Grid::quantizing`]) not `2..=MAX_LEVELS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("levels = {levels}: {}", self.expected())]
+pub struct GridError {
+    /// The number of levels asked for.
+    pub levels: u32,
+    /// True when a quantizing grid was asked for (full precision not allowed).
+    pub quantizing: bool,
+}
+
+impl GridError {
+    /// What is allowed, and why the value is not (without the value itself).
+    pub fn expected(&self) -> String {
+        let why = match self.levels {
+            0 => " (0 is full precision, which has no levels)",
+            1 => " (a single level cannot span [-1, 1])",
+            _ => "",
+        };
+        if self.quantizing {
+            format!("must be 2..={MAX_LEVELS}{why}")
+        } else {
+            format!("must be 0 (full precision) or 2..={MAX_LEVELS}{why}")
+        }
+    }
+}
+
 /// An n-level grid on [-1, 1], or full precision (`n = 0`: identity, no clipping of
 /// activations beyond what the model does itself).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,16 +196,14 @@ pub struct Grid {
 }
 
 impl Grid {
-    /// A grid of `n >= 2` levels, or full precision for `n = 0`. `n = 1` is an error.
-    pub fn new(n: u32, rounding: Rounding) -> Result<Grid, String> {
-        if n == 1 {
-            return Err("--levels 1 is not a grid: a single level cannot span [-1, 1]; use 2 or more levels, or 0 for full precision".into());
-        }
-        if n > 1 << 20 {
-            return Err(format!(
-                "--levels {n} is too many: at most {} levels are supported",
-                1 << 20
-            ));
+    /// A grid of `n` levels, `2..=MAX_LEVELS`, or full precision for `n = 0` (the one rule
+    /// for a number of levels; see [`GridError`]).
+    pub fn new(n: u32, rounding: Rounding) -> Result<Grid, GridError> {
+        if n == 1 || n > MAX_LEVELS {
+            return Err(GridError {
+                levels: n,
+                quantizing: false,
+            });
         }
         let (half, step) = if n == 0 {
             (0.0, 0.0)
@@ -191,6 +221,17 @@ impl Grid {
             g.table[k as usize] = g.level(k);
         }
         Ok(g)
+    }
+
+    /// A grid that quantizes: `n` in `2..=MAX_LEVELS` (0, full precision, is an error too).
+    pub fn quantizing(n: u32, rounding: Rounding) -> Result<Grid, GridError> {
+        match Grid::new(n, rounding) {
+            Ok(g) if g.is_quantized() => Ok(g),
+            _ => Err(GridError {
+                levels: n,
+                quantizing: true,
+            }),
+        }
     }
 
     /// Full precision: [`Grid::quantize`] is the identity.
@@ -567,8 +608,14 @@ mod tests {
 
     #[test]
     fn bad_levels_are_errors() {
-        assert!(Grid::new(1, Rounding::HalfEven).is_err());
+        let e = Grid::new(1, Rounding::HalfEven).unwrap_err();
+        assert!(e.to_string().starts_with("levels = 1: must be 0"), "{e}");
+        assert!(!e.to_string().contains("--"), "{e}");
         assert!(Grid::new(0, Rounding::HalfEven).is_ok());
+        assert!(Grid::new(MAX_LEVELS, Rounding::HalfEven).is_ok());
+        assert!(Grid::new(MAX_LEVELS + 1, Rounding::HalfEven).is_err());
+        assert!(Grid::quantizing(0, Rounding::HalfEven).is_err());
+        assert!(Grid::quantizing(2, Rounding::HalfEven).is_ok());
         assert!("nope".parse::<Rounding>().is_err());
         assert_eq!("half-up".parse::<Rounding>(), Ok(Rounding::HalfUp));
     }

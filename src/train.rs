@@ -10,7 +10,7 @@
 //! weights masked, then restored); quantize; the tracker observes the new indices; weights
 //! above the freezing threshold are frozen.
 
-use crate::config::{ModelKind, TrainConfig};
+use crate::config::{CheckedConfig, ModelKind};
 use crate::data::Dataset;
 use crate::encode::{table_grad, InputMap};
 use crate::lookup::Lookup;
@@ -106,7 +106,7 @@ impl TrainOutcome {
 }
 
 /// Build the network a config asks for.
-pub fn build_network(cfg: &TrainConfig, inputs: usize) -> Result<Box<dyn Network>> {
+pub fn build_network(cfg: &CheckedConfig, inputs: usize) -> Result<Box<dyn Network>> {
     match cfg.model {
         ModelKind::Mlp => Ok(Box::new(Mlp::new(inputs, cfg.hidden, cfg.output))),
         ModelKind::Complex => Ok(Box::new(crate::nn::complex::ComplexMlp::new(
@@ -178,9 +178,10 @@ pub fn evaluate(
 }
 
 /// Train one run (with the oscillation observers unless the config turns them off).
-/// `on_epoch` sees each epoch's metrics as they come (progress, logging).
+/// `on_epoch` sees each epoch's metrics as they come (progress, logging). The config was
+/// checked once ([`crate::config::TrainConfig::check`]); the trainer trusts it.
 pub fn train(
-    cfg: &TrainConfig,
+    cfg: &CheckedConfig,
     data: &Dataset,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> Result<TrainOutcome> {
@@ -191,14 +192,11 @@ pub fn train(
 /// remedies has no tracker at all (its parameters are bit-identical either way: tests and
 /// overhead measurements compare the two); a remedy always brings the tracker.
 pub fn train_with(
-    cfg: &TrainConfig,
+    cfg: &CheckedConfig,
     data: &Dataset,
     observe: bool,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
 ) -> Result<TrainOutcome> {
-    if let Err(e) = cfg.validate() {
-        bail!("{e}");
-    }
     if data.side != cfg.resolution {
         bail!(
             "the data is {}x{} but the config asks for resolution {}",
@@ -207,7 +205,7 @@ pub fn train_with(
             cfg.resolution
         );
     }
-    let grid = Grid::new(cfg.levels, cfg.rounding).map_err(anyhow::Error::msg)?;
+    let grid = *cfg.grid();
     let ni = data.pixels();
     let mut net = build_network(cfg, ni)?;
     let segments = net.segments().to_vec();

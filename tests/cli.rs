@@ -40,7 +40,14 @@ fn bad_arguments_fail_with_one_clear_line() {
     let data = fixture_dir(tmp.path(), 100, 20);
     let d = data.to_str().unwrap();
     let e = assert_clean_failure(&run(&["train", "--levels", "1", "--data-dir", d]));
-    assert!(e.contains("levels"), "{e}");
+    assert!(
+        e.contains("--levels 1: must be 0 (full precision) or 2..="),
+        "{e}"
+    );
+    let e = assert_clean_failure(&run(&["train", "--levels", "70000", "--data-dir", d]));
+    assert!(e.contains("--levels 70000: ") && e.contains("65536"), "{e}");
+    let e = assert_clean_failure(&run(&["train", "--momentum", "2", "--data-dir", d]));
+    assert!(e.contains("--momentum 2: "), "{e}");
     let e = assert_clean_failure(&run(&["train", "--epochs", "0", "--data-dir", d]));
     assert!(e.contains("epochs"), "{e}");
     let e = assert_clean_failure(&run(&["train", "--scheme", "fancy", "--data-dir", d]));
@@ -49,7 +56,12 @@ fn bad_arguments_fail_with_one_clear_line() {
     let e = assert_clean_failure(&run(&["train", "--data-dir", missing.to_str().unwrap()]));
     assert!(e.contains("nowhere") && e.contains("data fetch"), "{e}");
     let e = assert_clean_failure(&run(&["levels", "--levels", "1"]));
-    assert!(e.contains("levels"), "{e}");
+    assert!(e.contains("--levels 1: must be 2..="), "{e}");
+    let e = assert_clean_failure(&run(&["levels", "--levels", "0"]));
+    assert!(
+        e.contains("--levels 0: ") && e.contains("full precision"),
+        "{e}"
+    );
     let e = assert_clean_failure(&run(&[
         "train",
         "--no-observers",

@@ -54,7 +54,7 @@ fn cfg(levels: u32) -> TrainConfig {
 }
 
 fn run(c: &TrainConfig, ds: &Dataset) -> TrainOutcome {
-    train(c, ds, &mut |_| {}).unwrap()
+    train(&c.clone().check().unwrap(), ds, &mut |_| {}).unwrap()
 }
 
 #[test]
@@ -69,8 +69,8 @@ fn observers_do_not_change_plain_qat() {
             rounding,
             ..cfg(levels)
         };
-        let on = train_with(&c, &ds, true, &mut |_| {}).unwrap();
-        let off = train_with(&c, &ds, false, &mut |_| {}).unwrap();
+        let on = train_with(&c.clone().check().unwrap(), &ds, true, &mut |_| {}).unwrap();
+        let off = train_with(&c.clone().check().unwrap(), &ds, false, &mut |_| {}).unwrap();
         assert!(on.oscillation.is_some() && off.oscillation.is_none());
         assert_eq!(on.params, off.params, "n={levels}");
         assert_eq!(on.quantized, off.quantized);
@@ -349,8 +349,8 @@ fn real_data_plain_qat_is_unchanged_by_the_tracker() {
         epochs: 2,
         ..Default::default()
     };
-    let on = train_with(&c, &ds, true, &mut |_| {}).unwrap();
-    let off = train_with(&c, &ds, false, &mut |_| {}).unwrap();
+    let on = train_with(&c.clone().check().unwrap(), &ds, true, &mut |_| {}).unwrap();
+    let off = train_with(&c.clone().check().unwrap(), &ds, false, &mut |_| {}).unwrap();
     assert_eq!(on.params, off.params);
     assert_eq!(on.last().test_accuracy, off.last().test_accuracy);
     let r = RunResult::new(&c, &on, Vec::new());
@@ -378,7 +378,7 @@ fn tracker_overhead_on_real_data() {
     for _ in 0..7 {
         for (observe, times) in [(false, &mut off), (true, &mut on)] {
             let t = std::time::Instant::now();
-            train_with(&c, &ds, observe, &mut |_| {}).unwrap();
+            train_with(&c.clone().check().unwrap(), &ds, observe, &mut |_| {}).unwrap();
             times.push(t.elapsed().as_secs_f64());
         }
     }

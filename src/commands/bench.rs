@@ -96,7 +96,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         &TrainConfig {
             model: ModelKind::Complex,
             ..base.clone()
-        },
+        }
+        .check()?,
         49,
     )
     .is_ok()
@@ -109,8 +110,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             },
         ));
     }
-    for (name, cfg) in &configs {
-        let t = time_epoch(name, cfg, &ds7, a.reps)?;
+    for (name, cfg) in configs {
+        let t = time_epoch(&name, &cfg.check()?, &ds7, a.reps)?;
         print_row(&t);
         rows.push(t);
     }
@@ -130,7 +131,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     epochs: 3,
                     ..base.clone()
                 };
-                let t = time_epoch(&format!("hidden {hidden}, {res}x{res}"), &cfg, &ds, 1)?;
+                let t = time_epoch(
+                    &format!("hidden {hidden}, {res}x{res}"),
+                    &cfg.check()?,
+                    &ds,
+                    1,
+                )?;
                 print_row(&t);
                 rows.push(t);
             }

@@ -2,7 +2,7 @@
 
 use crate::cli::LevelsArgs;
 use crate::quant::Grid;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
 use serde::Serialize;
 
 /// The JSON of `aqnn levels --json`.
@@ -37,13 +37,8 @@ pub fn describe(grid: &Grid) -> LevelsReport {
 
 /// Run the command.
 pub fn run(a: &LevelsArgs) -> Result<()> {
-    if a.levels < 2 {
-        bail!(
-            "--levels {} is not a grid: use 2 or more levels (0 means full precision, which has no levels to explain)",
-            a.levels
-        );
-    }
-    let grid = Grid::new(a.levels, a.rounding.into()).map_err(anyhow::Error::msg)?;
+    let grid = Grid::quantizing(a.levels, a.rounding.into())
+        .map_err(|e| anyhow!("--levels {}: {}", e.levels, e.expected()))?;
     let r = describe(&grid);
     if a.json {
         println!("{}", serde_json::to_string(&r)?);

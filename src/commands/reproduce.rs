@@ -1,10 +1,9 @@
 //! `aqnn reproduce`: every experiment of the seed, then the analysis (and the report).
 
-use super::sweep::{jobs, load_data, report};
+use super::sweep::{jobs, load_data, report, run_sweep, RunOptions};
 use super::{command_line, interactive};
 use crate::cli::ReproduceArgs;
 use crate::experiment::catalog::experiments;
-use crate::experiment::runner::{run_sweep, RunOptions};
 use anyhow::{bail, Result};
 use std::time::Instant;
 

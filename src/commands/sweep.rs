@@ -3,15 +3,96 @@
 use super::{command_line, interactive};
 use crate::cli::{CollectArgs, SweepArgs};
 use crate::data::{self, Dataset};
-use crate::experiment::runner::{run_sweep, RunOptions, SweepReport};
-use crate::experiment::spec::{self, parse_shard, Sweep};
+use crate::experiment::runner::{self, Progress, SweepReport};
+use crate::experiment::spec::{self, Sweep};
 use crate::experiment::summary::{load_results, write_summary};
 use crate::store::{copy_run_dir, RunDir};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// How the command line runs a sweep: the library's [`runner::RunOptions`] and whether to
+/// draw a progress bar.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Output directory of the experiment: one sub-directory per run.
+    pub out: PathBuf,
+    /// Worker threads (runs at once).
+    pub jobs: usize,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// The command line, recorded in each run's config.json.
+    pub command: String,
+    /// Other experiment directories to copy complete runs from (see the library's options).
+    pub reuse: Vec<PathBuf>,
+}
+
+/// A sweep's progress bar: runs done of the runs to train, the last run's accuracy (drawn
+/// from the moment the runner knows how many runs it will train).
+#[derive(Default)]
+struct Bar(OnceLock<ProgressBar>);
+
+impl Progress for Bar {
+    fn start(&self, name: &str, runs: usize) {
+        let pb = ProgressBar::new(runs as u64);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} runs {msg} ({elapsed}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb.set_prefix(name.to_string());
+        let _ = self.0.set(pb);
+    }
+    fn run_done(&self, label: &str, test_accuracy: Option<f64>) {
+        if let Some(pb) = self.0.get() {
+            if let Some(acc) = test_accuracy {
+                pb.set_message(format!("last: {label} {acc:.3}"));
+            }
+            pb.inc(1);
+        }
+    }
+    fn finish(&self) {
+        if let Some(pb) = self.0.get() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+/// Run a sweep with the library's runner, with a progress bar when asked for.
+pub fn run_sweep(
+    sweep: &Sweep,
+    data: &BTreeMap<usize, Arc<Dataset>>,
+    opts: &RunOptions,
+) -> Result<SweepReport> {
+    let lib = runner::RunOptions {
+        out: opts.out.clone(),
+        jobs: opts.jobs,
+        command: opts.command.clone(),
+        reuse: opts.reuse.clone(),
+    };
+    if opts.progress {
+        runner::run_sweep(sweep, data, &lib, &Bar::default())
+    } else {
+        runner::run_sweep(sweep, data, &lib, &runner::NoProgress)
+    }
+}
+
+/// Parse `--shard I/N` (1 <= I <= N).
+pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || anyhow!("--shard '{s}' is invalid: expected I/N with 1 <= I <= N, e.g. 1/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: usize = i.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
 
 /// Worker count: the flag, else every core.
 pub fn jobs(flag: Option<usize>) -> Result<usize> {

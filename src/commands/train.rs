@@ -5,12 +5,12 @@ use crate::cli::TrainArgs;
 use crate::data;
 use crate::store::{RunDir, RunResult};
 use crate::train::train;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Run the command.
 pub fn run(a: &TrainArgs) -> Result<()> {
-    let cfg = a.to_config().map_err(|e| anyhow!(e))?;
+    let cfg = a.to_config()?;
     let dir = data::resolve_data_dir(a.data.data_dir.as_deref());
     let ds = data::load(&dir, cfg.resolution)?;
     let run_dir = a.out.as_ref().map(RunDir::new);

@@ -186,25 +186,23 @@ pub fn fetch_files(
         let response = match agent.get(&url).set("Accept-Encoding", "identity").call() {
             Ok(r) => r,
             Err(ureq::Error::Status(code, _)) => {
-                bail!(
-                    "{}",
-                    manual_help(
-                        dir,
-                        base_url,
-                        &todo[i..],
-                        &format!("server answered HTTP {code} for {url}")
-                    )
-                )
-            }
-            Err(e) => bail!(
-                "{}",
-                manual_help(
+                return Err(DownloadFailed::new(
                     dir,
                     base_url,
                     &todo[i..],
-                    &format!("cannot download {url}: {e}")
+                    format!("server answered HTTP {code} for {url}"),
                 )
-            ),
+                .into())
+            }
+            Err(e) => {
+                return Err(DownloadFailed::new(
+                    dir,
+                    base_url,
+                    &todo[i..],
+                    format!("cannot download {url}: {e}"),
+                )
+                .into())
+            }
         };
         let total = response
             .header("Content-Length")
@@ -299,20 +297,48 @@ fn is_loopback(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The error text for a failed download: what went wrong and how to place the files by hand.
-fn manual_help(dir: &Path, base_url: &str, files: &[(&str, &str)], what: &str) -> String {
-    let mut s = format!(
-        "{what}\nThe KMNIST files could not be downloaded (no network access?). \
-         Put them in place by hand instead (from {base_url} or a mirror):\n"
-    );
-    for (name, md5) in files {
-        s.push_str(&format!("  {}  (md5 {md5})\n", dir.join(name).display()));
+/// A download failed: what went wrong, and the files to put in place by hand (a typed error,
+/// so the command line can say which command and flag to use next).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{}then check their md5 sums. Or use a directory that already holds the four IDX files \
+     (AQNN_DATA_DIR=DIR sets the default).",
+    self.problem()
+)]
+pub struct DownloadFailed {
+    /// What went wrong.
+    pub what: String,
+    /// Where the files were to come from.
+    pub base_url: String,
+    /// The files still missing: (path, md5).
+    pub files: Vec<(PathBuf, String)>,
+}
+
+impl DownloadFailed {
+    fn new(dir: &Path, base_url: &str, files: &[(&str, &str)], what: String) -> Self {
+        DownloadFailed {
+            what,
+            base_url: base_url.to_string(),
+            files: files
+                .iter()
+                .map(|(name, md5)| (dir.join(name), md5.to_string()))
+                .collect(),
+        }
     }
-    s.push_str(
-        "then check them with `aqnn data info`. Or use a folder that already holds the four \
-         IDX files: pass `--data-dir DIR` or set AQNN_DATA_DIR=DIR.",
-    );
-    s
+
+    /// What went wrong and the files to place by hand, one per line (the text up to what to
+    /// do next).
+    pub fn problem(&self) -> String {
+        let mut s = format!(
+            "{}\nThe KMNIST files could not be downloaded (no network access?). \
+             Put them in place by hand instead (from {} or a mirror):\n",
+            self.what, self.base_url
+        );
+        for (path, md5) in &self.files {
+            s.push_str(&format!("  {}  (md5 {md5})\n", path.display()));
+        }
+        s
+    }
 }
 
 /// md5 of a file, lowercase hex.
@@ -580,11 +606,14 @@ mod tests {
             dir.path().join("one.gz").display().to_string(),
             dir.path().join("two.gz").display().to_string(),
             md5.to_string(),
-            "--data-dir".to_string(),
             "AQNN_DATA_DIR".to_string(),
         ] {
             assert!(e.contains(&want), "missing {want:?} in {e}");
         }
+        assert!(
+            !e.contains("--"),
+            "no command-line flags in the library: {e}"
+        );
     }
 
     #[test]

@@ -112,6 +112,48 @@ impl Dataset {
     }
 }
 
+/// The KMNIST files are not in the data directory (a typed error, so the command line can
+/// say which command and flag to use next).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{}\nDownload them (data::fetch), or use a directory holding the four IDX files ({}); \
+     AQNN_DATA_DIR=DIR sets the default directory.",
+    self.problem(),
+    IDX_FILES.map(|f| f.name).join(", ")
+)]
+pub struct MissingData {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// False when the directory itself does not exist.
+    pub dir_exists: bool,
+    /// The files missing (of the compressed IDX set).
+    pub missing: Vec<&'static str>,
+    /// A sub-directory that holds every file.
+    pub found_in: Option<PathBuf>,
+}
+
+impl MissingData {
+    /// What is missing (the text up to what to do next).
+    pub fn problem(&self) -> String {
+        if !self.dir_exists {
+            return format!(
+                "data directory {} does not exist (or is not a directory).",
+                self.dir.display()
+            );
+        }
+        let mut s = format!(
+            "KMNIST files missing in data directory {}: {} (the uncompressed IDX files, or all \
+             four kmnist-*.npz files, also work).",
+            self.dir.display(),
+            self.missing.join(", ")
+        );
+        if let Some(d) = &self.found_in {
+            s.push_str(&format!("\nThey are in {}.", d.display()));
+        }
+        s
+    }
+}
+
 /// Which files hold the data in a directory.
 struct Sources {
     paths: [PathBuf; 4],
@@ -121,11 +163,13 @@ struct Sources {
 /// Finds the four files in `dir`: IDX (`.gz`, else decompressed), else the four .npz files.
 fn find_sources(dir: &Path) -> Result<Sources> {
     if !dir.is_dir() {
-        bail!(
-            "data directory {} does not exist (or is not a directory).\n{}",
-            dir.display(),
-            what_to_do()
-        );
+        return Err(MissingData {
+            dir: dir.to_path_buf(),
+            dir_exists: false,
+            missing: Vec::new(),
+            found_in: None,
+        }
+        .into());
     }
     let idx: Vec<Option<PathBuf>> = (0..4)
         .map(|i| {
@@ -150,33 +194,17 @@ fn find_sources(dir: &Path) -> Result<Sources> {
         .filter(|&i| idx[i].is_none())
         .map(|i| IDX_FILES[i].name)
         .collect();
-    let hint = ["idx", "npz"]
+    let found_in = ["idx", "npz"]
         .iter()
         .map(|sub| dir.join(sub))
-        .find(|d| d.is_dir() && find_sources(d).is_ok())
-        .map(|d| {
-            format!(
-                "\nThey are in {}: use `--data-dir {}`.",
-                d.display(),
-                d.display()
-            )
-        })
-        .unwrap_or_default();
-    bail!(
-        "KMNIST files missing in data directory {}: {} (the uncompressed IDX files, or all four \
-         kmnist-*.npz files, also work).{hint}\n{}",
-        dir.display(),
-        missing.join(", "),
-        what_to_do()
-    )
-}
-
-fn what_to_do() -> String {
-    format!(
-        "Run `aqnn data fetch` to download them, or pass `--data-dir DIR` (or set {DATA_DIR_ENV}=DIR) \
-         for a folder holding the four IDX files ({}).",
-        IDX_FILES.map(|f| f.name).join(", ")
-    )
+        .find(|d| d.is_dir() && find_sources(d).is_ok());
+    Err(MissingData {
+        dir: dir.to_path_buf(),
+        dir_exists: true,
+        missing,
+        found_in,
+    }
+    .into())
 }
 
 /// Images per class; errors (naming `path`) if a label is >= 10.
@@ -368,16 +396,19 @@ mod tests {
             "{e}"
         );
         assert!(
-            e.contains("aqnn data fetch")
-                && e.contains("--data-dir")
-                && e.contains("AQNN_DATA_DIR")
+            e.contains("data::fetch") && e.contains("AQNN_DATA_DIR"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("--"),
+            "no command-line flags in the library: {e}"
         );
         write_idx(dir.path(), true);
         std::fs::remove_file(dir.path().join(IDX_FILES[2].name)).unwrap();
         let e = load_err(dir.path(), 7);
         assert!(e.contains(&format!(": {} (", IDX_FILES[2].name)), "{e}");
         assert!(
-            e.contains(&dir.path().display().to_string()) && e.contains("aqnn data fetch"),
+            e.contains(&dir.path().display().to_string()) && e.contains("data::fetch"),
             "{e}"
         );
         // Files one level down are pointed out.
@@ -386,7 +417,10 @@ mod tests {
         std::fs::create_dir(&sub).unwrap();
         write_idx(&sub, true);
         let e = load_err(parent.path(), 7);
-        assert!(e.contains(&format!("--data-dir {}", sub.display())), "{e}");
+        assert!(
+            e.contains(&format!("They are in {}.", sub.display())),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The sweep runner: runs in parallel across cores (one run per thread, each bit-identical to
-//! the same run alone), resumable, with one progress bar.
+//! the same run alone), resumable, reporting its progress to a [`Progress`] (the binary draws
+//! a bar; the library draws nothing).
 
 use super::spec::Sweep;
 use super::summary::{load_results, write_summary};
+use crate::config::CheckedConfig;
 use crate::data::Dataset;
 use crate::store::{atomic_write, copy_run_dir, to_json, RunDir, RunResult};
 use crate::train::train;
 use anyhow::{anyhow, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,14 +22,33 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Worker threads (runs at once).
     pub jobs: usize,
-    /// Draw a progress bar.
-    pub progress: bool,
     /// The command line, recorded in each run's config.json.
     pub command: String,
     /// Other experiment directories: a run complete there under the same run id (the same
     /// computation) is copied instead of trained again.
     pub reuse: Vec<PathBuf>,
 }
+
+/// What a sweep tells as it goes (from the worker threads). Every method does nothing by
+/// default; [`NoProgress`] is that.
+pub trait Progress: Sync {
+    /// The sweep `name` starts: `runs` runs to train (those not complete already).
+    fn start(&self, name: &str, runs: usize) {
+        let _ = (name, runs);
+    }
+    /// A run finished: its label, and its test accuracy (`None` when it failed).
+    fn run_done(&self, label: &str, test_accuracy: Option<f64>) {
+        let _ = (label, test_accuracy);
+    }
+    /// Every run finished.
+    fn finish(&self) {}
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
 
 /// What a sweep did.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +75,7 @@ pub fn run_sweep(
     sweep: &Sweep,
     data: &BTreeMap<usize, Arc<Dataset>>,
     opts: &RunOptions,
+    progress: &dyn Progress,
 ) -> Result<SweepReport> {
     let start = Instant::now();
     std::fs::create_dir_all(&opts.out)
@@ -89,20 +110,7 @@ pub fn run_sweep(
             return Err(anyhow!("no data loaded for resolution {}", c.resolution));
         }
     }
-    let pb = if opts.progress {
-        let pb = ProgressBar::new(pending.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} runs {msg} ({elapsed}, eta {eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb.set_prefix(sweep.name.clone());
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    progress.start(&sweep.name, pending.len());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()
@@ -115,15 +123,15 @@ pub fn run_sweep(
                 let ds = &data[&cfg.resolution];
                 let r = run_one(cfg, ds, &rd, &opts.command)
                     .map_err(|e| (cfg.label(), format!("{e:#}")));
-                if let Ok(res) = &r {
-                    pb.set_message(format!("last: {} {:.3}", res.label, res.test_accuracy));
+                match &r {
+                    Ok(res) => progress.run_done(&res.label, Some(res.test_accuracy)),
+                    Err((label, _)) => progress.run_done(label, None),
                 }
-                pb.inc(1);
                 r
             })
             .collect()
     });
-    pb.finish_and_clear();
+    progress.finish();
     let mut report = SweepReport {
         total: sweep.runs.len(),
         skipped: sweep.runs.len() - pending.len() - reused,
@@ -144,12 +152,7 @@ pub fn run_sweep(
 }
 
 /// Train one run into its directory.
-pub fn run_one(
-    cfg: &crate::config::TrainConfig,
-    ds: &Dataset,
-    rd: &RunDir,
-    command: &str,
-) -> Result<RunResult> {
+pub fn run_one(cfg: &CheckedConfig, ds: &Dataset, rd: &RunDir, command: &str) -> Result<RunResult> {
     rd.begin(cfg, command)?;
     let mut append_err = None;
     let out = train(cfg, ds, &mut |m| {

@@ -12,12 +12,13 @@
 //! seeds = 5                     # seeds 0..5 (or a list: [0, 7, 9])
 //! ```
 
-use crate::config::TrainConfig;
+use crate::config::{CheckedConfig, TrainConfig};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 use std::path::Path;
 
-/// A parsed, validated sweep: its name and the runs its grid expands into, in order.
+/// A parsed, validated sweep: its name and the runs its grid expands into, in order, each
+/// checked.
 #[derive(Debug, Clone)]
 pub struct Sweep {
     /// Experiment name (directory name of its results).
@@ -25,7 +26,7 @@ pub struct Sweep {
     /// One line on what it shows.
     pub description: String,
     /// The runs, in deterministic grid order.
-    pub runs: Vec<TrainConfig>,
+    pub runs: Vec<CheckedConfig>,
 }
 
 /// The training parameters a grid may vary, in expansion order (outermost first).
@@ -153,7 +154,8 @@ pub fn build(
         let shown = Value::Object(c.clone()).to_string();
         let cfg: TrainConfig = serde_json::from_value(Value::Object(c))
             .map_err(|e| anyhow!("{origin}: [grid]: {e} (in run {shown})"))?;
-        cfg.validate()
+        let cfg = cfg
+            .check()
             .map_err(|e| anyhow!("{origin}: {e} (in run {shown})"))?;
         runs.push(cfg);
     }
@@ -219,18 +221,6 @@ impl Sweep {
     }
 }
 
-/// Parse "I/N" (1 <= I <= N).
-pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let bad = || anyhow!("--shard '{s}' is invalid: expected I/N with 1 <= I <= N, e.g. 1/4");
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let i: usize = i.trim().parse().map_err(|_| bad())?;
-    let n: usize = n.trim().parse().map_err(|_| bad())?;
-    if i == 0 || n == 0 || i > n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,9 +268,6 @@ seeds = 2
         let mut want: Vec<_> = s.runs.iter().map(|r| r.run_id()).collect();
         want.sort();
         assert_eq!(all, want);
-        assert!(parse_shard("0/2").is_err());
-        assert!(parse_shard("3/2").is_err());
-        assert_eq!(parse_shard("2/2").unwrap(), (2, 2));
     }
 
     #[test]

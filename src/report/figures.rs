@@ -772,10 +772,7 @@ pub fn staircase(_runs: &Runs, opts: &FigureOptions, stem: &Path) -> Result<Draw
     let mut panels = Vec::new();
     let mut notes = Vec::new();
     for &n in &ns {
-        if n < 2 {
-            anyhow::bail!("staircase: n = {n} is not a grid (use 2 or more levels)");
-        }
-        let g = grid(n, rounding)?;
+        let g = Grid::quantizing(n, rounding).map_err(|e| anyhow::anyhow!("staircase: {e}"))?;
         let levels: Vec<f64> = g.levels().iter().map(|&v| v as f64).collect();
         let th: Vec<f64> = g.thresholds().iter().map(|&v| v as f64).collect();
         let mut sx = vec![-1.0];
