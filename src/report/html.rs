@@ -7,8 +7,8 @@
 //! series, and the command lines that reproduce everything; stamped with the aqnn version and
 //! the date.
 
-use super::figures::{grid_summary, Drawn, FigureOptions, Runs, FIGURES};
-use crate::analysis::{analyze, Analysis, PointStats, Status};
+use super::figures::{grid_summary, Drawn, FigureContext, FigureOptions, Run, Runs, FIGURES};
+use crate::analysis::{Analysis, PointStats, Status};
 use crate::quant::Rounding;
 use crate::store::{atomic_write, ConfigRecord, VERSION};
 use anyhow::{bail, Result};
@@ -40,11 +40,19 @@ pub struct Report {
     pub runs: usize,
 }
 
-/// Draw every figure of the runs under `dirs` into `<out>/figures/` and write
-/// `<out>/index.html`. A figure that cannot be drawn (missing data, or an error while
-/// drawing) is listed as not available with the reason; the report is still written.
+/// Draw every figure of the runs under `dirs` ([`crate::store::find_runs`]) into
+/// `<out>/figures/` and write `<out>/index.html`: [`write_report_of`] of those runs.
 pub fn write_report(dirs: &[PathBuf], out: &Path) -> Result<Report> {
-    let runs = Runs::load(dirs)?;
+    write_report_of(&FigureContext::load(dirs)?, dirs, out)
+}
+
+/// Draw every figure of `cx` (its runs and their analysis, computed once) into
+/// `<out>/figures/` and write `<out>/index.html`; `dirs` are the directories the runs came
+/// from, named in the report's commands. A figure that cannot be drawn (missing data, or an
+/// error while drawing) is listed as not available with the reason; the report is still
+/// written.
+pub fn write_report_of(cx: &FigureContext, dirs: &[PathBuf], out: &Path) -> Result<Report> {
+    let runs = &cx.runs;
     if runs.is_empty() {
         bail!(
             "no complete runs found under {}: run `aqnn sweep` or `aqnn reproduce` first",
@@ -64,7 +72,7 @@ pub fn write_report(dirs: &[PathBuf], out: &Path) -> Result<Report> {
         // No stale figure from an earlier report may survive.
         let _ = std::fs::remove_file(&svg);
         let _ = std::fs::remove_file(&png);
-        let outcome = match (f.draw)(&runs, &FigureOptions::default(), &stem) {
+        let outcome = match (f.draw)(cx, &FigureOptions::default(), &stem) {
             Ok(Drawn::Figure { caption }) if svg.is_file() && png.is_file() => FigureOutcome {
                 name: f.name,
                 title: f.title,
@@ -95,8 +103,7 @@ pub fn write_report(dirs: &[PathBuf], out: &Path) -> Result<Report> {
         };
         figures.push(outcome);
     }
-    let analysis = analyze(&runs.results());
-    let html = render(&runs, &analysis, &figures, dirs, out);
+    let html = render(cx, &figures, dirs, out);
     let index = out.join("index.html");
     atomic_write(&index, html.as_bytes())?;
     Ok(Report {
@@ -273,13 +280,8 @@ summary { cursor: pointer; font-weight: 600; }
 ul.na li { margin: 0.25rem 0; }
 "#;
 
-fn render(
-    runs: &Runs,
-    a: &Analysis,
-    figures: &[FigureOutcome],
-    dirs: &[PathBuf],
-    out: &Path,
-) -> String {
+fn render(cx: &FigureContext, figures: &[FigureOutcome], dirs: &[PathBuf], out: &Path) -> String {
+    let (runs, a) = (&cx.runs, &cx.analysis);
     let mut h = String::new();
     let dir_args: Vec<String> = dirs.iter().map(|d| path_arg(d)).collect();
     let runs_arg = dir_args.join(" ");
@@ -389,7 +391,7 @@ fn render(
     }
 
     numbers(&mut h, a);
-    configs(&mut h, runs, dirs);
+    configs(&mut h, cx, dirs);
     reproduce(&mut h, runs, dirs, out);
 
     if !missing.is_empty() {
@@ -606,7 +608,8 @@ fn config_record(dir: &Path) -> Option<ConfigRecord> {
     serde_json::from_str(&text).ok()
 }
 
-fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
+fn configs(h: &mut String, cx: &FigureContext, dirs: &[PathBuf]) {
+    let runs = &cx.runs;
     let _ = writeln!(
         h,
         "<h2 id=\"configs\">Configurations</h2>\n<p>Every run stores its exact configuration in \
@@ -617,7 +620,7 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
     );
     // Experiments: directories with a sweep manifest (its run ids say which runs belong to
     // it, also when another experiment holds the identical run), else the parents of runs.
-    let by_id: BTreeMap<&str, &super::figures::Run> = runs
+    let by_id: BTreeMap<&str, &Run> = runs
         .runs
         .iter()
         .map(|r| (r.result.run_id.as_str(), r))
@@ -631,27 +634,22 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
             exp_dirs.insert(p.to_path_buf());
         }
     }
-    let mut by_exp: Vec<(
-        PathBuf,
-        Option<serde_json::Value>,
-        Vec<&super::figures::Run>,
-    )> = Vec::new();
+    let mut by_exp: Vec<(PathBuf, Option<serde_json::Value>, Vec<&Run>)> = Vec::new();
     for dir in exp_dirs {
         let manifest: Option<serde_json::Value> = std::fs::read_to_string(dir.join("sweep.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        let members: Vec<&super::figures::Run> =
-            match manifest.as_ref().and_then(|m| m["runs"].as_array()) {
-                Some(ids) => ids
-                    .iter()
-                    .filter_map(|id| id.as_str().and_then(|id| by_id.get(id).copied()))
-                    .collect(),
-                None => runs
-                    .runs
-                    .iter()
-                    .filter(|r| r.dir.parent() == Some(dir.as_path()))
-                    .collect(),
-            };
+        let members: Vec<&Run> = match manifest.as_ref().and_then(|m| m["runs"].as_array()) {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| id.as_str().and_then(|id| by_id.get(id).copied()))
+                .collect(),
+            None => runs
+                .runs
+                .iter()
+                .filter(|r| r.dir.parent() == Some(dir.as_path()))
+                .collect(),
+        };
         if !members.is_empty() {
             by_exp.push((dir, manifest, members));
         }
@@ -708,7 +706,7 @@ fn configs(h: &mut String, runs: &Runs, dirs: &[PathBuf]) {
     let _ = writeln!(h, "</tbody></table></div>");
 
     // One config per series: its run at n = 8 (else its first), lowest seed.
-    let mut names: Vec<String> = runs.series();
+    let mut names: Vec<String> = cx.series();
     super::figures::display_order(&mut names);
     for name in &names {
         let Some(r) = runs
