@@ -172,3 +172,76 @@ pub fn accuracy_panels(cx: &FigureContext, opts: &FigureOptions, stem: &Path) ->
         )
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{context, result, sweep, tempdir};
+    use super::*;
+    use crate::config::TrainConfig;
+    use crate::encode::Scheme;
+
+    fn base(scheme: Scheme) -> TrainConfig {
+        TrainConfig {
+            scheme,
+            epochs: 4,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn accuracy_draws_every_series_and_names_full_precision() {
+        let mut rs = sweep(&base(Scheme::Plain), &[0, 3, 4, 8]);
+        rs.extend(sweep(&base(Scheme::ZeroShift), &[3, 4, 8]));
+        let cx = context(rs);
+        let dir = tempdir();
+        let stem = dir.path().join("acc");
+        let Drawn::Figure { caption } = accuracy(&cx, &FigureOptions::default(), &stem).unwrap()
+        else {
+            panic!("accuracy unavailable")
+        };
+        assert!(caption.contains("`plain`, `zero-shift`"), "{caption}");
+        assert!(caption.contains("full-precision network of series `plain`"));
+        assert!(!caption.contains("Warning"), "{caption}");
+        assert!(stem.with_extension("svg").is_file() && stem.with_extension("png").is_file());
+        let d = accuracy_panels(&cx, &FigureOptions::default(), &stem).unwrap();
+        assert!(matches!(d, Drawn::Figure { .. }), "{d:?}");
+    }
+
+    #[test]
+    fn a_point_that_pools_different_configs_is_warned_in_the_caption() {
+        let mut rs = sweep(&base(Scheme::Plain), &[3, 8]);
+        // A stray run with other epochs at n = 8.
+        let stray = TrainConfig {
+            levels: 8,
+            seed: 7,
+            epochs: 10,
+            ..base(Scheme::Plain)
+        };
+        rs.push(result(&stray, 0.4, false));
+        let cx = context(rs);
+        let dir = tempdir();
+        let Drawn::Figure { caption } =
+            accuracy(&cx, &FigureOptions::default(), &dir.path().join("a")).unwrap()
+        else {
+            panic!("accuracy unavailable")
+        };
+        assert!(
+            caption.contains("Warning: some points pool runs")
+                && caption.contains("`plain` at n = 8: epochs (10, 4)"),
+            "{caption}"
+        );
+        assert!(!caption.contains("n = 3:"), "{caption}");
+    }
+
+    #[test]
+    fn no_quantized_runs_is_unavailable() {
+        let cx = context(sweep(&base(Scheme::Plain), &[0]));
+        let dir = tempdir();
+        let d = accuracy(&cx, &FigureOptions::default(), &dir.path().join("a")).unwrap();
+        assert_eq!(
+            d,
+            Drawn::Unavailable("no quantized runs of the real model".into())
+        );
+        assert!(!dir.path().join("a.svg").exists());
+    }
+}

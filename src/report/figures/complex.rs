@@ -242,3 +242,38 @@ pub fn complex_accuracy(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -
         cx.mixed_note(&drawn)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{context, sweep, tempdir};
+    use super::*;
+    use crate::config::{ModelKind, TrainConfig};
+
+    #[test]
+    fn complex_accuracy_pairs_each_complex_series_with_its_real_one() {
+        let mut rs = sweep(&TrainConfig::default(), &[0, 3, 8]);
+        let c = TrainConfig {
+            model: ModelKind::Complex,
+            ..TrainConfig::default()
+        };
+        rs.extend(sweep(&c, &[3, 8]));
+        let cx = context(rs);
+        let dir = tempdir();
+        let Drawn::Figure { caption } =
+            complex_accuracy(&cx, &FigureOptions::default(), &dir.path().join("c")).unwrap()
+        else {
+            panic!("complex-accuracy unavailable")
+        };
+        assert!(caption.contains("`plain` vs `complex:plain`"), "{caption}");
+    }
+
+    #[test]
+    fn without_complex_runs_the_complex_figures_are_unavailable() {
+        let cx = context(sweep(&TrainConfig::default(), &[3, 8]));
+        let dir = tempdir();
+        for f in [complex_weights, complex_accuracy] {
+            let d = f(&cx, &FigureOptions::default(), &dir.path().join("c")).unwrap();
+            assert!(matches!(d, Drawn::Unavailable(_)), "{d:?}");
+        }
+    }
+}

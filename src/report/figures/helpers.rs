@@ -243,3 +243,71 @@ pub(super) fn layer_title(name: &str) -> String {
         None => name.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_order_puts_the_seed_schemes_first_and_remedies_after_their_base() {
+        let mut v: Vec<String> = [
+            "complex:plain",
+            "plain+damp",
+            "learned-sgd",
+            "plain/half-up",
+            "zero-shift",
+            "plain",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        display_order(&mut v);
+        assert_eq!(
+            v,
+            [
+                "plain",
+                "plain+damp",
+                "zero-shift",
+                "learned-sgd",
+                "plain/half-up",
+                "complex:plain"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_series_keeps_its_colour_across_remedies_and_the_complex_model() {
+        assert_eq!(series_color("plain"), BLUE);
+        assert_eq!(series_color("plain+freeze"), BLUE);
+        assert_eq!(series_color("complex:learned"), GREEN);
+        assert_eq!(series_color("plain/half-up"), VERMILLION);
+        assert_eq!(series_color("plain/stochastic"), SKY);
+        assert_eq!(series_color("other"), BLACK_IDX);
+    }
+
+    #[test]
+    fn number_and_list_formatting() {
+        assert_eq!(thousands(2_940_000), "2,940,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(
+            and_list(&["6".into(), "8".into(), "10".into()]),
+            "6, 8 and 10"
+        );
+        assert_eq!(and_list(&["6".into()]), "6");
+        assert_eq!(fmt_level(0.0), "0");
+        assert_eq!(fmt_level(1.0 / 7.0), "+0.143");
+        assert_eq!(levels_label(0), "fp");
+        assert_eq!(layer_title("w2"), "layer 2");
+    }
+
+    #[test]
+    fn dodge_is_symmetric_and_common_range_pads() {
+        assert_eq!(dodge(0, 1), 0.0);
+        assert!((dodge(0, 3) + dodge(2, 3)).abs() < 1e-12);
+        assert_eq!(dodge(1, 3), 0.0);
+        let c: Curve = (vec![3.0], vec![50.0], vec![(48.0, 52.0)]);
+        let (lo, hi) = common_range(&[c], &[60.0]).unwrap();
+        assert!(lo < 48.0 && hi > 60.0, "{lo} {hi}");
+        assert_eq!(common_range(&[], &[f64::NAN]), None);
+    }
+}

@@ -305,3 +305,42 @@ pub fn mapping_levels(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> 
             .unwrap_or_else(|| "the lowest present".into())
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{context, sweep, tempdir};
+    use super::*;
+    use crate::config::TrainConfig;
+
+    #[test]
+    fn inputs_draw_from_the_pixel_counts_of_result_json() {
+        // sweep() stores pixel counts in the runs at n = 8.
+        let cx = context(sweep(&TrainConfig::default(), &[3, 8]));
+        let dir = tempdir();
+        let o = FigureOptions {
+            levels: Some(vec![6, 8]),
+            ..Default::default()
+        };
+        let Drawn::Figure { caption } = inputs(&cx, &o, &dir.path().join("in")).unwrap() else {
+            panic!("inputs unavailable")
+        };
+        // 5000 black pixels plus sum(v % 7) over 1..=255.
+        let total: u64 = 5000 + (1..256u64).map(|v| v % 7).sum::<u64>();
+        assert!(caption.contains(&thousands(total)), "{caption}");
+        assert!(
+            caption.contains("n = 6: -0.200, n = 8: -0.143"),
+            "{caption}"
+        );
+    }
+
+    #[test]
+    fn without_pixel_counts_or_learned_runs_they_are_unavailable() {
+        let cx = context(sweep(&TrainConfig::default(), &[3]));
+        let dir = tempdir();
+        for f in [inputs, mapping, mapping_levels] {
+            let d = f(&cx, &FigureOptions::default(), &dir.path().join("x")).unwrap();
+            assert!(matches!(d, Drawn::Unavailable(_)), "{d:?}");
+        }
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    }
+}

@@ -267,3 +267,68 @@ pub const FIGURES: &[FigureDef] = &[
 pub fn find(name: &str) -> Option<&'static FigureDef> {
     FIGURES.iter().find(|f| f.name == name)
 }
+
+/// Synthetic runs for the figures' unit tests: results only (no files on disk), so the
+/// figures drawn from the analysis and from `result.json` can be checked cheaply.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::{FigureContext, Run, Runs};
+    use crate::config::TrainConfig;
+    use crate::store::{serde_plain, RunResult};
+    use std::path::PathBuf;
+
+    /// A finished run of `cfg` with test accuracy `acc` and, optionally, pixel counts.
+    pub fn result(cfg: &TrainConfig, acc: f64, pixels: bool) -> RunResult {
+        let counts: Vec<u64> = if pixels {
+            (0..256u64)
+                .map(|v| if v == 0 { 5000 } else { v % 7 })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        serde_json::from_value(serde_json::json!({
+            "run_id": cfg.run_id(), "label": cfg.label(), "model": serde_plain(&cfg.model),
+            "scheme": cfg.scheme.to_string(), "levels": cfg.levels,
+            "rounding": cfg.rounding.to_string(), "seed": cfg.seed, "epochs": cfg.epochs,
+            "hidden": cfg.hidden, "resolution": cfg.resolution, "n_params": 944,
+            "test_accuracy": acc, "train_accuracy": acc + 0.01, "final_loss": 1.0,
+            "seconds": 0.0, "dead_start": false, "aqnn_version": "test", "config": cfg,
+            "pixel_counts": counts,
+        }))
+        .expect("a RunResult")
+    }
+
+    /// Two seeds of `base` at each n in `ns`, accuracy rising with n.
+    pub fn sweep(base: &TrainConfig, ns: &[u32]) -> Vec<RunResult> {
+        let mut out = Vec::new();
+        for &n in ns {
+            for seed in 0..2 {
+                let cfg = TrainConfig {
+                    levels: n,
+                    seed,
+                    ..base.clone()
+                };
+                out.push(result(
+                    &cfg,
+                    0.5 + 0.01 * n as f64 + 0.005 * seed as f64,
+                    n == 8,
+                ));
+            }
+        }
+        out
+    }
+
+    /// The context of `results`, each in a (nonexistent) directory named by its run id.
+    pub fn context(results: Vec<RunResult>) -> FigureContext {
+        let runs = results
+            .into_iter()
+            .map(|r| Run::new(PathBuf::from("/nonexistent").join(&r.run_id), r))
+            .collect();
+        FigureContext::new(Runs::from_runs(runs))
+    }
+
+    /// A fresh temporary directory for figure files.
+    pub fn tempdir() -> tempfile::TempDir {
+        tempfile::tempdir().expect("a temporary directory")
+    }
+}

@@ -578,3 +578,55 @@ pub fn remedies(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result
         cx.mixed_note(&drawn)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{context, sweep, tempdir};
+    use super::*;
+    use crate::config::TrainConfig;
+
+    #[test]
+    fn remedies_draw_from_the_analysis_one_panel_per_base() {
+        let mut rs = sweep(&TrainConfig::default(), &[3, 8]);
+        let mut damp = TrainConfig::default();
+        damp.oscillation.dampening = 0.1;
+        rs.extend(sweep(&damp, &[3, 8]));
+        let cx = context(rs);
+        let dir = tempdir();
+        let Drawn::Figure { caption } =
+            remedies(&cx, &FigureOptions::default(), &dir.path().join("r")).unwrap()
+        else {
+            panic!("remedies unavailable")
+        };
+        assert!(caption.contains("(`plain`)"), "{caption}");
+    }
+
+    #[test]
+    fn without_recorded_oscillation_data_the_figures_are_unavailable() {
+        let cx = context(sweep(&TrainConfig::default(), &[3, 8]));
+        let dir = tempdir();
+        for f in [
+            trajectories,
+            oscillation_frequency,
+            midpoint_epochs,
+            remedies,
+        ] {
+            let d = f(&cx, &FigureOptions::default(), &dir.path().join("o")).unwrap();
+            assert!(matches!(d, Drawn::Unavailable(_)), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn metrics_lines_flatten_to_dotted_keys() {
+        let v: serde_json::Value =
+            serde_json::json!({"epoch": 2, "midpoint_fraction": {"1": 0.3, "2": 0.25}});
+        let mut m = BTreeMap::new();
+        flatten_numbers("", &v, &mut m);
+        assert_eq!(m["midpoint_fraction.1"], 0.3);
+        assert_eq!(key_layer("midpoint_fraction.2"), "layer 2");
+        assert_eq!(key_layer("midpoint_fraction"), "all layers");
+        let (near, level) = midpoint_keys(&m.keys().cloned().collect());
+        assert_eq!(near, ["midpoint_fraction.1", "midpoint_fraction.2"]);
+        assert!(level.is_empty());
+    }
+}

@@ -224,3 +224,51 @@ pub fn grid_summary(n: u32, rounding: Rounding) -> String {
         _ => format!("n = {n}: full precision"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{context, tempdir};
+    use super::*;
+
+    #[test]
+    fn quantizer_figures_need_no_runs() {
+        let cx = context(Vec::new());
+        let dir = tempdir();
+        let stem = dir.path().join("st");
+        let Drawn::Figure { caption } = staircase(&cx, &FigureOptions::default(), &stem).unwrap()
+        else {
+            panic!("staircase unavailable")
+        };
+        // Half-to-even at n = 8: 0 is a threshold and goes down.
+        assert!(caption.contains("n = 8: 0 is a decision threshold and goes to -0.143"));
+        assert!(stem.with_extension("svg").is_file());
+        let Drawn::Figure { caption } =
+            zero_map(&cx, &FigureOptions::default(), &dir.path().join("z")).unwrap()
+        else {
+            panic!("zero-map unavailable")
+        };
+        assert!(caption.contains("at n = 4, 8, 12, 16"), "{caption}");
+    }
+
+    #[test]
+    fn fewer_than_two_levels_is_an_error_that_says_so() {
+        let cx = context(Vec::new());
+        let dir = tempdir();
+        let o = FigureOptions {
+            levels: Some(vec![1]),
+            ..Default::default()
+        };
+        let e = staircase(&cx, &o, &dir.path().join("s")).unwrap_err();
+        assert!(e.to_string().contains("n = 1 is not a grid"), "{e}");
+        assert!(zero_map(&cx, &o, &dir.path().join("z")).is_err());
+    }
+
+    #[test]
+    fn grid_summary_names_the_levels_and_where_zero_goes() {
+        assert_eq!(
+            grid_summary(3, Rounding::HalfEven),
+            "n = 3: levels -1.0000, 0.0000, 1.0000; Q(0) = 0"
+        );
+        assert_eq!(grid_summary(0, Rounding::HalfEven), "n = 0: full precision");
+    }
+}

@@ -201,3 +201,36 @@ pub(super) fn prefer<'a>(cands: &[&'a Run], opts: &FigureOptions) -> Option<&'a 
     }
     c.first().map(|r| **r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{context, sweep};
+    use super::*;
+    use crate::config::TrainConfig;
+    use crate::encode::Scheme;
+
+    #[test]
+    fn picking_runs_by_series_levels_and_seed() {
+        let mut rs = sweep(&TrainConfig::default(), &[3, 8, 12]);
+        let learned = TrainConfig {
+            scheme: Scheme::Learned,
+            ..TrainConfig::default()
+        };
+        rs.extend(sweep(&learned, &[4]));
+        let cx = context(rs);
+        let runs = &cx.runs;
+        assert_eq!(runs.pick("plain", 8, None).unwrap().seed(), 0);
+        assert_eq!(runs.pick("plain", 8, Some(1)).unwrap().seed(), 1);
+        assert!(runs.pick("plain", 8, Some(5)).is_none());
+        assert_eq!(nearest_levels(runs, "plain", 9), Some(8));
+        assert_eq!(nearest_levels(runs, "plain", 10), Some(8));
+        assert_eq!(nearest_levels(runs, "learned", 8), Some(4));
+        assert_eq!(main_series(&cx), ["plain", "learned"]);
+        assert_eq!(mapping_series(&cx), ["learned"]);
+        assert_eq!(
+            default_series(&cx, &FigureOptions::default()).as_deref(),
+            Some("plain")
+        );
+        assert!(runs.with_pixel_counts().is_some_and(|r| r.levels() == 8));
+    }
+}

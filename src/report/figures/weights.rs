@@ -253,3 +253,40 @@ pub fn weight_positions(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -
         notes.join("; ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::{context, sweep, tempdir};
+    use super::*;
+    use crate::config::{ModelKind, TrainConfig};
+
+    #[test]
+    fn weight_bins_are_centred_on_levels_and_thresholds() {
+        for n in [3u32, 8, 9] {
+            let ((lo, hi), bins) = weight_binning(n);
+            let w = (hi - lo) / bins as f64;
+            let g = Grid::new(n, crate::quant::Rounding::HalfEven).unwrap();
+            for x in g.levels().into_iter().chain(g.thresholds()) {
+                let k = (x as f64 - lo) / w;
+                assert!(
+                    (k - k.floor() - 0.5).abs() < 1e-6,
+                    "n = {n}: {x} at bin {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_complex_runs_leave_the_real_weight_figures_unavailable() {
+        let c = TrainConfig {
+            model: ModelKind::Complex,
+            ..TrainConfig::default()
+        };
+        let cx = context(sweep(&c, &[3, 8]));
+        let dir = tempdir();
+        for f in [weights, weight_positions] {
+            let d = f(&cx, &FigureOptions::default(), &dir.path().join("w")).unwrap();
+            assert_eq!(d, Drawn::Unavailable("no runs of the real model".into()));
+        }
+    }
+}

@@ -10,10 +10,10 @@
 mod sections;
 
 use super::figures::{Drawn, FigureContext, FigureOptions, FIGURES};
-use sections::{configs, reproduce};
 use crate::analysis::{Analysis, PointStats, Status};
 use crate::store::{atomic_write, VERSION};
 use anyhow::{bail, Result};
+use sections::{configs, reproduce};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! full configuration per series, the quantizer grids) and the commands that reproduce it.
 
 use super::{esc, levels_label, path_arg, ranges};
-use crate::report::figures::{grid_summary, FigureContext, Run, Runs};
 use crate::quant::Rounding;
+use crate::report::figures::{grid_summary, FigureContext, Run, Runs};
 use crate::store::{ConfigRecord, VERSION};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
