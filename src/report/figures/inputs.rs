@@ -328,7 +328,7 @@ mod tests {
         let total: u64 = 5000 + (1..256u64).map(|v| v % 7).sum::<u64>();
         assert!(caption.contains(&thousands(total)), "{caption}");
         assert!(
-            caption.contains("n = 6: -0.200, n = 8: -0.143"),
+            caption.contains("n = 6: -0.200, n = 8: +0.143"),
             "{caption}"
         );
     }

@@ -240,7 +240,7 @@ mod tests {
             panic!("staircase unavailable")
         };
         // Half-to-even at n = 8: 0 is a threshold and goes down.
-        assert!(caption.contains("n = 8: 0 is a decision threshold and goes to -0.143"));
+        assert!(caption.contains("n = 8: 0 is a decision threshold and goes to +0.143"));
         assert!(stem.with_extension("svg").is_file());
         let Drawn::Figure { caption } =
             zero_map(&cx, &FigureOptions::default(), &dir.path().join("z")).unwrap()
