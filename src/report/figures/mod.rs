@@ -12,11 +12,12 @@
 //! [`crate::store::find_runs`]) and their [`Analysis`], computed once per report or plot and
 //! shared by every figure.
 //!
-//! One file per family: [`accuracy`] (against n), [`quantizer`] (staircase, where 0 goes; no
-//! runs needed), [`inputs`] (pixel values, the learned mapping), [`weights`] (histograms,
-//! positions between levels), [`oscillation`] (trajectories, frequencies, midpoint statistic,
-//! remedies), [`complex`] (the complex model); [`runs`] holds the loaded runs and how figures
-//! pick among them, [`helpers`] colours, labels, display order and the like.
+//! One file per family: [`accuracy`](mod@accuracy) (against n), [`quantizer`] (staircase,
+//! where 0 goes; no runs needed), [`inputs`](mod@inputs) (pixel values, the learned mapping),
+//! [`weights`](mod@weights) (histograms, positions between levels), [`oscillation`]
+//! (trajectories, frequencies, midpoint statistic, remedies), [`complex`] (the complex
+//! model); [`runs`] holds the loaded runs and how figures pick among them, `helpers` colours,
+//! labels, display order and the like.
 //!
 //! Conventions: full precision in blue, quantized in orange (as the seed); accuracy in
 //! percent, mean over seeds with 95% confidence bars (Student t) from [`crate::analysis`].
