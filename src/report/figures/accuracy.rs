@@ -24,7 +24,7 @@ pub fn accuracy(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result
     let mut used: Vec<&PointStats> = Vec::new();
     let with_points: Vec<(&String, Vec<&PointStats>)> = names
         .iter()
-        .map(|s| (s, quantized_points(&a, s, opts.levels.as_deref())))
+        .map(|s| (s, quantized_points(a, s, opts.levels.as_deref())))
         .filter(|(_, p)| !p.is_empty())
         .collect();
     if with_points.is_empty() {
@@ -42,7 +42,7 @@ pub fn accuracy(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result
         );
         used.extend(pts);
     }
-    let fp = fp_reference(&a);
+    let fp = fp_reference(a);
     let chart = LineChart {
         title: format!(
             "Test accuracy against levels (mean and 95% CI over {})",
@@ -90,13 +90,13 @@ pub fn accuracy_panels(cx: &FigureContext, opts: &FigureOptions, stem: &Path) ->
     let names = main_series(cx);
     let with_points: Vec<(&String, Vec<&PointStats>)> = names
         .iter()
-        .map(|s| (s, quantized_points(&a, s, opts.levels.as_deref())))
+        .map(|s| (s, quantized_points(a, s, opts.levels.as_deref())))
         .filter(|(_, p)| !p.is_empty())
         .collect();
     if with_points.is_empty() {
         return Drawn::unavailable("no quantized runs of the real model");
     }
-    let fp = fp_reference(&a);
+    let fp = fp_reference(a);
     let curves: Vec<_> = with_points.iter().map(|(_, p)| curve(p)).collect();
     let y_range = common_range(
         &curves,

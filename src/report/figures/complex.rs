@@ -160,7 +160,7 @@ pub fn complex_accuracy(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -
     let mut k = 0;
     let total = pairs.len() * 2 + complex.len().saturating_sub(pairs.len());
     let mut push = |s: &str, dashed: bool, series: &mut Vec<Series>| {
-        let pts = quantized_points(&a, s, opts.levels.as_deref());
+        let pts = quantized_points(a, s, opts.levels.as_deref());
         if pts.is_empty() {
             return;
         }
@@ -215,7 +215,7 @@ pub fn complex_accuracy(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -
     for sr in &series {
         let name = sr.label.split(" (").next().unwrap_or("");
         let name = name.trim_start_matches("real ");
-        if let Some(p) = fp_point(&a, name) {
+        if let Some(p) = fp_point(a, name) {
             hlines.push(HLine {
                 label: format!("{name} full precision ({:.1}%)", 100.0 * p.test.mean),
                 y: 100.0 * p.test.mean,

@@ -497,7 +497,7 @@ pub fn remedies(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result
             .collect();
         let mut curves = Vec::new();
         for (k, s) in members.iter().enumerate() {
-            let pts = quantized_points(&a, s, opts.levels.as_deref());
+            let pts = quantized_points(a, s, opts.levels.as_deref());
             if pts.is_empty() {
                 continue;
             }
