@@ -11,6 +11,10 @@
 //! [`write_trajectories`].
 //! A run directory counts as complete only when `result.json` parses and names the run id
 //! of the directory's config, so a half-written run is never taken as finished.
+//!
+//! [`find_runs`] is the one place that finds the complete runs under some directories and
+//! de-duplicates them; every command that reads runs (`analyze`, `plot`, `report`,
+//! `reproduce`, `collect`, and a sweep's own `summary.csv`) goes through it.
 
 use crate::config::{ModelKind, TrainConfig};
 use crate::npy::{write_npz, NpyArray, NpyData};
@@ -375,4 +379,211 @@ pub fn copy_run_dir(src: &Path, dst: &Path) -> Result<()> {
             .with_context(|| format!("cannot copy {}", src.join(&f).display()))?;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding runs
+
+/// How many directory levels below a root [`find_runs`] looks: a root may be a run directory
+/// (level 0), an experiment directory of runs (level 1), a root of experiment directories as
+/// `aqnn reproduce` writes (level 2), or one level more (level 3).
+pub const FIND_DEPTH: usize = 3;
+
+/// One complete run found on disk.
+#[derive(Debug, Clone)]
+pub struct FoundRun {
+    /// The run directory (the copy that was kept).
+    pub dir: PathBuf,
+    /// Its `result.json`.
+    pub result: RunResult,
+}
+
+/// Two copies of one run id whose `result.json` differ in more than the timing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// The run id.
+    pub run_id: String,
+    /// The copy that was kept (the first in walk order).
+    pub kept: PathBuf,
+    /// The copy that was ignored.
+    pub ignored: PathBuf,
+    /// The top-level fields of `result.json` that differ, e.g. "test_accuracy, aqnn_version".
+    pub fields: String,
+}
+
+/// What [`find_runs`] found.
+#[derive(Debug, Clone, Default)]
+pub struct FoundRuns {
+    /// One entry per run id, in the canonical order of [`sort_results`].
+    pub runs: Vec<FoundRun>,
+    /// Copies of a kept run whose `result.json` equals the kept one's (timing aside): dropped.
+    pub identical_copies: usize,
+    /// Copies that differ from the kept one: dropped, and reported here.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl FoundRuns {
+    /// The results, in order.
+    pub fn results(&self) -> Vec<RunResult> {
+        self.runs.iter().map(|r| r.result.clone()).collect()
+    }
+
+    /// The run ids, in order.
+    pub fn ids(&self) -> Vec<&str> {
+        self.runs.iter().map(|r| r.result.run_id.as_str()).collect()
+    }
+
+    /// One line per conflicting copy, for the user: which copy was kept and what differs.
+    pub fn warnings(&self) -> Vec<String> {
+        self.conflicts
+            .iter()
+            .map(|c| {
+                format!(
+                    "run {} is stored twice with different results ({} differ): kept {}, \
+                     ignored {}; delete the copy you do not want",
+                    c.run_id,
+                    c.fields,
+                    c.kept.display(),
+                    c.ignored.display()
+                )
+            })
+            .collect()
+    }
+}
+
+/// Whether the walk skips a directory by its name: hidden (`.name`, also the temporary files
+/// and directories of [`atomic_write`]) or temporary (`name.tmp`, `name~`).
+fn skipped_name(name: &str) -> bool {
+    name.starts_with('.') || name.ends_with(".tmp") || name.ends_with('~')
+}
+
+/// Every complete run under `roots`, each run id once.
+///
+/// The rule, in full:
+/// - **A run** is a directory whose `result.json` is complete ([`RunDir::load_complete`]).
+///   A directory holding `result.json` or `config.json` is a run directory, complete or not:
+///   the walk never descends into it.
+/// - **The walk**: each root in the order given, then depth first with the entries of each
+///   directory sorted by name, at most [`FIND_DEPTH`] levels below the root; hidden
+///   directories (`.name`) and temporary ones (`name.tmp`, `name~`) are skipped. A root that
+///   is not a directory is an error.
+/// - **Duplicates** (the same run id in two directories, e.g. two experiments sharing a
+///   config, or a collected copy): the first copy in walk order is kept. When the other
+///   copy's `result.json` equals it apart from the timing (`seconds`), it is counted in
+///   [`FoundRuns::identical_copies`]; when it differs in anything else it is recorded in
+///   [`FoundRuns::conflicts`] (see [`FoundRuns::warnings`]), never silently dropped.
+/// - **Order**: the canonical order of [`sort_results`].
+pub fn find_runs(roots: &[PathBuf]) -> Result<FoundRuns> {
+    let mut found = FoundRuns::default();
+    let mut by_id: BTreeMap<String, FoundRun> = BTreeMap::new();
+    for root in roots {
+        if !root.is_dir() {
+            anyhow::bail!(
+                "{} is not a directory of runs (give a run directory, an experiment directory \
+                 or the --out directory of `aqnn reproduce`)",
+                root.display()
+            );
+        }
+        walk(root, FIND_DEPTH, &mut by_id, &mut found)?;
+    }
+    let mut results: Vec<RunResult> = by_id.values().map(|r| r.result.clone()).collect();
+    sort_results(&mut results);
+    found.runs = results
+        .iter()
+        .filter_map(|r| by_id.remove(&r.run_id))
+        .collect();
+    Ok(found)
+}
+
+/// Add the runs at or below `dir` (at most `depth` levels down) to `by_id`.
+fn walk(
+    dir: &Path,
+    depth: usize,
+    by_id: &mut BTreeMap<String, FoundRun>,
+    found: &mut FoundRuns,
+) -> Result<()> {
+    let rd = RunDir::new(dir);
+    if rd.file("result.json").is_file() || rd.file("config.json").is_file() {
+        if let Some(r) = rd.load_complete() {
+            add(
+                FoundRun {
+                    dir: dir.to_path_buf(),
+                    result: r,
+                },
+                by_id,
+                found,
+            );
+        }
+        return Ok(());
+    }
+    if depth == 0 {
+        return Ok(());
+    }
+    let entries =
+        fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))?;
+    let mut subdirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| !e.file_name().to_str().is_some_and(skipped_name))
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    for p in subdirs {
+        walk(&p, depth - 1, by_id, found)?;
+    }
+    Ok(())
+}
+
+/// Keep `run` unless its id is already kept; count or record the dropped copy.
+fn add(run: FoundRun, by_id: &mut BTreeMap<String, FoundRun>, found: &mut FoundRuns) {
+    let Some(kept) = by_id.get(&run.result.run_id) else {
+        by_id.insert(run.result.run_id.clone(), run);
+        return;
+    };
+    let fields = differing_fields(&kept.result, &run.result);
+    if fields.is_empty() {
+        found.identical_copies += 1;
+    } else {
+        found.conflicts.push(Conflict {
+            run_id: run.result.run_id.clone(),
+            kept: kept.dir.clone(),
+            ignored: run.dir,
+            fields: fields.join(", "),
+        });
+    }
+}
+
+/// The top-level fields of two results that differ (`seconds` aside).
+fn differing_fields(a: &RunResult, b: &RunResult) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return vec!["result".into()];
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| k.as_str() != "seconds" && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// The canonical order of results: model, scheme, rounding, table optimizer, dampening,
+/// freezing, levels, seed (then run id).
+pub fn sort_results(v: &mut [RunResult]) {
+    v.sort_by(|a, b| {
+        let key = |r: &RunResult| {
+            (
+                r.model.clone(),
+                r.scheme.clone(),
+                r.rounding.clone(),
+                serde_plain(&r.config.table_optimizer),
+                r.config.oscillation.dampening.to_bits(),
+                r.config.oscillation.freeze,
+                r.levels,
+                r.seed,
+                r.run_id.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
 }

@@ -10,7 +10,7 @@ use aqnn::config::{ModelKind, TrainConfig};
 use aqnn::encode::Scheme;
 use aqnn::optim::OptimizerKind;
 use aqnn::quant::Rounding;
-use aqnn::report::figures::{find, Drawn, FigureOptions, Runs, FIGURES};
+use aqnn::report::figures::{find, Drawn, FigureContext, FigureOptions, Runs, FIGURES};
 use aqnn::report::html::{civil_from_days, esc, shell_quote, write_report};
 use aqnn::store::{RunDir, RunResult};
 use aqnn::train::train;
@@ -124,8 +124,8 @@ fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
 
 #[test]
 fn every_figure_renders_from_the_fixture() {
-    let runs = Runs::load(&[fixture().to_path_buf()]).unwrap();
-    assert_eq!(runs.runs.len(), 2 * (4 + 2 * 6 + 2));
+    let runs = FigureContext::load(&[fixture().to_path_buf()]).unwrap();
+    assert_eq!(runs.runs.runs.len(), 2 * (4 + 2 * 6 + 2));
     let out = tempdir();
     for f in FIGURES {
         let stem = out.path().join(f.file);
@@ -142,7 +142,7 @@ fn every_figure_renders_from_the_fixture() {
 
 #[test]
 fn figure_options_choose_panels_runs_and_rounding() {
-    let runs = Runs::load(&[fixture().to_path_buf()]).unwrap();
+    let runs = FigureContext::load(&[fixture().to_path_buf()]).unwrap();
     let out = tempdir();
     let stem = out.path().join("st");
     let o = FigureOptions {
@@ -193,8 +193,8 @@ fn figure_options_choose_panels_runs_and_rounding() {
 #[test]
 fn figures_without_their_data_are_unavailable_and_write_nothing() {
     // Only the plain series: no learned tables, no remedies, no complex model.
-    let runs = Runs::load(&[fixture().join("plain")]).unwrap();
-    assert_eq!(runs.runs.len(), 8);
+    let runs = FigureContext::load(&[fixture().join("plain")]).unwrap();
+    assert_eq!(runs.runs.runs.len(), 8);
     let out = tempdir();
     for name in [
         "mapping",
@@ -213,7 +213,7 @@ fn figures_without_their_data_are_unavailable_and_write_nothing() {
         assert!(!stem.with_extension("png").exists());
     }
     // No runs at all: the quantizer figures still draw, the others are unavailable.
-    let empty = Runs::default();
+    let empty = FigureContext::new(Runs::default());
     for f in FIGURES {
         let stem = out.path().join(format!("empty_{}", f.file));
         let d = (f.draw)(&empty, &FigureOptions::default(), &stem).unwrap();

@@ -88,6 +88,33 @@ pub struct Analysis {
     pub verdicts: Vec<Verdict>,
     /// Anything that makes the numbers less comparable (duplicates, mixed settings).
     pub warnings: Vec<String>,
+    /// Points whose runs differ in more than the seed (absent from the JSON when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mixed_points: Vec<MixedPoint>,
+}
+
+/// A (series, levels) point whose runs differ in settings other than the seed (e.g. a
+/// 10-epoch run pooled with 30-epoch ones): its mean mixes those settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixedPoint {
+    /// The series.
+    pub series: String,
+    /// The number of levels (0 = full precision).
+    pub levels: u32,
+    /// The settings that differ, as "key (value, value)".
+    pub settings: Vec<String>,
+}
+
+impl MixedPoint {
+    /// "`learned-sgd` at n = 8: epochs (10, 30)".
+    pub fn describe(&self) -> String {
+        format!(
+            "`{}` at n = {}: {}",
+            self.series,
+            levels_label(self.levels),
+            self.settings.join("; ")
+        )
+    }
 }
 
 /// Display order of series: real before complex, then plain, zero-shift, learned,
@@ -219,6 +246,30 @@ pub fn analyze(runs: &[RunResult]) -> Analysis {
             .or_default()
             .push(r);
     }
+    // Within one point, runs should differ only in the seed.
+    let mut mixed_points = Vec::new();
+    for ((series, levels), rs) in &groups {
+        let settings = mixed_settings(rs);
+        if !settings.is_empty() {
+            mixed_points.push(MixedPoint {
+                series: series.clone(),
+                levels: *levels,
+                settings,
+            });
+        }
+    }
+    mixed_points.sort_by_key(|m| (series_key(&m.series), levels_key(m.levels)));
+    if !mixed_points.is_empty() {
+        warnings.push(format!(
+            "these points pool runs that differ in more than the seed, so their means mix \
+             those settings: {}",
+            mixed_points
+                .iter()
+                .map(MixedPoint::describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     let mut points: Vec<PointStats> = groups
         .into_iter()
         .map(|((series, levels), mut rs)| {
@@ -244,6 +295,7 @@ pub fn analyze(runs: &[RunResult]) -> Analysis {
         points,
         verdicts,
         warnings,
+        mixed_points,
     }
 }
 

@@ -1,41 +1,18 @@
 //! `aqnn analyze`: statistics over seeds and verdicts, from the runs on disk.
 
 use crate::cli::AnalyzeArgs;
-use crate::experiment::summary::load_results;
+use crate::store::{find_runs, FoundRuns};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
-/// Expand a directory into the run-holding directories below it: itself when it holds runs,
-/// else its sub-directories (a reproduce root holds one directory per experiment).
-pub fn run_dirs(dir: &Path) -> Vec<PathBuf> {
-    let holds_runs = |d: &Path| d.join("sweep.json").exists() || d.join("summary.csv").exists();
-    if holds_runs(dir) {
-        return vec![dir.to_path_buf()];
+/// Find the runs under `dirs` ([`find_runs`]), print any conflicting copies as warnings, and
+/// fail with what to do when there are none.
+pub fn found_runs(dirs: &[PathBuf]) -> Result<FoundRuns> {
+    let found = find_runs(dirs)?;
+    for w in found.warnings() {
+        eprintln!("warning: {w}");
     }
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir() && holds_runs(p))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Analyze the runs under `dirs`; write analysis.json and analysis.md to `out`; print the
-/// markdown.
-pub fn analyze_dirs(dirs: &[PathBuf], out: &Path) -> Result<()> {
-    let mut all = Vec::new();
-    for d in dirs {
-        if !d.is_dir() {
-            bail!("{} is not a directory of runs", d.display());
-        }
-        all.extend(run_dirs(d));
-    }
-    let results = load_results(&all)?;
-    if results.is_empty() {
+    if found.runs.is_empty() {
         bail!(
             "no complete runs found under {}: run `aqnn sweep` or `aqnn reproduce` first",
             dirs.iter()
@@ -44,12 +21,17 @@ pub fn analyze_dirs(dirs: &[PathBuf], out: &Path) -> Result<()> {
                 .join(", ")
         );
     }
-    let a = crate::analysis::analyze(&results);
+    Ok(found)
+}
+
+/// Analyze `found`; write analysis.json and analysis.md to `out`; print the markdown.
+pub fn analyze_found(found: &FoundRuns, out: &Path) -> Result<()> {
+    let a = crate::analysis::analyze(&found.results());
     crate::analysis::write(out, &a)?;
     println!("{}", crate::analysis::to_markdown(&a));
     eprintln!(
         "analysis of {} runs written to {}",
-        results.len(),
+        found.runs.len(),
         out.join("analysis.md").display()
     );
     Ok(())
@@ -58,5 +40,5 @@ pub fn analyze_dirs(dirs: &[PathBuf], out: &Path) -> Result<()> {
 /// Run the command.
 pub fn run(a: &AnalyzeArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| a.dirs[0].clone());
-    analyze_dirs(&a.dirs, &out)
+    analyze_found(&found_runs(&a.dirs)?, &out)
 }

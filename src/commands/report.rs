@@ -1,11 +1,12 @@
 //! `aqnn plot` (one figure) and `aqnn report` (the HTML report), from stored runs.
 
+use super::analyze::found_runs;
 use crate::cli::{PlotArgs, ReportArgs};
 use crate::experiment::spec::parse_range;
-use crate::report::figures::{find, Drawn, FigureOptions, Runs, FIGURES};
-use crate::report::html::write_report;
+use crate::report::figures::{find, Drawn, FigureContext, FigureOptions, Runs, FIGURES};
+use crate::report::html::write_report_of;
 use anyhow::{anyhow, bail, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Parse a list of levels: values and ranges, e.g. "6,8", "3..=18", "0,3..=18".
 pub fn parse_levels(s: &str) -> Result<Vec<u32>> {
@@ -70,20 +71,12 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
             );
         }
         Runs::default()
+    } else if def.needs_runs {
+        Runs::from_found(found_runs(&a.dirs)?)
     } else {
-        let runs = Runs::load(&a.dirs)?;
-        if runs.is_empty() && def.needs_runs {
-            bail!(
-                "no complete runs found under {}: run `aqnn sweep` or `aqnn reproduce` first",
-                a.dirs
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        runs
+        Runs::load(&a.dirs)?
     };
+    let cx = FigureContext::new(runs);
     let opts = FigureOptions {
         levels: a.levels.as_deref().map(parse_levels).transpose()?,
         seed: a.seed,
@@ -91,7 +84,7 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
         rounding: a.rounding.map(Into::into),
     };
     let stem = a.out.join(def.file);
-    match (def.draw)(&runs, &opts, &stem)? {
+    match (def.draw)(&cx, &opts, &stem)? {
         Drawn::Figure { caption } => {
             println!("{}", stem.with_extension("svg").display());
             println!("{}", stem.with_extension("png").display());
@@ -102,9 +95,10 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
     }
 }
 
-/// Write the report of `dirs` to `out` and print where it is, with the figure list.
-pub fn write_and_print(dirs: &[std::path::PathBuf], out: &Path) -> Result<()> {
-    let r = write_report(dirs, out)?;
+/// Write the report of `cx` (the runs found under `dirs`) to `out` and print where it is,
+/// with the figure list.
+pub fn write_and_print(cx: &FigureContext, dirs: &[PathBuf], out: &Path) -> Result<()> {
+    let r = write_report_of(cx, dirs, out)?;
     let drawn = r.figures.iter().filter(|f| f.svg.is_some()).count();
     eprintln!(
         "report of {} runs: {} figures drawn, {} not available",
@@ -125,5 +119,6 @@ pub fn write_and_print(dirs: &[std::path::PathBuf], out: &Path) -> Result<()> {
 /// Run `aqnn report`.
 pub fn run(a: &ReportArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| a.dirs[0].join("report"));
-    write_and_print(&a.dirs, &out)
+    let cx = FigureContext::new(Runs::from_found(found_runs(&a.dirs)?));
+    write_and_print(&cx, &a.dirs, &out)
 }

@@ -4,8 +4,42 @@ use super::sweep::{jobs, load_data, report, run_sweep, RunOptions};
 use super::{command_line, interactive};
 use crate::cli::ReproduceArgs;
 use crate::experiment::catalog::experiments;
+use crate::report::figures::{FigureContext, Runs};
+use crate::store::{find_runs, FoundRuns};
 use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The runs under `out` that are not among `found` (e.g. a run trained with
+/// `aqnn train --out runs/one`): printed on one line, and returned.
+fn stray_runs(out: &Path, found: &FoundRuns) -> Result<Vec<PathBuf>> {
+    let ids: std::collections::BTreeSet<&str> = found.ids().into_iter().collect();
+    let strays: Vec<PathBuf> = find_runs(&[out.to_path_buf()])?
+        .runs
+        .into_iter()
+        .filter(|r| !ids.contains(r.result.run_id.as_str()))
+        .map(|r| r.dir)
+        .collect();
+    if !strays.is_empty() {
+        let shown: Vec<String> = strays
+            .iter()
+            .take(3)
+            .map(|d| d.display().to_string())
+            .collect();
+        eprintln!(
+            "ignored {} run(s) under {} that belong to none of these experiments: {}{}",
+            strays.len(),
+            out.display(),
+            shown.join(", "),
+            if strays.len() > 3 {
+                format!(" and {} more", strays.len() - 3)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(strays)
+}
 
 /// Run the command.
 pub fn run(a: &ReproduceArgs) -> Result<()> {
@@ -42,9 +76,18 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         report(s, &r)?;
         dirs.push(opts.out);
     }
-    super::analyze::analyze_dirs(&dirs, &a.out)?;
-    // The report of everything under the output root (its figures come from the stored runs).
-    super::report::write_and_print(std::slice::from_ref(&a.out), &a.out.join("report"))?;
+    // The analysis and the report are of exactly the runs of these experiments.
+    let found = super::analyze::found_runs(&dirs)?;
+    let strays = stray_runs(&a.out, &found)?;
+    super::analyze::analyze_found(&found, &a.out)?;
+    let cx = FigureContext::new(Runs::from_found(found));
+    // The report names the output root when it holds nothing else, else the experiments.
+    let shown = if strays.is_empty() {
+        vec![a.out.clone()]
+    } else {
+        dirs
+    };
+    super::report::write_and_print(&cx, &shown, &a.out.join("report"))?;
     eprintln!(
         "reproduce finished in {:.1} s",
         start.elapsed().as_secs_f64()

@@ -6,7 +6,7 @@ use crate::data::{self, Dataset};
 use crate::experiment::runner::{self, Progress, SweepReport};
 use crate::experiment::spec::{self, Sweep};
 use crate::experiment::summary::{load_results, write_summary};
-use crate::store::{copy_run_dir, RunDir};
+use crate::store::{copy_run_dir, find_runs, RunDir};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
@@ -227,31 +227,27 @@ pub fn run(a: &SweepArgs) -> Result<()> {
 /// `aqnn collect`: copy every complete run of the given directories into `--out` (result.json
 /// last, so a copy interrupted midway is not taken as complete) and write one summary.
 pub fn collect(a: &CollectArgs) -> Result<()> {
-    let results = load_results(&a.dirs)?;
+    let found = find_runs(&a.dirs)?;
+    for w in found.warnings() {
+        eprintln!("warning: {w}");
+    }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let mut copied = 0;
-    for d in &a.dirs {
-        for e in std::fs::read_dir(d).with_context(|| format!("cannot read {}", d.display()))? {
-            let p = e?.path();
-            let rd = RunDir::new(&p);
-            let Some(r) = rd.load_complete() else {
-                continue;
-            };
-            let dst = a.out.join(&r.run_id);
-            if dst == p || RunDir::new(&dst).load_complete().is_some() {
-                continue;
-            }
-            let _ = std::fs::remove_file(dst.join("result.json"));
-            copy_run_dir(&p, &dst)?;
-            copied += 1;
+    for r in &found.runs {
+        let dst = a.out.join(&r.result.run_id);
+        if dst == r.dir || RunDir::new(&dst).load_complete().is_some() {
+            continue;
         }
+        let _ = std::fs::remove_file(dst.join("result.json"));
+        copy_run_dir(&r.dir, &dst)?;
+        copied += 1;
     }
     let all = load_results(std::slice::from_ref(&a.out))?;
     write_summary(&a.out.join("summary.csv"), &all)?;
     eprintln!(
         "collected {} runs from {} directories ({} copied); summary: {}",
-        results.len(),
+        found.runs.len(),
         a.dirs.len(),
         copied,
         a.out.join("summary.csv").display()

@@ -1,10 +1,10 @@
 //! `summary.csv`: one tidy row per complete run (pandas-friendly), built from the runs' own
 //! `result.json` files, so the summary can always be regenerated and never disagrees.
 
-use crate::store::{atomic_write, serde_plain, RunDir, RunResult};
+pub use crate::store::sort_results;
+use crate::store::{atomic_write, find_runs, serde_plain, RunResult};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// One row of `summary.csv`.
@@ -59,44 +59,10 @@ fn pooled(r: &RunResult) -> (Option<f64>, Option<f64>) {
     )
 }
 
-/// Every complete run found directly under the given directories (each may be an experiment
-/// directory holding run directories). Duplicated run ids are kept once.
+/// Every complete run under the given directories, each run id once, in the canonical order:
+/// [`crate::store::find_runs`] (its rule is documented there), results only.
 pub fn load_results(dirs: &[PathBuf]) -> Result<Vec<RunResult>> {
-    let mut by_id: BTreeMap<String, RunResult> = BTreeMap::new();
-    for d in dirs {
-        let entries = std::fs::read_dir(d)
-            .with_context(|| format!("cannot read run directory {}", d.display()))?;
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                if let Some(r) = RunDir::new(e.path()).load_complete() {
-                    by_id.entry(r.run_id.clone()).or_insert(r);
-                }
-            }
-        }
-    }
-    let mut v: Vec<RunResult> = by_id.into_values().collect();
-    sort_results(&mut v);
-    Ok(v)
-}
-
-/// The canonical order of results: model, scheme, rounding, table optimizer, levels, seed.
-pub fn sort_results(v: &mut [RunResult]) {
-    v.sort_by(|a, b| {
-        let key = |r: &RunResult| {
-            (
-                r.model.clone(),
-                r.scheme.clone(),
-                r.rounding.clone(),
-                serde_plain(&r.config.table_optimizer),
-                r.config.oscillation.dampening.to_bits(),
-                r.config.oscillation.freeze,
-                r.levels,
-                r.seed,
-                r.run_id.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+    Ok(find_runs(dirs)?.results())
 }
 
 /// Write `summary.csv` atomically.
