@@ -166,7 +166,7 @@ pub fn sweep_throughput(
             .collect(),
     };
     let mut map = BTreeMap::new();
-    map.insert(data.side, data);
+    map.insert((crate::data::DatasetId::Kmnist, data.side), data);
     let opts = RunOptions {
         out: tmp.clone(),
         jobs,

@@ -2,7 +2,7 @@
 
 use super::{command_line, interactive};
 use crate::cli::{CollectArgs, SweepArgs};
-use crate::data::{self, Dataset};
+use crate::data::{self, DataKey, Dataset};
 use crate::experiment::runner::{run_sweep, RunOptions, SweepReport};
 use crate::experiment::spec::{self, parse_shard, Sweep};
 use crate::experiment::summary::{load_results, write_summary};
@@ -22,14 +22,38 @@ pub fn jobs(flag: Option<usize>) -> Result<usize> {
     }
 }
 
-/// Load the dataset once per resolution the sweeps need.
-pub fn load_data(sweeps: &[&Sweep], dir: Option<&Path>) -> Result<BTreeMap<usize, Arc<Dataset>>> {
-    let root = data::resolve_data_dir(dir);
+/// Load each dataset once per resolution the sweeps need (downloading missing files into the
+/// default cache when `download`). `--data-dir` names one dataset's folder, so it is refused
+/// for a sweep over several datasets.
+pub fn load_data(
+    sweeps: &[&Sweep],
+    dir: Option<&Path>,
+    download: bool,
+) -> Result<BTreeMap<DataKey, Arc<Dataset>>> {
     let mut out = BTreeMap::new();
+    let mut datasets = std::collections::BTreeSet::new();
     for s in sweeps {
         for r in &s.runs {
-            if let std::collections::btree_map::Entry::Vacant(e) = out.entry(r.resolution) {
-                e.insert(Arc::new(data::load(&root, r.resolution)?));
+            datasets.insert(r.dataset.clone());
+        }
+    }
+    if dir.is_some() && datasets.len() > 1 {
+        bail!(
+            "--data-dir names one dataset's folder, but this sweep uses {} datasets; set \
+             AQNN_DATA_HOME=ROOT (one sub-folder per dataset) instead",
+            datasets.len()
+        );
+    }
+    for s in sweeps {
+        for r in &s.runs {
+            let key = (r.dataset.clone(), r.resolution);
+            if let std::collections::btree_map::Entry::Vacant(e) = out.entry(key) {
+                e.insert(Arc::new(data::load_dataset(
+                    &r.dataset,
+                    dir,
+                    r.resolution,
+                    download,
+                )?));
             }
         }
     }
@@ -62,7 +86,8 @@ pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
         || a.seeds.is_some()
         || a.epochs.is_some()
         || a.rounding.is_some()
-        || a.models.is_some();
+        || a.models.is_some()
+        || a.data.dataset.is_some();
     if let Some(path) = &a.config {
         if flags_given {
             bail!("give either a sweep file or grid flags (--levels, --schemes, ...), not both");
@@ -91,6 +116,9 @@ pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
     }
     if let Some(n) = a.seeds {
         grid.insert("seeds".into(), Value::from(n));
+    }
+    if let Some(d) = &a.data.dataset {
+        grid.insert("dataset".into(), list("dataset", d, false)?);
     }
     spec::build(&a.name, "", fixed, grid, "command line")
 }
@@ -131,7 +159,7 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&sweep.name));
-    let data = load_data(&[&sweep], a.data.data_dir.as_deref())?;
+    let data = load_data(&[&sweep], a.data.data_dir.as_deref(), !a.data.no_download)?;
     let opts = RunOptions {
         out,
         jobs: jobs(a.jobs)?,

@@ -10,9 +10,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Run the command.
 pub fn run(a: &TrainArgs) -> Result<()> {
-    let cfg = a.to_config().map_err(|e| anyhow!(e))?;
-    let dir = data::resolve_data_dir(a.data.data_dir.as_deref());
-    let ds = data::load(&dir, cfg.resolution)?;
+    let mut cfg = a.to_config().map_err(|e| anyhow!(e))?;
+    cfg.dataset = a.data.dataset_id().map_err(|e| anyhow!(e))?;
+    let ds = data::load_dataset(
+        &cfg.dataset,
+        a.data.data_dir.as_deref(),
+        cfg.resolution,
+        !a.data.no_download,
+    )?;
     let run_dir = a.out.as_ref().map(RunDir::new);
     if let Some(rd) = &run_dir {
         rd.begin(&cfg, &command_line())?;
