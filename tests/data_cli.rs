@@ -79,10 +79,7 @@ fn train_downloads_into_the_default_cache_only() {
     };
     // --no-download: a clean error, nothing fetched.
     let e = assert_clean_failure(&train(&["--no-download"]));
-    assert!(
-        e.contains("kmnist") && e.contains("aqnn data fetch"),
-        "{e}"
-    );
+    assert!(e.contains("kmnist") && e.contains("aqnn data fetch"), "{e}");
     assert_eq!(count.load(Ordering::SeqCst), 0);
     // A folder the user named is never downloaded into.
     let named = home.path().join("mine");

@@ -122,7 +122,7 @@ fn fashion_mnist_recompressed_copy_verifies_and_loads() {
             !std::env::var("AQNN_REQUIRE_DATA").is_ok_and(|v| v == "1"),
             "AQNN_REQUIRE_DATA=1 and {msg}"
         );
-        eprintln!("skipped: {msg}");
+        common::skip_line(&msg);
         return;
     }
     let infos = data::verify::info_for(spec, &loc.dir).unwrap();

@@ -51,7 +51,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
 /// A file's decompressed bytes: one gzip member, or the raw file.
 pub(crate) enum Stream {
     /// A gzip file (its first member; [`Stream::check_end`] refuses anything after it).
-    Gz(GzDecoder<BufReader<File>>),
+    Gz(Box<GzDecoder<BufReader<File>>>),
     /// An uncompressed file.
     Raw(BufReader<File>),
 }
@@ -99,7 +99,7 @@ pub(crate) fn open(path: &Path) -> Result<(Stream, bool)> {
         .with_context(|| format!("cannot read {}", path.display()))?;
     let gz = head.starts_with(&[0x1f, 0x8b]);
     if gz {
-        Ok((Stream::Gz(GzDecoder::new(r)), true))
+        Ok((Stream::Gz(Box::new(GzDecoder::new(r))), true))
     } else {
         Ok((Stream::Raw(r), false))
     }

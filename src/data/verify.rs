@@ -172,15 +172,18 @@ pub fn info_for(spec: &DatasetSpec, dir: &Path) -> Result<Vec<FileInfo>> {
     let mut out = vec![];
     for (i, f) in spec.files.iter().enumerate() {
         let raw_only = dir.join(f.raw.name).is_file() && !dir.join(f.gz.name).is_file();
-        let (name, check): (&str, Box<dyn Fn(&Path) -> Result<Md5Status>>) = if raw_only {
-            (f.raw.name, Box::new(|p| verify_plain(p, &f.raw)))
-        } else {
-            (f.gz.name, Box::new(|p| verify_gz(p, f)))
+        let check = |p: &Path| {
+            if raw_only {
+                verify_plain(p, &f.raw)
+            } else {
+                verify_gz(p, f)
+            }
         };
+        let name = if raw_only { f.raw.name } else { f.gz.name };
         out.push(inspect(
             dir,
             name,
-            &*check,
+            &check,
             i % 2 == 1,
             super::idx::read_labels,
         ));

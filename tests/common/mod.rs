@@ -129,8 +129,17 @@ pub fn real_data_dir() -> Option<PathBuf> {
     if std::env::var("AQNN_REQUIRE_DATA").is_ok_and(|v| v == "1") {
         panic!("AQNN_REQUIRE_DATA=1 and {msg}");
     }
-    eprintln!("skipped: {msg}");
+    skip_line(&msg);
     None
+}
+
+/// Prints `skipped: {msg}` once per test binary, straight to stderr (past libtest's capture,
+/// so it is seen in a plain `cargo test` run).
+pub fn skip_line(msg: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "skipped: {msg}");
+    });
 }
 
 /// Drop the `seconds` column of a summary.csv (timings differ between runs).
