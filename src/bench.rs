@@ -167,7 +167,7 @@ pub fn sweep_throughput(
             .collect::<Result<_, _>>()?,
     };
     let mut map = BTreeMap::new();
-    map.insert(data.side, data);
+    map.insert((crate::data::DatasetId::Kmnist, data.side), data);
     let opts = RunOptions {
         out: tmp.clone(),
         jobs,

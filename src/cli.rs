@@ -184,12 +184,30 @@ pub struct ReproduceArgs {
     pub data: DataDirArg,
 }
 
-/// Where the KMNIST files are.
+/// Which dataset, and where its files are (see docs/DATA.md).
 #[derive(Debug, Args, Clone, Default)]
 pub struct DataDirArg {
-    /// Directory holding the KMNIST files [default: $AQNN_DATA_DIR, else ~/.cache/aqnn/kmnist]
+    /// Directory holding the dataset's files [default: for KMNIST $AQNN_DATA_DIR, else
+    /// $AQNN_DATA_HOME/<dataset>, else ~/.cache/aqnn/<dataset>]
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// Dataset: kmnist, fashion-mnist, mnist, or npz:PATH (your own x_train, y_train, x_test,
+    /// y_test) [default: kmnist]; `aqnn sweep` takes a list (a grid axis).
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+    /// Never download missing files into the default cache (an error says how to get them).
+    #[arg(long)]
+    pub no_download: bool,
+}
+
+impl DataDirArg {
+    /// The one dataset `--dataset` names (default KMNIST).
+    pub fn dataset_id(&self) -> Result<crate::data::DatasetId> {
+        self.dataset
+            .as_deref()
+            .map_or(Ok(crate::data::DatasetId::Kmnist), str::parse)
+            .map_err(|e| anyhow!("--dataset: {e}"))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -397,6 +415,7 @@ impl TrainArgs {
             init,
             init_scale: self.init_scale,
             seed: self.seed,
+            dataset: self.data.dataset_id()?,
             ..TrainConfig::default()
         };
         cfg.oscillation.dampening = self.dampening;

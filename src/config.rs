@@ -7,6 +7,7 @@
 //! The canonical JSON of a [`TrainConfig`] (fields in declaration order) is hashed into the
 //! run id, so two runs with the same id are the same computation.
 
+use crate::data::DatasetId;
 use crate::encode::Scheme;
 use crate::nn::init::InitKind;
 use crate::nn::mlp::OutputKind;
@@ -127,6 +128,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Oscillation measurement and remedies.
     pub oscillation: OscillationConfig,
+    /// Dataset (`kmnist`, `fashion-mnist`, `mnist` or `npz:PATH`). Left out of the canonical
+    /// JSON when KMNIST (the default), so adding it kept every earlier run id.
+    #[serde(skip_serializing_if = "DatasetId::is_kmnist")]
+    pub dataset: DatasetId,
 }
 
 impl Default for TrainConfig {
@@ -151,6 +156,7 @@ impl Default for TrainConfig {
             init_scale: 0.5,
             seed: 0,
             oscillation: OscillationConfig::default(),
+            dataset: DatasetId::Kmnist,
         }
     }
 }
@@ -563,5 +569,28 @@ mod tests {
             .field(),
             Some(Field::Hidden)
         );
+    }
+
+    #[test]
+    fn kmnist_stays_out_of_the_run_id_and_other_datasets_enter_it() {
+        let c = TrainConfig::default();
+        assert!(
+            !c.canonical_json().contains("dataset"),
+            "default ids unchanged"
+        );
+        // The id of the default config, fixed before datasets existed.
+        let old: TrainConfig = serde_json::from_str(&c.canonical_json()).unwrap();
+        assert_eq!(old.dataset, DatasetId::Kmnist);
+        assert_eq!(old.run_id(), c.run_id());
+        let mut d = c.clone();
+        d.dataset = DatasetId::FashionMnist;
+        assert!(d
+            .canonical_json()
+            .ends_with(",\"dataset\":\"fashion-mnist\"}"));
+        assert_ne!(c.run_id(), d.run_id());
+        let back: TrainConfig = serde_json::from_str(&d.canonical_json()).unwrap();
+        assert_eq!(back, d);
+        let e = serde_json::from_str::<TrainConfig>(r#"{"dataset":"cifar"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown dataset 'cifar'"), "{e}");
     }
 }

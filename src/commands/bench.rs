@@ -27,12 +27,17 @@ fn print_row(t: &EpochTiming) {
 
 /// Run the command.
 pub fn run(a: &BenchArgs) -> Result<()> {
-    let dir = data::resolve_data_dir(a.data.data_dir.as_deref());
+    let dataset = a.data.dataset_id()?;
     let load = |res: usize| -> Result<data::Dataset> {
         if a.synthetic {
             Ok(synthetic(res, 60_000, 10_000, 7))
         } else {
-            data::load(&dir, res)
+            data::load_dataset(
+                &dataset,
+                a.data.data_dir.as_deref(),
+                res,
+                !a.data.no_download,
+            )
         }
     };
     let ds7 = Arc::new(load(7)?);

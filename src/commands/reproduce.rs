@@ -52,7 +52,10 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         }
     }
     let refs: Vec<_> = sweeps.iter().collect();
-    let data = load_data(&refs, a.data.data_dir.as_deref())?;
+    if !a.data.dataset_id().is_ok_and(|d| d.is_kmnist()) {
+        bail!("aqnn reproduce runs the seed's KMNIST experiments: --dataset does not apply (use aqnn sweep --dataset ...)");
+    }
+    let data = load_data(&refs, a.data.data_dir.as_deref(), !a.data.no_download)?;
     let jobs = jobs(a.jobs)?;
     let total: usize = sweeps.iter().map(|s| s.runs.len()).sum();
     eprintln!(

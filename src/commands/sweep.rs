@@ -2,7 +2,7 @@
 
 use super::{command_line, interactive};
 use crate::cli::{CollectArgs, SweepArgs};
-use crate::data::{self, Dataset};
+use crate::data::{self, DataKey, Dataset};
 use crate::experiment::runner::{self, Progress, SweepReport};
 use crate::experiment::spec::{self, Sweep};
 use crate::experiment::summary::{load_results, write_summary};
@@ -66,7 +66,7 @@ impl Progress for Bar {
 /// Run a sweep with the library's runner, with a progress bar when asked for.
 pub fn run_sweep(
     sweep: &Sweep,
-    data: &BTreeMap<usize, Arc<Dataset>>,
+    data: &BTreeMap<DataKey, Arc<Dataset>>,
     opts: &RunOptions,
 ) -> Result<SweepReport> {
     let lib = runner::RunOptions {
@@ -103,14 +103,38 @@ pub fn jobs(flag: Option<usize>) -> Result<usize> {
     }
 }
 
-/// Load the dataset once per resolution the sweeps need.
-pub fn load_data(sweeps: &[&Sweep], dir: Option<&Path>) -> Result<BTreeMap<usize, Arc<Dataset>>> {
-    let root = data::resolve_data_dir(dir);
+/// Load each dataset once per resolution the sweeps need (downloading missing files into the
+/// default cache when `download`). `--data-dir` names one dataset's folder, so it is refused
+/// for a sweep over several datasets.
+pub fn load_data(
+    sweeps: &[&Sweep],
+    dir: Option<&Path>,
+    download: bool,
+) -> Result<BTreeMap<DataKey, Arc<Dataset>>> {
     let mut out = BTreeMap::new();
+    let mut datasets = std::collections::BTreeSet::new();
     for s in sweeps {
         for r in &s.runs {
-            if let std::collections::btree_map::Entry::Vacant(e) = out.entry(r.resolution) {
-                e.insert(Arc::new(data::load(&root, r.resolution)?));
+            datasets.insert(r.dataset.clone());
+        }
+    }
+    if dir.is_some() && datasets.len() > 1 {
+        bail!(
+            "--data-dir names one dataset's folder, but this sweep uses {} datasets; set \
+             AQNN_DATA_HOME=ROOT (one sub-folder per dataset) instead",
+            datasets.len()
+        );
+    }
+    for s in sweeps {
+        for r in &s.runs {
+            let key = (r.dataset.clone(), r.resolution);
+            if let std::collections::btree_map::Entry::Vacant(e) = out.entry(key) {
+                e.insert(Arc::new(data::load_dataset(
+                    &r.dataset,
+                    dir,
+                    r.resolution,
+                    download,
+                )?));
             }
         }
     }
@@ -143,7 +167,8 @@ pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
         || a.seeds.is_some()
         || a.epochs.is_some()
         || a.rounding.is_some()
-        || a.models.is_some();
+        || a.models.is_some()
+        || a.data.dataset.is_some();
     if let Some(path) = &a.config {
         if flags_given {
             bail!("give either a sweep file or grid flags (--levels, --schemes, ...), not both");
@@ -172,6 +197,9 @@ pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
     }
     if let Some(n) = a.seeds {
         grid.insert("seeds".into(), Value::from(n));
+    }
+    if let Some(d) = &a.data.dataset {
+        grid.insert("dataset".into(), list("dataset", d, false)?);
     }
     spec::build(&a.name, "", fixed, grid, "command line")
 }
@@ -212,7 +240,7 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&sweep.name));
-    let data = load_data(&[&sweep], a.data.data_dir.as_deref())?;
+    let data = load_data(&[&sweep], a.data.data_dir.as_deref(), !a.data.no_download)?;
     let opts = RunOptions {
         out,
         jobs: jobs(a.jobs)?,

@@ -11,8 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Run the command.
 pub fn run(a: &TrainArgs) -> Result<()> {
     let cfg = a.to_config()?;
-    let dir = data::resolve_data_dir(a.data.data_dir.as_deref());
-    let ds = data::load(&dir, cfg.resolution)?;
+    let ds = data::load_dataset(
+        &cfg.dataset,
+        a.data.data_dir.as_deref(),
+        cfg.resolution,
+        !a.data.no_download,
+    )?;
     let run_dir = a.out.as_ref().map(RunDir::new);
     if let Some(rd) = &run_dir {
         rd.begin(&cfg, &command_line())?;

@@ -1,13 +1,17 @@
-//! The official KMNIST files: names, md5 sums, download (streamed to `<name>.part`, md5-verified,
-//! renamed into place) and an inventory of a data directory ([`info`]).
+//! The official KMNIST files (names, md5 sums) and downloads of any built-in dataset: each file
+//! is streamed to `<name>.part`, verified (its md5, or its decompressed md5, see
+//! [`super::verify`]) and renamed into place; the official URL first, then the mirrors.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use md5::{Digest, Md5};
+
+use super::source::{DatasetSpec, KMNIST};
+pub use super::verify::{info, md5_file, FileInfo, Md5Status};
 
 /// Where the official files live (the IDX and the npz files are in this one folder).
 pub const BASE_URL: &str = "http://codh.rois.ac.jp/kmnist/dataset/kmnist/";
@@ -26,7 +30,7 @@ pub struct KnownFile {
     pub bytes: u64,
 }
 
-const fn known(name: &'static str, md5: &'static str, bytes: u64) -> KnownFile {
+pub(crate) const fn known(name: &'static str, md5: &'static str, bytes: u64) -> KnownFile {
     KnownFile { name, md5, bytes }
 }
 
@@ -143,19 +147,97 @@ fn base_url_from(env: Option<String>) -> String {
     url
 }
 
-/// Makes sure the four official IDX files are in `dir` with the right md5 sums, downloading
-/// the missing or damaged ones from [`base_url`]. `progress` prints progress to stderr.
+/// Makes sure the four official KMNIST IDX files are in `dir` ([`fetch_dataset`]).
 pub fn fetch(dir: &Path, progress: bool) -> Result<FetchReport> {
-    let files: Vec<(&str, &str)> = IDX_FILES.iter().map(|f| (f.name, f.md5)).collect();
-    fetch_files(dir, &base_url(), &files, progress)
+    fetch_dataset(&KMNIST, dir, progress)
 }
 
-/// The core of [`fetch`]: for each `(name, md5)`, skip it if `dir/name` has that md5, else
-/// download `base_url + name` to `dir/name.part`, verify the md5 and rename it to `dir/name`.
+/// Makes sure the four IDX files of `spec` are in `dir` and verify, downloading the missing
+/// or damaged ones from `$AQNN_BASE_URL` if set, else from the official URL and then the
+/// mirrors. `progress` prints progress to stderr.
+pub fn fetch_dataset(spec: &DatasetSpec, dir: &Path, progress: bool) -> Result<FetchReport> {
+    let urls: Vec<String> = match std::env::var(BASE_URL_ENV).ok() {
+        Some(u) if !u.trim().is_empty() => vec![base_url_from(Some(u))],
+        _ => spec
+            .urls
+            .iter()
+            .map(|u| base_url_from(Some(u.to_string())))
+            .collect(),
+    };
+    let wants: Vec<Want> = spec
+        .files
+        .iter()
+        .map(|f| Want {
+            name: f.gz.name,
+            md5: f.gz.md5,
+            raw: Some((f.raw.name, f.raw.md5)),
+        })
+        .collect();
+    fetch_core(dir, &urls, &wants, spec.title, progress)
+}
+
+/// One file to fetch: its name and md5, and the name and md5 of its decompressed form (a
+/// `.gz` whose decompressed bytes match is accepted, and so is the decompressed file itself).
+#[derive(Debug, Clone, Copy)]
+struct Want<'a> {
+    name: &'a str,
+    md5: &'a str,
+    raw: Option<(&'a str, &'a str)>,
+}
+
+impl Want<'_> {
+    /// Whether `dir` already holds this file in a form that verifies.
+    fn present(&self, dir: &Path) -> Result<bool> {
+        let path = dir.join(self.name);
+        if path.is_file() && self.verifies(&path)? {
+            return Ok(true);
+        }
+        if let Some((raw, md5)) = self.raw {
+            let p = dir.join(raw);
+            if p.is_file() && md5_file(&p)? == md5 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the file at `path` (a download or a copy of this file) verifies.
+    fn verifies(&self, path: &Path) -> Result<bool> {
+        if md5_file(path)? == self.md5 {
+            return Ok(true);
+        }
+        Ok(match self.raw {
+            Some((_, md5)) => matches!(super::verify::gunzip_md5(path), Ok(Some(m)) if m == md5),
+            None => false,
+        })
+    }
+}
+
+/// The core of [`fetch`] for tests: for each `(name, md5)`, skip it if `dir/name` has that
+/// md5, else download `base_url + name` to `dir/name.part`, verify the md5 and rename it to
+/// `dir/name`.
 pub fn fetch_files(
     dir: &Path,
     base_url: &str,
     files: &[(&str, &str)],
+    progress: bool,
+) -> Result<FetchReport> {
+    let wants: Vec<Want> = files
+        .iter()
+        .map(|&(name, md5)| Want {
+            name,
+            md5,
+            raw: None,
+        })
+        .collect();
+    fetch_core(dir, &[base_url.to_string()], &wants, "KMNIST", progress)
+}
+
+fn fetch_core(
+    dir: &Path,
+    urls: &[String],
+    files: &[Want],
+    title: &str,
     progress: bool,
 ) -> Result<FetchReport> {
     std::fs::create_dir_all(dir)
@@ -166,71 +248,71 @@ pub fn fetch_files(
         skipped: vec![],
     };
     let mut todo = vec![];
-    for &(name, md5) in files {
-        let path = dir.join(name);
-        if path.is_file() && md5_file(&path)? == md5 {
-            report.skipped.push(name.to_string());
+    for w in files {
+        if w.present(dir)? {
+            report.skipped.push(w.name.to_string());
         } else {
-            todo.push((name, md5));
+            todo.push(*w);
         }
     }
+    let local = urls.iter().all(|u| is_loopback(u));
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(20))
         .timeout_read(Duration::from_secs(60))
         // HTTP(S)_PROXY / ALL_PROXY are honoured (ureq 2 ignores NO_PROXY), except for a
         // server on this machine.
-        .try_proxy_from_env(!is_loopback(base_url))
+        .try_proxy_from_env(!local)
         .build();
-    for (i, &(name, md5)) in todo.iter().enumerate() {
-        let url = format!("{base_url}{name}");
-        let response = match agent.get(&url).set("Accept-Encoding", "identity").call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(code, _)) => {
-                return Err(DownloadFailed::new(
-                    dir,
-                    base_url,
-                    &todo[i..],
-                    format!("server answered HTTP {code} for {url}"),
-                )
-                .into())
+    for (i, w) in todo.iter().enumerate() {
+        let mut errors = vec![];
+        for base in urls {
+            match download_one(&agent, base, dir, w, progress) {
+                Ok(()) => break,
+                Err(e) => errors.push(format!("{e:#}")),
             }
-            Err(e) => {
-                return Err(DownloadFailed::new(
-                    dir,
-                    base_url,
-                    &todo[i..],
-                    format!("cannot download {url}: {e}"),
-                )
-                .into())
-            }
-        };
-        let total = response
-            .header("Content-Length")
-            .and_then(|s| s.parse::<u64>().ok());
-        download(
-            response.into_reader(),
-            dir,
-            name,
-            md5,
-            &url,
-            total,
-            progress,
-        )?;
-        report.downloaded.push(name.to_string());
+        }
+        if errors.len() == urls.len() {
+            let pending: Vec<(&str, &str)> = todo[i..].iter().map(|w| (w.name, w.md5)).collect();
+            bail!(
+                "{}",
+                manual_help(dir, &urls[0], &pending, title, &errors.join("\n"))
+            );
+        }
+        report.downloaded.push(w.name.to_string());
     }
     Ok(report)
 }
 
-/// Streams `body` to `dir/name.part`, checks the md5 and renames it to `dir/name`.
+/// Downloads `base + w.name` into `dir` (through `<name>.part`) and verifies it.
+fn download_one(
+    agent: &ureq::Agent,
+    base: &str,
+    dir: &Path,
+    w: &Want,
+    progress: bool,
+) -> Result<()> {
+    let url = format!("{base}{}", w.name);
+    let response = match agent.get(&url).set("Accept-Encoding", "identity").call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(code, _)) => bail!("server answered HTTP {code} for {url}"),
+        Err(e) => bail!("cannot download {url}: {e}"),
+    };
+    let total = response
+        .header("Content-Length")
+        .and_then(|s| s.parse::<u64>().ok());
+    download(response.into_reader(), dir, w, &url, total, progress)
+}
+
+/// Streams `body` to `dir/name.part`, checks it and renames it to `dir/name`.
 fn download(
     mut body: impl Read,
     dir: &Path,
-    name: &str,
-    expected: &str,
+    w: &Want,
     url: &str,
     total: Option<u64>,
     progress: bool,
 ) -> Result<()> {
+    let (name, expected) = (w.name, w.md5);
     let part = dir.join(format!("{name}.part"));
     let result = (|| -> Result<()> {
         let mut out = File::create(&part).with_context(|| {
@@ -266,7 +348,7 @@ fn download(
         }
         out.sync_all()?;
         let actual = format!("{:x}", hasher.finalize());
-        if actual != expected {
+        if actual != expected && !w.verifies(&part)? {
             bail!(
                 "md5 mismatch for {url} ({done} bytes): expected {expected}, got {actual}; \
                  the download is damaged or the server sent a different file (removed {})",
@@ -297,191 +379,27 @@ fn is_loopback(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A download failed: what went wrong, and the files to put in place by hand (a typed error,
-/// so the command line can say which command and flag to use next).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{}then check their md5 sums. Or use a directory that already holds the four IDX files \
-     (AQNN_DATA_DIR=DIR sets the default).",
-    self.problem()
-)]
-pub struct DownloadFailed {
-    /// What went wrong.
-    pub what: String,
-    /// Where the files were to come from.
-    pub base_url: String,
-    /// The files still missing: (path, md5).
-    pub files: Vec<(PathBuf, String)>,
-}
-
-impl DownloadFailed {
-    fn new(dir: &Path, base_url: &str, files: &[(&str, &str)], what: String) -> Self {
-        DownloadFailed {
-            what,
-            base_url: base_url.to_string(),
-            files: files
-                .iter()
-                .map(|(name, md5)| (dir.join(name), md5.to_string()))
-                .collect(),
-        }
-    }
-
-    /// What went wrong and the files to place by hand, one per line (the text up to what to
-    /// do next).
-    pub fn problem(&self) -> String {
-        let mut s = format!(
-            "{}\nThe KMNIST files could not be downloaded (no network access?). \
-             Put them in place by hand instead (from {} or a mirror):\n",
-            self.what, self.base_url
-        );
-        for (path, md5) in &self.files {
-            s.push_str(&format!("  {}  (md5 {md5})\n", path.display()));
-        }
-        s
-    }
-}
-
-/// md5 of a file, lowercase hex.
-pub fn md5_file(path: &Path) -> Result<String> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut r = BufReader::with_capacity(1 << 16, file);
-    let mut hasher = Md5::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let k = r
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if k == 0 {
-            break;
-        }
-        hasher.update(&buf[..k]);
-    }
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// Result of comparing a file's md5 with the official one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Md5Status {
-    /// Matches.
-    Ok,
-    /// Differs.
-    Mismatch {
-        /// The official md5.
-        expected: String,
-        /// The file's md5.
-        actual: String,
-    },
-}
-
-/// One official file as found in a data directory (see [`info`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileInfo {
-    /// File name (for an absent IDX file, the `.gz` name).
-    pub name: String,
-    /// Full path.
-    pub path: PathBuf,
-    /// Whether the file exists.
-    pub present: bool,
-    /// Size in bytes, if present.
-    pub size: Option<u64>,
-    /// md5 check, if present.
-    pub md5: Option<Md5Status>,
-    /// For a present label file that parses with all labels < 10: images per class.
-    pub class_counts: Option<[usize; 10]>,
-    /// Why a present label file could not be read, if it could not.
-    pub problem: Option<String>,
-}
-
-impl std::fmt::Display for FileInfo {
-    /// One line per file, e.g. `train-labels-idx1-ubyte.gz  29497 bytes  md5 ok  per class: ...`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:<28}", self.name)?;
-        if !self.present {
-            return write!(f, "  MISSING ({})", self.path.display());
-        }
-        if let Some(size) = self.size {
-            write!(f, "  {size:>9} bytes")?;
-        }
-        match &self.md5 {
-            Some(Md5Status::Ok) => write!(f, "  md5 ok")?,
-            Some(Md5Status::Mismatch { expected, actual }) => {
-                write!(f, "  md5 MISMATCH (expected {expected}, got {actual})")?
-            }
-            None => {}
-        }
-        if let Some(c) = &self.class_counts {
-            let c: Vec<String> = c.iter().map(|n| n.to_string()).collect();
-            write!(f, "  per class: {}", c.join(" "))?;
-        }
-        if let Some(p) = &self.problem {
-            write!(f, "  UNREADABLE: {p}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Inventory of `dir`: the four IDX files (`.gz`, or else their decompressed form; absent ones
-/// listed under the `.gz` name) and those of the four .npz files that are present. Each present
-/// file is md5-checked; label files are parsed and their class counts reported.
-pub fn info(dir: &Path) -> Result<Vec<FileInfo>> {
-    let mut out = vec![];
-    for i in 0..4 {
-        let (gz, raw) = (&IDX_FILES[i], &IDX_RAW_FILES[i]);
-        let pick = if dir.join(raw.name).is_file() && !dir.join(gz.name).is_file() {
-            raw
-        } else {
-            gz
-        };
-        out.push(inspect(dir, pick, i % 2 == 1, super::idx::read_labels)?);
-    }
-    for (i, f) in NPZ_FILES.iter().enumerate() {
-        if dir.join(f.name).is_file() {
-            out.push(inspect(dir, f, i % 2 == 1, super::npz::read_labels)?);
-        }
-    }
-    Ok(out)
-}
-
-fn inspect(
+/// The error text for a failed download: what went wrong and how to place the files by hand.
+fn manual_help(
     dir: &Path,
-    f: &KnownFile,
-    labels: bool,
-    read_labels: fn(&Path) -> Result<Vec<u8>>,
-) -> Result<FileInfo> {
-    let path = dir.join(f.name);
-    let mut fi = FileInfo {
-        name: f.name.to_string(),
-        path: path.clone(),
-        present: path.is_file(),
-        size: None,
-        md5: None,
-        class_counts: None,
-        problem: None,
-    };
-    if !fi.present {
-        return Ok(fi);
-    }
-    fi.size = Some(
-        std::fs::metadata(&path)
-            .with_context(|| format!("cannot stat {}", path.display()))?
-            .len(),
+    base_url: &str,
+    files: &[(&str, &str)],
+    title: &str,
+    what: &str,
+) -> String {
+    let mut s = format!(
+        "{what}\nThe {title} files could not be downloaded (no network access?). \
+         Put them in place by hand instead (from {base_url} or a mirror):\n"
     );
-    let actual = md5_file(&path)?;
-    fi.md5 = Some(if actual == f.md5 {
-        Md5Status::Ok
-    } else {
-        Md5Status::Mismatch {
-            expected: f.md5.to_string(),
-            actual,
-        }
-    });
-    if labels {
-        match read_labels(&path).and_then(|l| super::class_counts(&l, &path)) {
-            Ok(c) => fi.class_counts = Some(c),
-            Err(e) => fi.problem = Some(format!("{e:#}")),
-        }
+    for (name, md5) in files {
+        s.push_str(&format!("  {}  (md5 {md5})\n", dir.join(name).display()));
     }
-    Ok(fi)
+    s.push_str(
+        "then check them with `aqnn data info`. Or use a folder that already holds the four \
+         IDX files: pass `--data-dir DIR`, set AQNN_DATA_DIR=DIR (KMNIST), or set \
+         AQNN_DATA_HOME=ROOT for a folder with one sub-folder per dataset.",
+    );
+    s
 }
 
 #[cfg(test)]
@@ -606,14 +524,11 @@ mod tests {
             dir.path().join("one.gz").display().to_string(),
             dir.path().join("two.gz").display().to_string(),
             md5.to_string(),
+            "--data-dir".to_string(),
             "AQNN_DATA_DIR".to_string(),
         ] {
             assert!(e.contains(&want), "missing {want:?} in {e}");
         }
-        assert!(
-            !e.contains("--"),
-            "no command-line flags in the library: {e}"
-        );
     }
 
     #[test]
@@ -631,36 +546,5 @@ mod tests {
         assert_eq!(base_url_from(Some("".into())), BASE_URL);
         assert_eq!(base_url_from(Some("http://m/x".into())), "http://m/x/");
         assert_eq!(base_url_from(Some("http://m/x/".into())), "http://m/x/");
-    }
-
-    #[test]
-    fn info_reports_presence_md5_and_counts() {
-        use crate::data::idx::{
-            tests::{gzip, idx_bytes},
-            LABELS_MAGIC,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        // Train labels: raw (decompressed) form only, wrong md5 of course; test labels: gz
-        // with a label out of range.
-        let train = idx_bytes(LABELS_MAGIC, &[4], &[0, 9, 9, 3]);
-        std::fs::write(dir.path().join(IDX_RAW_FILES[1].name), &train).unwrap();
-        let test = gzip(&idx_bytes(LABELS_MAGIC, &[2], &[1, 10]));
-        std::fs::write(dir.path().join(IDX_FILES[3].name), &test).unwrap();
-        let inf = info(dir.path()).unwrap();
-        assert_eq!(inf.len(), 4);
-        assert!(!inf[0].present && inf[0].name == IDX_FILES[0].name);
-        assert_eq!(inf[1].name, IDX_RAW_FILES[1].name);
-        assert_eq!(inf[1].size, Some(train.len() as u64));
-        assert!(
-            matches!(&inf[1].md5, Some(Md5Status::Mismatch { expected, actual })
-            if expected == IDX_RAW_FILES[1].md5 && *actual == md5_hex(&train))
-        );
-        assert_eq!(inf[1].class_counts, Some([1, 0, 0, 1, 0, 0, 0, 0, 0, 2]));
-        assert!(inf[3].present && inf[3].class_counts.is_none());
-        assert!(
-            inf[3].problem.as_deref().unwrap().contains("10"),
-            "{:?}",
-            inf[3].problem
-        );
     }
 }

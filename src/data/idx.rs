@@ -1,13 +1,24 @@
 //! IDX reader (the MNIST/KMNIST format): unsigned-byte images (magic `0x00000803`, dims
 //! N x rows x cols) and labels (magic `0x00000801`, dim N), big-endian header, gzip-compressed
 //! or raw (gzip is detected by its magic bytes `1f 8b`, not by the file name).
+//!
+//! Defences against damaged or hostile files: the size the header announces is checked against
+//! [`MAX_IDX_BYTES`] before anything is allocated, the body is read in chunks as it actually
+//! arrives (a header that lies costs only what the stream really holds), and a gzip file must
+//! be exactly one member with nothing after it (a second member or trailing bytes are refused,
+//! as `aqnn data info` refuses them by their md5).
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
+
+/// Largest data section (bytes after the header) an IDX file may announce: 1 GiB. The
+/// largest official file holds 47 MB; this bounds what a corrupt or hostile header can make
+/// the reader allocate.
+pub const MAX_IDX_BYTES: usize = 1 << 30;
 
 use super::Images;
 
@@ -37,22 +48,65 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
     read_body(&mut r, path, gz, &dims)
 }
 
+/// A file's decompressed bytes: one gzip member, or the raw file.
+pub(crate) enum Stream {
+    /// A gzip file (its first member; [`Stream::check_end`] refuses anything after it).
+    Gz(Box<GzDecoder<BufReader<File>>>),
+    /// An uncompressed file.
+    Raw(BufReader<File>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Gz(g) => g.read(buf),
+            Stream::Raw(r) => r.read(buf),
+        }
+    }
+}
+
+impl Stream {
+    /// After the decompressed stream ended: an error when the file holds more bytes (a
+    /// second gzip member, or trailing garbage). Raw files have nothing after their end.
+    pub(crate) fn check_end(&mut self, path: &Path) -> Result<()> {
+        let Stream::Gz(g) = self else { return Ok(()) };
+        let rest = g
+            .get_mut()
+            .fill_buf()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let what = if rest.starts_with(&[0x1f, 0x8b]) {
+            "a second gzip member"
+        } else {
+            "trailing bytes"
+        };
+        bail!(
+            "file {} has {what} after its gzip stream; it is corrupt or not the official file \
+             (aqnn data info shows its md5), re-download with `aqnn data fetch`",
+            path.display()
+        )
+    }
+}
+
 /// Opens `path`, returning a reader of the decompressed bytes and whether it is gzip.
-fn open(path: &Path) -> Result<(Box<dyn Read>, bool)> {
+pub(crate) fn open(path: &Path) -> Result<(Stream, bool)> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut r = BufReader::with_capacity(1 << 16, file);
-    let head =
-        io::BufRead::fill_buf(&mut r).with_context(|| format!("cannot read {}", path.display()))?;
+    let head = r
+        .fill_buf()
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let gz = head.starts_with(&[0x1f, 0x8b]);
     if gz {
-        Ok((Box::new(GzDecoder::new(r)), true))
+        Ok((Stream::Gz(Box::new(GzDecoder::new(r))), true))
     } else {
-        Ok((Box::new(r), false))
+        Ok((Stream::Raw(r), false))
     }
 }
 
 fn read_header(
-    r: &mut dyn Read,
+    r: &mut Stream,
     path: &Path,
     gz: bool,
     magic: u32,
@@ -82,13 +136,22 @@ fn read_header(
 }
 
 /// Reads exactly the product of `dims` bytes, then checks that the file ends there.
-fn read_body(r: &mut dyn Read, path: &Path, gz: bool, dims: &[usize]) -> Result<Vec<u8>> {
+fn read_body(r: &mut Stream, path: &Path, gz: bool, dims: &[usize]) -> Result<Vec<u8>> {
     let len = dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .with_context(|| format!("{}: IDX dimensions {dims:?} are too large", path.display()))?;
-    // Cap the up-front allocation so a corrupt header cannot request gigabytes.
-    let mut data = Vec::with_capacity(len.min(1 << 28));
+        .filter(|&n| n <= MAX_IDX_BYTES)
+        .with_context(|| {
+            format!(
+                "{}: the IDX header announces dimensions {dims:?}, more than the {} MiB limit \
+                 of one file; the file is corrupt or not a dataset file",
+                path.display(),
+                MAX_IDX_BYTES >> 20
+            )
+        })?;
+    // Grow with the data that actually arrives (at most 16 MiB up front), so a header that
+    // lies costs only what the stream really holds.
+    let mut data = Vec::with_capacity(len.min(1 << 24));
     r.take(len as u64)
         .read_to_end(&mut data)
         .map_err(|e| read_error(e, path, gz))?;
@@ -110,6 +173,7 @@ fn read_body(r: &mut dyn Read, path: &Path, gz: bool, dims: &[usize]) -> Result<
             path.display()
         );
     }
+    r.check_end(path)?;
     Ok(data)
 }
 
@@ -240,5 +304,37 @@ pub(crate) mod tests {
             read_labels(Path::new("/nonexistent/x-labels")).unwrap_err()
         );
         assert!(e.contains("/nonexistent/x-labels"), "{e}");
+    }
+
+    #[test]
+    fn a_header_claiming_2_pow_31_images_fails_fast() {
+        // 2^31 images of 28x28: 1.7 TB announced, a few bytes present.
+        let bomb = gzip(&idx_bytes(IMAGES_MAGIC, &[1 << 31, 28, 28], &[0; 784]));
+        let t = std::time::Instant::now();
+        let (e, p) = err_of(&bomb, false);
+        assert!(t.elapsed().as_secs_f64() < 1.0, "took {:?}", t.elapsed());
+        assert!(e.contains(&p) && e.contains("1024 MiB limit"), "{e}");
+        // Within the limit but far more than the stream holds: truncated, not allocated.
+        let lie = gzip(&idx_bytes(IMAGES_MAGIC, &[1_000_000, 28, 28], &[0; 7840]));
+        let (e, _) = err_of(&lie, false);
+        assert!(e.contains("truncated") && e.contains("7840"), "{e}");
+    }
+
+    #[test]
+    fn trailing_bytes_and_second_member_are_refused() {
+        let lab = idx_bytes(LABELS_MAGIC, &[3], &[1, 2, 3]);
+        let mut two = gzip(&lab);
+        two.extend(gzip(b"more"));
+        let (e, p) = err_of(&two, true);
+        assert!(e.contains(&p) && e.contains("second gzip member"), "{e}");
+        let mut junk = gzip(&lab);
+        junk.extend(b"junk");
+        let (e, _) = err_of(&junk, true);
+        assert!(e.contains("trailing bytes"), "{e}");
+        // A clean file still reads.
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("ok.gz");
+        std::fs::write(&ok, gzip(&lab)).unwrap();
+        assert_eq!(read_labels(&ok).unwrap(), vec![1, 2, 3]);
     }
 }

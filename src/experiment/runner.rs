@@ -5,7 +5,7 @@
 use super::spec::Sweep;
 use super::summary::{load_results, write_summary};
 use crate::config::CheckedConfig;
-use crate::data::Dataset;
+use crate::data::{DataKey, Dataset};
 use crate::store::{atomic_write, copy_run_dir, to_json, RunDir, RunResult};
 use crate::train::train;
 use anyhow::{anyhow, Context, Result};
@@ -69,11 +69,11 @@ pub struct SweepReport {
     pub summary: PathBuf,
 }
 
-/// Run `sweep` with datasets per resolution from `data`. Finished runs are kept on disk as
+/// Run `sweep` with datasets per (dataset, resolution) from `data`. Finished runs are kept on disk as
 /// they finish; complete runs found in `opts.out` are skipped.
 pub fn run_sweep(
     sweep: &Sweep,
-    data: &BTreeMap<usize, Arc<Dataset>>,
+    data: &BTreeMap<DataKey, Arc<Dataset>>,
     opts: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<SweepReport> {
@@ -106,8 +106,12 @@ pub fn run_sweep(
         pending.push(c);
     }
     for c in &pending {
-        if !data.contains_key(&c.resolution) {
-            return Err(anyhow!("no data loaded for resolution {}", c.resolution));
+        if !data.contains_key(&(c.dataset.clone(), c.resolution)) {
+            return Err(anyhow!(
+                "no data loaded for dataset {} at resolution {}",
+                c.dataset,
+                c.resolution
+            ));
         }
     }
     progress.start(&sweep.name, pending.len());
@@ -120,7 +124,7 @@ pub fn run_sweep(
             .par_iter()
             .map(|cfg| {
                 let rd = RunDir::new(opts.out.join(cfg.run_id()));
-                let ds = &data[&cfg.resolution];
+                let ds = &data[&(cfg.dataset.clone(), cfg.resolution)];
                 let r = run_one(cfg, ds, &rd, &opts.command)
                     .map_err(|e| (cfg.label(), format!("{e:#}")));
                 match &r {

@@ -73,10 +73,14 @@ pub fn fixture_dir(root: &Path, n_train: usize, n_test: usize) -> PathBuf {
     dir
 }
 
-/// The aqnn binary with AQNN_DATA_DIR removed (tests pass --data-dir explicitly).
+/// The aqnn binary with AQNN_DATA_DIR and AQNN_DATA_HOME removed (tests pass --data-dir
+/// explicitly) and downloads pointed at a closed local port, so no test reaches the internet
+/// (a test of the download path sets AQNN_BASE_URL to its own server).
 pub fn aqnn() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_aqnn"));
     c.env_remove("AQNN_DATA_DIR");
+    c.env_remove("AQNN_DATA_HOME");
+    c.env("AQNN_BASE_URL", "http://127.0.0.1:1/");
     c
 }
 
@@ -102,14 +106,40 @@ pub fn assert_clean_failure(out: &Output) -> String {
     lines[0].to_string()
 }
 
-/// The real KMNIST directory from AQNN_DATA_DIR; fails loudly when it is not set.
-pub fn real_data_dir() -> PathBuf {
-    match std::env::var_os("AQNN_DATA_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => panic!(
-            "AQNN_DATA_DIR is not set: the tests on the real KMNIST files need it (e.g. AQNN_DATA_DIR=../shared/data/kmnist/idx cargo test --release); .ci/run sets it"
-        ),
+/// The real KMNIST folder, found where the CLI looks (`AQNN_DATA_DIR`, then
+/// `AQNN_DATA_HOME/kmnist`, then the default cache). None, after one line on stderr saying how
+/// to get the data, when the four files are not there; a panic instead when
+/// `AQNN_REQUIRE_DATA=1` (as .ci/run sets).
+pub fn real_data_dir() -> Option<PathBuf> {
+    let dir = aqnn::data::resolve_data_dir(None);
+    let spec = &aqnn::data::source::KMNIST;
+    let present = spec
+        .files
+        .iter()
+        .all(|f| dir.join(f.gz.name).is_file() || dir.join(f.raw.name).is_file());
+    if present {
+        return Some(dir);
     }
+    let msg = format!(
+        "the real KMNIST files are not in {} (looked in AQNN_DATA_DIR, AQNN_DATA_HOME/kmnist, \
+         then ~/.cache/aqnn/kmnist): run `aqnn data fetch`, or set AQNN_DATA_DIR to a folder \
+         with the four IDX files",
+        dir.display()
+    );
+    if std::env::var("AQNN_REQUIRE_DATA").is_ok_and(|v| v == "1") {
+        panic!("AQNN_REQUIRE_DATA=1 and {msg}");
+    }
+    skip_line(&msg);
+    None
+}
+
+/// Prints `skipped: {msg}` once per test binary, straight to stderr (past libtest's capture,
+/// so it is seen in a plain `cargo test` run).
+pub fn skip_line(msg: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "skipped: {msg}");
+    });
 }
 
 /// Drop the `seconds` column of a summary.csv (timings differ between runs).
