@@ -4,6 +4,7 @@
 //! ([`nn`], quantized by [`quant`]) -> trainer ([`train`]) -> run record; sweeps
 //! ([`experiment`]) -> [`analysis`] -> figures and report ([`report`]).
 
+pub mod analog;
 pub mod analysis;
 pub mod bench;
 pub mod cli;

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => aqnn::commands::bench::run(&a),
         Command::Plot(a) => aqnn::commands::report::plot(&a),
         Command::Report(a) => aqnn::commands::report::run(&a),
+        Command::Eval(a) => aqnn::commands::eval::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
