@@ -370,3 +370,70 @@ pub fn write_robustness(run: &LoadedRun, r: &Robustness) -> Result<PathBuf> {
     atomic_write(&path, to_json(r).as_bytes())?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::mlp::{Mlp, OutputKind};
+    use crate::nn::Network;
+    use crate::quant::Rounding;
+    use rand::Rng;
+
+    /// The noisy pass with every effect off predicts exactly what the trainer's evaluation
+    /// predicts (same sums in the same order, same tanh, same activation quantizer).
+    #[test]
+    fn noisy_pass_with_nothing_on_is_the_trainers_evaluation() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for (n, rounding, nh, output) in [
+            (8, Rounding::HalfEven, 16, OutputKind::Linear),
+            (5, Rounding::Stochastic, 10, OutputKind::Tanh),
+            (0, Rounding::HalfEven, 20, OutputKind::Linear),
+        ] {
+            let grid = Grid::new(n, rounding).unwrap();
+            let ni = 49;
+            let mut net = Mlp::new(ni, nh, output);
+            let raw: Vec<f32> = (0..net.n_params())
+                .map(|_| rng.gen_range(-1.0f32..1.0))
+                .collect();
+            let mut q = vec![0.0; raw.len()];
+            grid.quantize_slice(&raw, &mut q, 11);
+            let table: Vec<f32> = (0..256)
+                .map(|v| grid.quantize(v as f32 / 127.5 - 1.0))
+                .collect();
+            let m = 1001;
+            let images: Vec<u8> = (0..m * ni).map(|_| rng.gen()).collect();
+            let labels: Vec<u8> = (0..m).map(|_| rng.gen_range(0..10)).collect();
+            let want = evaluate(&mut net, &q, &table, &grid, &images, &labels, 42);
+            let e = Effects::default();
+            let pass = Pass {
+                effects: &e,
+                ni,
+                nh,
+                output,
+                act: &grid,
+                table: &table,
+                act_levels: None,
+                run_seed: 42,
+            };
+            let ok = forward::correct(&pass, &q, &[], &images, &labels, &mut repeat_rng(0, 0));
+            assert_eq!(ok as f64 / m as f64, want, "n={n} nh={nh}");
+        }
+    }
+
+    #[test]
+    fn spec_checks_times_and_repeats() {
+        let spec = |repeats, times: Vec<f64>| EvalSpec {
+            effects: Effects::default(),
+            repeats,
+            times,
+            seed: 0,
+        };
+        assert!(spec(1, vec![0.0]).check().is_ok());
+        assert!(spec(0, vec![0.0]).check().unwrap_err().contains("--repeats"));
+        assert!(spec(MAX_REPEATS + 1, vec![0.0]).check().is_err());
+        assert!(spec(2, vec![1.0, 1.0]).check().unwrap_err().contains("--times"));
+        assert!(spec(2, vec![-1.0]).check().unwrap_err().contains("--times"));
+        assert!(parse_times("0, 1,3600").unwrap() == vec![0.0, 1.0, 3600.0]);
+        assert!(parse_times("1,x").is_err());
+    }
+}
