@@ -21,11 +21,7 @@ fn train_run(root: &Path, data: &Path, name: &str, extra: &[&str]) -> PathBuf {
     ];
     args.extend(extra);
     let o = run(&args);
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     out
 }
 
@@ -39,11 +35,7 @@ fn eval_json(run_dir: &Path, data: &Path, extra: &[&str]) -> serde_json::Value {
     ];
     args.extend(extra);
     let o = run(&args);
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -86,7 +78,10 @@ fn all_off_is_the_runs_accuracy_on_synthetic_runs() {
     for (name, extra) in [
         ("n8", vec!["--levels", "8"]),
         ("n5-learned", vec!["--levels", "5", "--scheme", "learned"]),
-        ("n6-stochastic", vec!["--levels", "6", "--rounding", "stochastic"]),
+        (
+            "n6-stochastic",
+            vec!["--levels", "6", "--rounding", "stochastic"],
+        ),
         ("complex", vec!["--levels", "9", "--model", "complex"]),
         ("fp", vec!["--levels", "0"]),
     ] {
@@ -142,7 +137,10 @@ fn same_seed_same_bytes_and_noise_lowers_nothing_weird() {
     let mut other = args.to_vec();
     *other.last_mut().unwrap() = "8";
     let v = eval_json(&dir, &data, &other);
-    assert!(std::fs::read(&file).unwrap() != a, "another seed, same bytes");
+    assert!(
+        std::fs::read(&file).unwrap() != a,
+        "another seed, same bytes"
+    );
     for p in v["accuracy"].as_array().unwrap() {
         let (m, lo, hi) = (
             p["mean"].as_f64().unwrap(),
@@ -162,11 +160,25 @@ fn same_seed_same_bytes_and_noise_lowers_nothing_weird() {
 fn complex_runs_take_weight_effects_and_refuse_the_rest_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture_dir(tmp.path(), 300, 97);
-    let dir = train_run(tmp.path(), &data, "c", &["--levels", "9", "--model", "complex"]);
+    let dir = train_run(
+        tmp.path(),
+        &data,
+        "c",
+        &["--levels", "9", "--model", "complex"],
+    );
     let v = eval_json(
         &dir,
         &data,
-        &["--repeats", "3", "--prog-noise", "0.5", "--drift", "pcm", "--times", "0,100"],
+        &[
+            "--repeats",
+            "3",
+            "--prog-noise",
+            "0.5",
+            "--drift",
+            "pcm",
+            "--times",
+            "0,100",
+        ],
     );
     assert_eq!(v["accuracy"].as_array().unwrap().len(), 2);
     std::fs::remove_file(dir.join("robustness.json")).unwrap();
@@ -180,7 +192,10 @@ fn complex_runs_take_weight_effects_and_refuse_the_rest_clearly() {
         "--adc-range",
         "4",
     ]));
-    assert!(e.contains("complex") && e.contains("not yet supported"), "{e}");
+    assert!(
+        e.contains("complex") && e.contains("not yet supported"),
+        "{e}"
+    );
     assert!(!dir.join("robustness.json").exists());
 }
 
@@ -192,23 +207,23 @@ fn bad_input_fails_with_one_line_and_writes_nothing() {
     let d = dir.to_str().unwrap().to_string();
     let dd = data.to_str().unwrap().to_string();
     let cases: &[(&[&str], &str)] = &[
-        (&["--prog-noise", "-0.1"], "--prog-noise"),
+        (&["--prog-noise=-0.1"], "--prog-noise"),
         (&["--prog-noise", "NaN"], "--prog-noise"),
-        (&["--read-noise", "-1"], "--read-noise"),
+        (&["--read-noise=-1"], "--read-noise"),
         (&["--dac-inl", "nan"], "--dac-inl"),
-        (&["--out-noise", "-2"], "--out-noise"),
+        (&["--out-noise=-2"], "--out-noise"),
         (&["--adc-levels", "1", "--adc-range", "4"], "--adc-levels"),
         (&["--adc-levels", "16"], "--adc-range"),
         (&["--adc-range", "0"], "--adc-range"),
-        (&["--adc-range", "-3"], "--adc-range"),
-        (&["--times", "0,-1"], "--times"),
-        (&["--times", "-5"], "--times"),
+        (&["--adc-range=-3"], "--adc-range"),
+        (&["--times=0,-1"], "--times"),
+        (&["--times=-5"], "--times"),
         (&["--times", "10,1"], "--times"),
         (&["--times", "0,abc"], "--times"),
         (&["--repeats", "0"], "--repeats"),
         (&["--repeats", "1000000"], "--repeats"),
         (&["--stuck", "1.5"], "--stuck"),
-        (&["--stuck", "-0.1"], "--stuck"),
+        (&["--stuck=-0.1"], "--stuck"),
         (&["--drift-compensation"], "--drift"),
     ];
     for (extra, name) in cases {
@@ -216,7 +231,10 @@ fn bad_input_fails_with_one_line_and_writes_nothing() {
         args.extend(*extra);
         let e = assert_clean_failure(&run(&args));
         assert!(e.contains(name), "{extra:?}: {e}");
-        assert!(!dir.join("robustness.json").exists(), "{extra:?} wrote a file");
+        assert!(
+            !dir.join("robustness.json").exists(),
+            "{extra:?} wrote a file"
+        );
     }
     // Broken weights.npz: missing, truncated, wrong shape.
     let w = dir.join("weights.npz");
@@ -253,7 +271,10 @@ fn bad_input_fails_with_one_line_and_writes_nothing() {
         "--prog-noise",
         "0.1",
     ]));
-    assert!(e.contains("--prog-noise") && e.contains("full precision"), "{e}");
+    assert!(
+        e.contains("--prog-noise") && e.contains("full precision"),
+        "{e}"
+    );
 }
 
 /// The independent numpy check agrees with aqnn: each mean inside the other's 95% CI, for

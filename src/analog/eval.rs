@@ -15,8 +15,8 @@ use super::forward::{self, Pass};
 use super::Effects;
 use crate::analysis::stats::Moments;
 use crate::config::{ModelKind, TrainConfig};
-use crate::npy::{read_npz, NpyData};
 use crate::nn::Segment;
+use crate::npy::{read_npz, NpyData};
 use crate::quant::Grid;
 use crate::store::{atomic_write, to_json, ConfigRecord, RunResult, VERSION};
 use crate::train::{build_network, evaluate};
@@ -297,8 +297,14 @@ pub fn evaluate_run(
                     };
                     let mut prng = repeat_rng(spec.seed, r);
                     prng.set_stream(1 + ti as u64);
-                    let ok =
-                        forward::correct(&pass, &state.q, &state.read_var, images, labels, &mut prng);
+                    let ok = forward::correct(
+                        &pass,
+                        &state.q,
+                        &state.read_var,
+                        images,
+                        labels,
+                        &mut prng,
+                    );
                     ok as f64 / labels.len().max(1) as f64
                 } else {
                     evaluate(
@@ -429,11 +435,96 @@ mod tests {
             seed: 0,
         };
         assert!(spec(1, vec![0.0]).check().is_ok());
-        assert!(spec(0, vec![0.0]).check().unwrap_err().contains("--repeats"));
+        assert!(spec(0, vec![0.0])
+            .check()
+            .unwrap_err()
+            .contains("--repeats"));
         assert!(spec(MAX_REPEATS + 1, vec![0.0]).check().is_err());
-        assert!(spec(2, vec![1.0, 1.0]).check().unwrap_err().contains("--times"));
+        assert!(spec(2, vec![1.0, 1.0])
+            .check()
+            .unwrap_err()
+            .contains("--times"));
         assert!(spec(2, vec![-1.0]).check().unwrap_err().contains("--times"));
         assert!(parse_times("0, 1,3600").unwrap() == vec![0.0, 1.0, 3600.0]);
         assert!(parse_times("1,x").is_err());
     }
+}
+
+/// One `aqnn bench` row: `aqnn eval` of a 3-epoch run (levels 8) on one core.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalTiming {
+    pub name: String,
+    pub repeats: usize,
+    pub times: usize,
+    pub test_images: usize,
+    /// Median wall time of the evaluation (without loading), seconds.
+    pub seconds: f64,
+}
+
+/// Time `aqnn eval` (25 repeats x 6 times x the test set, one thread) for three chip models:
+/// weight effects only, plus the output ADC, plus per-pass read and output noise.
+pub fn bench(ds: &crate::data::Dataset, reps: usize) -> Result<Vec<EvalTiming>> {
+    use super::{DriftModel, ProgModel};
+    let cfg = TrainConfig {
+        levels: 8,
+        epochs: 3,
+        ..TrainConfig::default()
+    };
+    let out = crate::train::train(&cfg, ds, &mut |_| {})?;
+    let run = LoadedRun {
+        dir: PathBuf::new(),
+        run_id: cfg.run_id(),
+        test_accuracy: out.last().test_accuracy,
+        segments: out.segments.clone(),
+        q: out.quantized.clone(),
+        q_table: out.table_quantized.clone(),
+        table: out.table.clone(),
+        config: cfg,
+    };
+    let weights = Effects {
+        prog_noise: 1.0,
+        prog_noise_model: ProgModel::Pcm,
+        drift: DriftModel::Pcm,
+        drift_compensation: true,
+        ..Effects::default()
+    };
+    let adc = Effects {
+        adc_levels: Some(256),
+        adc_range: Some(8.0),
+        ..weights.clone()
+    };
+    let noisy = Effects {
+        read_noise: 0.1,
+        out_noise: 0.04,
+        ..adc.clone()
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let mut rows = Vec::new();
+    for (name, effects) in [
+        ("pcm prog + drift + compensation", weights),
+        ("  + output ADC (256 levels)", adc),
+        ("  + read and output noise", noisy),
+    ] {
+        let spec = EvalSpec {
+            effects,
+            repeats: 25,
+            times: vec![0.0, 1.0, 3600.0, 86400.0, 2_592_000.0, 31_536_000.0],
+            seed: 0,
+        };
+        let mut secs = Vec::new();
+        for _ in 0..reps.max(1) {
+            let t = std::time::Instant::now();
+            pool.install(|| evaluate_run(&run, &spec, &ds.test_x, &ds.test_y))?;
+            secs.push(t.elapsed().as_secs_f64());
+        }
+        secs.sort_by(f64::total_cmp);
+        rows.push(EvalTiming {
+            name: name.into(),
+            repeats: spec.repeats,
+            times: spec.times.len(),
+            test_images: ds.n_test(),
+            seconds: secs[secs.len() / 2],
+        });
+    }
+    Ok(rows)
 }

@@ -156,7 +156,9 @@ pub fn correct(
     match crate::quant::simd() {
         // SAFETY: the CPU has the instruction set (`simd`).
         #[cfg(target_arch = "x86_64")]
-        crate::quant::Simd::Avx512 => unsafe { correct_avx512(p, q, read_var, images, labels, rng) },
+        crate::quant::Simd::Avx512 => unsafe {
+            correct_avx512(p, q, read_var, images, labels, rng)
+        },
         #[cfg(target_arch = "x86_64")]
         crate::quant::Simd::Avx2 => unsafe { correct_avx2(p, q, read_var, images, labels, rng) },
         _ => correct_impl(p, q, read_var, images, labels, rng),
@@ -266,7 +268,16 @@ fn correct_impl(
             }
             for t in 0..g {
                 let at = &mut a[t * nh..(t + 1) * nh];
-                readout(at, &xs[t * ni..(t + 1) * ni], v1, vb1, b1, digital, p, &mut z);
+                readout(
+                    at,
+                    &xs[t * ni..(t + 1) * ni],
+                    v1,
+                    vb1,
+                    b1,
+                    digital,
+                    p,
+                    &mut z,
+                );
                 for v in at.iter_mut() {
                     *v = tanh(*v);
                 }
@@ -290,7 +301,16 @@ fn correct_impl(
             }
             for t in 0..g {
                 let zt = &mut zo[t * CLASSES..(t + 1) * CLASSES];
-                readout(zt, &h[t * nh..(t + 1) * nh], v2, vb2, b2, digital, p, &mut z);
+                readout(
+                    zt,
+                    &h[t * nh..(t + 1) * nh],
+                    v2,
+                    vb2,
+                    b2,
+                    digital,
+                    p,
+                    &mut z,
+                );
                 if p.output == OutputKind::Tanh {
                     for v in zt.iter_mut() {
                         *v = tanh(*v);
