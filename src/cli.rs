@@ -43,6 +43,8 @@ pub enum Command {
     Plot(PlotArgs),
     /// Write the HTML report (figures, tables, verdicts, configs) of stored runs.
     Report(ReportArgs),
+    /// Accuracy of a trained run on simulated analog chips (noise, drift, faults, ADC).
+    Eval(EvalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -427,5 +429,100 @@ impl TrainArgs {
         cfg.oscillation.trajectory_steps = self.trajectory_steps;
         cfg.oscillation.observe = !self.no_observers;
         cfg.check().map_err(config_error)
+    }
+}
+
+/// `aqnn eval`: every effect is off by default (units and equations in docs/ANALOG.md).
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A complete run directory (aqnn train --out DIR).
+    pub run_dir: PathBuf,
+    /// Weight programming noise: sigma in units of the level spacing D (gaussian), or a
+    /// scale of aihwkit's conductance-dependent sigma (pcm, 1 = aihwkit).
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
+    pub prog_noise: f64,
+    /// Programming-noise model.
+    #[arg(long, value_enum, default_value = "gaussian")]
+    pub prog_noise_model: crate::analog::ProgModel,
+    /// Read noise, fresh at every matrix-vector product: sigma in units of D (gaussian), or a
+    /// scale of aihwkit's 1/f read noise (pcm, 1 = aihwkit).
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
+    pub read_noise: f64,
+    /// Read-noise model.
+    #[arg(long, value_enum, default_value = "gaussian")]
+    pub read_noise_model: crate::analog::ReadModel,
+    /// DAC integral non-linearity of the input and activation levels: sigma in units of D,
+    /// one draw per level per chip (the decision thresholds move with the levels).
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
+    pub dac_inl: f64,
+    /// Apply the DAC INL to the weight levels too.
+    #[arg(long)]
+    pub dac_inl_weights: bool,
+    /// Conductance drift.
+    #[arg(long, value_enum, default_value = "none")]
+    pub drift: crate::analog::DriftModel,
+    /// Global drift compensation (one scale per layer from a calibration input).
+    #[arg(long)]
+    pub drift_compensation: bool,
+    /// Fraction of weights stuck (in [0, 1]).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    pub stuck: f64,
+    /// Where stuck weights sit: a random level, 0, or -1/+1.
+    #[arg(long, value_enum, default_value = "random")]
+    pub stuck_mode: crate::analog::StuckMode,
+    /// Output ADC levels M (needs --adc-range).
+    #[arg(long, value_name = "M")]
+    pub adc_levels: Option<u32>,
+    /// Output ADC range: pre-activations are clipped to [-B, B].
+    #[arg(long, value_name = "B")]
+    pub adc_range: Option<f64>,
+    /// Additive Gaussian output noise before the ADC (pre-activation units).
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
+    pub out_noise: f64,
+    /// Put the biases on the chip (noise, drift, ADC); otherwise they are digital and exact.
+    #[arg(long)]
+    pub bias_noise: bool,
+    /// Chips to program (repeats).
+    #[arg(long, value_name = "R", default_value_t = 10)]
+    pub repeats: usize,
+    /// Times after programming, seconds, ascending (e.g. 0,1,3600,86400,2592000,31536000).
+    #[arg(long, value_name = "LIST", default_value = "0")]
+    pub times: String,
+    /// Seed of the chips' noise (separate from training's streams).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+impl EvalArgs {
+    /// The validated evaluation spec.
+    pub fn to_spec(&self) -> Result<crate::analog::eval::EvalSpec, String> {
+        let spec = crate::analog::eval::EvalSpec {
+            effects: crate::analog::Effects {
+                prog_noise: self.prog_noise,
+                prog_noise_model: self.prog_noise_model,
+                read_noise: self.read_noise,
+                read_noise_model: self.read_noise_model,
+                dac_inl: self.dac_inl,
+                dac_inl_weights: self.dac_inl_weights,
+                drift: self.drift,
+                drift_compensation: self.drift_compensation,
+                stuck: self.stuck,
+                stuck_mode: self.stuck_mode,
+                adc_levels: self.adc_levels,
+                adc_range: self.adc_range,
+                out_noise: self.out_noise,
+                bias_noise: self.bias_noise,
+            },
+            repeats: self.repeats,
+            times: crate::analog::eval::parse_times(&self.times)?,
+            seed: self.seed,
+        };
+        spec.check()?;
+        Ok(spec)
     }
 }

@@ -9,6 +9,7 @@
 //! draws progress bars and maps the library's errors, which speak of config keys and values,
 //! to its flags. `cargo build --lib --no-default-features` builds the library alone.
 
+pub mod analog;
 pub mod analysis;
 pub mod bench;
 pub mod config;

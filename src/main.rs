@@ -5,7 +5,8 @@
 // The commands were written inside the library, as `crate::data`, `crate::store`, ...: the
 // library's modules are brought to this crate's root so those paths name the library's.
 use aqnn::{
-    analysis, bench, config, data, encode, experiment, nn, optim, quant, report, store, train,
+    analog, analysis, bench, config, data, encode, experiment, nn, optim, quant, report, store,
+    train,
 };
 
 mod cli;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => commands::bench::run(&a),
         Command::Plot(a) => commands::report::plot(&a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Eval(a) => commands::eval::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

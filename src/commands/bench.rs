@@ -164,10 +164,19 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     } else {
         None
     };
+    // aqnn eval on simulated chips (docs/ANALOG.md).
+    let ev = crate::analog::eval::bench(&ds7, a.reps)?;
+    println!(
+        "\naqnn eval, one core, 25 chips x 6 times x {} test images:",
+        ds7.n_test()
+    );
+    for t in &ev {
+        println!("{:<36} {:>9.1} ms", t.name, t.seconds * 1e3);
+    }
     if a.json {
         println!(
             "{}",
-            serde_json::json!({ "epochs": rows, "sweep": sw, "pytorch_reference_seconds": PYTORCH_EPOCH_SECONDS, "peak_gflops": peak })
+            serde_json::json!({ "epochs": rows, "sweep": sw, "pytorch_reference_seconds": PYTORCH_EPOCH_SECONDS, "peak_gflops": peak, "eval": ev })
         );
     }
     Ok(())

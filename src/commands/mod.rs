@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod data;
+pub mod eval;
 pub mod levels;
 pub mod report;
 pub mod reproduce;

@@ -1,0 +1,533 @@
+//! `aqnn eval`: the accuracy of a trained run on simulated chips.
+//!
+//! For each repeat r, a fresh chip is programmed from its own stream (ChaCha8 keyed by
+//! (seed, r), never one of training's streams), drifted to each time, and the whole test
+//! set is run on it; the accuracy is summarised over repeats at each time (mean, sample
+//! standard deviation, 95% Student-t CI of the mean). Repeats run in parallel (rayon);
+//! each draws only from its own stream, so the numbers do not depend on the threads.
+//!
+//! Two paths: when no effect acts inside the forward pass, the chip's weights go through
+//! the trainer's own evaluation (`train::evaluate`), so with every effect off the accuracy
+//! is the run's test accuracy bit for bit; otherwise the noisy pass of [`super::forward`].
+
+use super::chip::{quantize_to, Chip};
+use super::forward::{self, Pass};
+use super::Effects;
+use crate::analysis::stats::Moments;
+use crate::config::{CheckedConfig, ModelKind, TrainConfig};
+use crate::nn::Segment;
+use crate::npy::{read_npz, NpyData};
+use crate::quant::Grid;
+use crate::store::{atomic_write, to_json, ConfigRecord, RunResult, VERSION};
+use crate::train::{build_network, evaluate};
+use anyhow::{bail, Context, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The most repeats one evaluation accepts.
+pub const MAX_REPEATS: usize = 10_000;
+/// The most evaluation times.
+pub const MAX_TIMES: usize = 1_000;
+
+/// What to evaluate: the chip model, repeats, times and seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalSpec {
+    pub effects: Effects,
+    pub repeats: usize,
+    /// Seconds after programming, ascending.
+    pub times: Vec<f64>,
+    pub seed: u64,
+}
+
+impl EvalSpec {
+    /// Check everything; the error names the option.
+    pub fn check(&self) -> Result<(), String> {
+        self.effects.check()?;
+        if self.repeats == 0 || self.repeats > MAX_REPEATS {
+            return Err(format!(
+                "--repeats {} is out of range: give 1 to {MAX_REPEATS}",
+                self.repeats
+            ));
+        }
+        if self.times.is_empty() || self.times.len() > MAX_TIMES {
+            return Err(format!("--times needs 1 to {MAX_TIMES} values"));
+        }
+        for w in self.times.windows(2) {
+            if w[1] <= w[0] {
+                return Err(format!(
+                    "--times must be strictly ascending: {} comes after {}",
+                    w[1], w[0]
+                ));
+            }
+        }
+        for &t in &self.times {
+            if !t.is_finite() || !(0.0..=1e12).contains(&t) {
+                return Err(format!(
+                    "--times {t} is not a valid time: give seconds in [0, 1e12]"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parse a comma-separated list of times in seconds ("0,1,3600,86400").
+pub fn parse_times(s: &str) -> Result<Vec<f64>, String> {
+    s.split(',')
+        .map(|p| {
+            let p = p.trim();
+            p.parse::<f64>()
+                .map_err(|_| format!("--times: '{p}' is not a number of seconds"))
+        })
+        .collect()
+}
+
+/// A run loaded for evaluation.
+#[derive(Debug, Clone)]
+pub struct LoadedRun {
+    pub dir: PathBuf,
+    pub run_id: String,
+    pub config: CheckedConfig,
+    /// The run's own (noise-free) test accuracy, from result.json.
+    pub test_accuracy: f64,
+    pub segments: Vec<Segment>,
+    /// Quantized parameters (`q_*` arrays, in segment order).
+    pub q: Vec<f32>,
+    /// The quantized input table and the raw one (256 each).
+    pub q_table: Vec<f32>,
+    pub table: Vec<f32>,
+}
+
+/// Load a complete run directory: config.json, result.json and weights.npz, checking every
+/// array's presence and shape against the network the config builds.
+pub fn load_run(dir: &Path) -> Result<LoadedRun> {
+    let read = |name: &str| -> Result<String> {
+        let p = dir.join(name);
+        std::fs::read_to_string(&p).with_context(|| {
+            format!(
+                "cannot read {}: is {} a complete run directory (aqnn train --out DIR)?",
+                p.display(),
+                dir.display()
+            )
+        })
+    };
+    let rec: ConfigRecord = serde_json::from_str(&read("config.json")?)
+        .with_context(|| format!("{} is not a run config", dir.join("config.json").display()))?;
+    let result: RunResult = serde_json::from_str(&read("result.json")?).with_context(|| {
+        format!(
+            "{} is not a run result (is the run finished?)",
+            dir.join("result.json").display()
+        )
+    })?;
+    let cfg = rec.config.check().with_context(|| {
+        format!("{} holds an invalid config", dir.join("config.json").display())
+    })?;
+    let ni = cfg.resolution * cfg.resolution;
+    let net = build_network(&cfg, ni)?;
+    let segments = net.segments().to_vec();
+    let wpath = dir.join("weights.npz");
+    let arrays = read_npz(&wpath).with_context(|| format!("cannot read {}", wpath.display()))?;
+    let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+        let Some((_, a)) = arrays.iter().find(|(k, _)| k == name) else {
+            bail!("{}: array '{name}' is missing", wpath.display());
+        };
+        if a.shape != shape {
+            bail!(
+                "{}: array '{name}' has shape {:?}, but the run's config needs {:?}",
+                wpath.display(),
+                a.shape,
+                shape
+            );
+        }
+        match &a.data {
+            NpyData::F32(v) => Ok(v.clone()),
+            other => bail!(
+                "{}: array '{name}' is {}, expected float32",
+                wpath.display(),
+                other.descr()
+            ),
+        }
+    };
+    let mut q = vec![0.0f32; net.n_params()];
+    for s in &segments {
+        let v = get(&format!("q_{}", s.name), &s.shape)?;
+        q[s.range()].copy_from_slice(&v);
+    }
+    if let Some(i) = q.iter().position(|x| !x.is_finite()) {
+        bail!("{}: quantized parameter {i} is not finite", wpath.display());
+    }
+    let q_table = get("q_table", &[256])?;
+    let table = get("table", &[256])?;
+    Ok(LoadedRun {
+        dir: dir.to_path_buf(),
+        run_id: rec.run_id,
+        config: cfg,
+        test_accuracy: result.test_accuracy,
+        segments,
+        q,
+        q_table,
+        table,
+    })
+}
+
+/// The accuracy at one time, over repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// Seconds after programming.
+    pub t: f64,
+    pub mean: f64,
+    /// Sample standard deviation (0 with one repeat).
+    pub std: f64,
+    /// 95% CI of the mean (Student t, repeats - 1 df); the mean itself with one repeat.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// The accuracy of each repeat (chip), in repeat order.
+    pub values: Vec<f64>,
+}
+
+/// The content of `robustness.json` (and of `eval --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Robustness {
+    pub run_id: String,
+    pub label: String,
+    pub model: String,
+    pub levels: u32,
+    /// The run's own, noise-free test accuracy (result.json).
+    pub test_accuracy: f64,
+    pub repeats: usize,
+    pub seed: u64,
+    pub effects: Effects,
+    pub accuracy: Vec<TimePoint>,
+    pub aqnn_version: String,
+}
+
+/// The stream of repeat `r`: ChaCha8 keyed by (seed, r) and a tag of its own.
+pub fn repeat_rng(seed: u64, r: usize) -> ChaCha8Rng {
+    let mut k = [0u8; 32];
+    k[..8].copy_from_slice(&seed.to_le_bytes());
+    k[8..16].copy_from_slice(&(r as u64).to_le_bytes());
+    k[16..32].copy_from_slice(b"aqnn-analog-eval");
+    ChaCha8Rng::from_seed(k)
+}
+
+/// What a model supports; a clear error otherwise.
+fn check_supported(run: &LoadedRun, grid: &Grid, e: &Effects) -> Result<()> {
+    if run.config.model == ModelKind::Complex && e.needs_noisy_forward() {
+        bail!(
+            "the complex model supports only weight-side effects in aqnn eval so far (--prog-noise, --drift, --stuck, --bias-noise); --read-noise, --out-noise, --adc-levels/--adc-range and --dac-inl are not yet supported for it"
+        );
+    }
+    if !grid.is_quantized() {
+        let in_d = [
+            (
+                "--prog-noise (gaussian)",
+                e.prog_noise > 0.0 && e.prog_noise_model == super::ProgModel::Gaussian,
+            ),
+            (
+                "--read-noise (gaussian)",
+                e.read_noise > 0.0 && e.read_noise_model == super::ReadModel::Gaussian,
+            ),
+            ("--dac-inl", e.dac_inl > 0.0),
+            (
+                "--stuck-mode random",
+                e.stuck > 0.0 && e.stuck_mode == super::StuckMode::Random,
+            ),
+        ];
+        if let Some((name, _)) = in_d.iter().find(|(_, on)| *on) {
+            bail!(
+                "{name} is in units of the level spacing D, but run {} is full precision (levels 0): use the pcm models or a quantized run",
+                run.run_id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Evaluate `run` on `spec.repeats` simulated chips at every time of `spec`, on the test set
+/// (`images`: n x pixels, `labels`: n).
+pub fn evaluate_run(
+    run: &LoadedRun,
+    spec: &EvalSpec,
+    images: &[u8],
+    labels: &[u8],
+) -> Result<Robustness> {
+    spec.check().map_err(anyhow::Error::msg)?;
+    let cfg = &run.config;
+    let grid = Grid::new(cfg.levels, cfg.rounding).map_err(anyhow::Error::msg)?;
+    let e = &spec.effects;
+    check_supported(run, &grid, e)?;
+    let ni = cfg.resolution * cfg.resolution;
+    if images.len() != labels.len() * ni {
+        bail!(
+            "the test set has {} pixels for {} labels, but the run needs {ni} per image",
+            images.len(),
+            labels.len()
+        );
+    }
+    let n_times = spec.times.len();
+    let per_repeat: Vec<Result<Vec<f64>>> = (0..spec.repeats)
+        .into_par_iter()
+        .map(|r| -> Result<Vec<f64>> {
+            let mut rng = repeat_rng(spec.seed, r);
+            let chip = Chip::program(&run.q, &run.segments, &grid, e, &mut rng);
+            let mut net = build_network(cfg, ni)?;
+            let table: Vec<f32> = match &chip.input_levels {
+                Some(lv) => run.table.iter().map(|&x| quantize_to(lv, x)).collect(),
+                None => run.q_table.clone(),
+            };
+            let mut acc = Vec::with_capacity(n_times);
+            for (ti, &t) in spec.times.iter().enumerate() {
+                if ti > 0 && !e.time_dependent() && !e.per_pass_noise() {
+                    // The same chip, the same deterministic pass: the same accuracy.
+                    acc.push(acc[0]);
+                    continue;
+                }
+                let state = chip.state_at(&run.q, t, e);
+                let a = if e.needs_noisy_forward() {
+                    let pass = Pass {
+                        effects: e,
+                        ni,
+                        nh: cfg.hidden,
+                        output: cfg.output,
+                        act: &grid,
+                        table: &table,
+                        act_levels: chip.input_levels.as_deref(),
+                        run_seed: cfg.seed,
+                    };
+                    let mut prng = repeat_rng(spec.seed, r);
+                    prng.set_stream(1 + ti as u64);
+                    let ok = forward::correct(
+                        &pass,
+                        &state.q,
+                        &state.read_var,
+                        images,
+                        labels,
+                        &mut prng,
+                    );
+                    ok as f64 / labels.len().max(1) as f64
+                } else {
+                    evaluate(
+                        net.as_mut(),
+                        &state.q,
+                        &table,
+                        &grid,
+                        images,
+                        labels,
+                        cfg.seed,
+                    )
+                };
+                acc.push(a);
+            }
+            Ok(acc)
+        })
+        .collect();
+    let mut values = Vec::with_capacity(spec.repeats);
+    for r in per_repeat {
+        values.push(r?);
+    }
+    let accuracy = spec
+        .times
+        .iter()
+        .enumerate()
+        .map(|(ti, &t)| {
+            let xs: Vec<f64> = values.iter().map(|v| v[ti]).collect();
+            // Equal values (every effect off, or a deterministic chip): the value itself,
+            // exactly (a sum divided by n need not give back the same bits).
+            if xs.iter().all(|x| x.to_bits() == xs[0].to_bits()) {
+                return TimePoint {
+                    t,
+                    mean: xs[0],
+                    std: 0.0,
+                    ci_low: xs[0],
+                    ci_high: xs[0],
+                    values: xs,
+                };
+            }
+            let m = Moments::of(&xs);
+            let [lo, hi] = m.ci95.unwrap_or([m.mean, m.mean]);
+            TimePoint {
+                t,
+                mean: m.mean,
+                std: m.sd.unwrap_or(0.0),
+                ci_low: lo,
+                ci_high: hi,
+                values: xs,
+            }
+        })
+        .collect();
+    Ok(Robustness {
+        run_id: run.run_id.clone(),
+        label: cfg.label(),
+        model: crate::store::serde_plain(&cfg.model),
+        levels: cfg.levels,
+        test_accuracy: run.test_accuracy,
+        repeats: spec.repeats,
+        seed: spec.seed,
+        effects: e.clone(),
+        accuracy,
+        aqnn_version: VERSION.to_string(),
+    })
+}
+
+/// Write `robustness.json` into the run directory (atomically).
+pub fn write_robustness(run: &LoadedRun, r: &Robustness) -> Result<PathBuf> {
+    let path = run.dir.join("robustness.json");
+    atomic_write(&path, to_json(r).as_bytes())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::mlp::{Mlp, OutputKind};
+    use crate::nn::Network;
+    use crate::quant::Rounding;
+    use rand::Rng;
+
+    /// The noisy pass with every effect off predicts exactly what the trainer's evaluation
+    /// predicts (same sums in the same order, same tanh, same activation quantizer).
+    #[test]
+    fn noisy_pass_with_nothing_on_is_the_trainers_evaluation() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for (n, rounding, nh, output) in [
+            (8, Rounding::HalfEven, 16, OutputKind::Linear),
+            (5, Rounding::Stochastic, 10, OutputKind::Tanh),
+            (0, Rounding::HalfEven, 20, OutputKind::Linear),
+        ] {
+            let grid = Grid::new(n, rounding).unwrap();
+            let ni = 49;
+            let mut net = Mlp::new(ni, nh, output);
+            let raw: Vec<f32> = (0..net.n_params())
+                .map(|_| rng.gen_range(-1.0f32..1.0))
+                .collect();
+            let mut q = vec![0.0; raw.len()];
+            grid.quantize_slice(&raw, &mut q, 11);
+            let table: Vec<f32> = (0..256)
+                .map(|v| grid.quantize(v as f32 / 127.5 - 1.0))
+                .collect();
+            let m = 1001;
+            let images: Vec<u8> = (0..m * ni).map(|_| rng.gen()).collect();
+            let labels: Vec<u8> = (0..m).map(|_| rng.gen_range(0..10)).collect();
+            let want = evaluate(&mut net, &q, &table, &grid, &images, &labels, 42);
+            let e = Effects::default();
+            let pass = Pass {
+                effects: &e,
+                ni,
+                nh,
+                output,
+                act: &grid,
+                table: &table,
+                act_levels: None,
+                run_seed: 42,
+            };
+            let ok = forward::correct(&pass, &q, &[], &images, &labels, &mut repeat_rng(0, 0));
+            assert_eq!(ok as f64 / m as f64, want, "n={n} nh={nh}");
+        }
+    }
+
+    #[test]
+    fn spec_checks_times_and_repeats() {
+        let spec = |repeats, times: Vec<f64>| EvalSpec {
+            effects: Effects::default(),
+            repeats,
+            times,
+            seed: 0,
+        };
+        assert!(spec(1, vec![0.0]).check().is_ok());
+        assert!(spec(0, vec![0.0])
+            .check()
+            .unwrap_err()
+            .contains("--repeats"));
+        assert!(spec(MAX_REPEATS + 1, vec![0.0]).check().is_err());
+        assert!(spec(2, vec![1.0, 1.0])
+            .check()
+            .unwrap_err()
+            .contains("--times"));
+        assert!(spec(2, vec![-1.0]).check().unwrap_err().contains("--times"));
+        assert!(parse_times("0, 1,3600").unwrap() == vec![0.0, 1.0, 3600.0]);
+        assert!(parse_times("1,x").is_err());
+    }
+}
+
+/// One `aqnn bench` row: `aqnn eval` of a 3-epoch run (levels 8) on one core.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalTiming {
+    pub name: String,
+    pub repeats: usize,
+    pub times: usize,
+    pub test_images: usize,
+    /// Median wall time of the evaluation (without loading), seconds.
+    pub seconds: f64,
+}
+
+/// Time `aqnn eval` (25 repeats x 6 times x the test set, one thread) for three chip models:
+/// weight effects only, plus the output ADC, plus per-pass read and output noise.
+pub fn bench(ds: &crate::data::Dataset, reps: usize) -> Result<Vec<EvalTiming>> {
+    use super::{DriftModel, ProgModel};
+    let cfg = TrainConfig {
+        levels: 8,
+        epochs: 3,
+        ..TrainConfig::default()
+    }
+    .check()?;
+    let out = crate::train::train(&cfg, ds, &mut |_| {})?;
+    let run = LoadedRun {
+        dir: PathBuf::new(),
+        run_id: cfg.run_id(),
+        test_accuracy: out.last().test_accuracy,
+        segments: out.segments.clone(),
+        q: out.quantized.clone(),
+        q_table: out.table_quantized.clone(),
+        table: out.table.clone(),
+        config: cfg,
+    };
+    let weights = Effects {
+        prog_noise: 1.0,
+        prog_noise_model: ProgModel::Pcm,
+        drift: DriftModel::Pcm,
+        drift_compensation: true,
+        ..Effects::default()
+    };
+    let adc = Effects {
+        adc_levels: Some(256),
+        adc_range: Some(8.0),
+        ..weights.clone()
+    };
+    let noisy = Effects {
+        read_noise: 0.1,
+        out_noise: 0.04,
+        ..adc.clone()
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let mut rows = Vec::new();
+    for (name, effects) in [
+        ("pcm prog + drift + compensation", weights),
+        ("  + output ADC (256 levels)", adc),
+        ("  + read and output noise", noisy),
+    ] {
+        let spec = EvalSpec {
+            effects,
+            repeats: 25,
+            times: vec![0.0, 1.0, 3600.0, 86400.0, 2_592_000.0, 31_536_000.0],
+            seed: 0,
+        };
+        let mut secs = Vec::new();
+        for _ in 0..reps.max(1) {
+            let t = std::time::Instant::now();
+            pool.install(|| evaluate_run(&run, &spec, &ds.test_x, &ds.test_y))?;
+            secs.push(t.elapsed().as_secs_f64());
+        }
+        secs.sort_by(f64::total_cmp);
+        rows.push(EvalTiming {
+            name: name.into(),
+            repeats: spec.repeats,
+            times: spec.times.len(),
+            test_images: ds.n_test(),
+            seconds: secs[secs.len() / 2],
+        });
+    }
+    Ok(rows)
+}
