@@ -174,6 +174,19 @@ fn config(json: &str) -> PyResult<String> {
     serde_json::to_string(&cfg).map_err(|e| err(e.into()))
 }
 
+/// The JSON of `aqnn levels --json` (the fields of src/commands/levels.rs, in its order).
+#[derive(serde::Serialize)]
+struct LevelsReport {
+    levels: u32,
+    rounding: String,
+    step: f64,
+    values: Vec<f64>,
+    thresholds: Vec<f64>,
+    zero_maps_to: f64,
+    zero_index: u32,
+    zero_is_tie: bool,
+}
+
 /// The grid of `n` levels as `aqnn levels --json` prints it (JSON text).
 #[pyfunction]
 fn levels(n: i64, rounding: &str) -> PyResult<String> {
@@ -190,16 +203,16 @@ fn levels(n: i64, rounding: &str) -> PyResult<String> {
         // As `aqnn levels --json` (src/commands/levels.rs): f32 values through their
         // shortest representation.
         let f = |x: f32| -> f64 { format!("{x}").parse().unwrap_or(x as f64) };
-        let report = serde_json::json!({
-            "levels": grid.n(),
-            "rounding": grid.rounding().to_string(),
-            "step": f(grid.step()),
-            "values": grid.levels().into_iter().map(f).collect::<Vec<_>>(),
-            "thresholds": grid.thresholds().into_iter().map(f).collect::<Vec<_>>(),
-            "zero_maps_to": f(grid.zero_maps_to()),
-            "zero_index": grid.index(0.0),
-            "zero_is_tie": grid.n() % 2 == 0,
-        });
+        let report = LevelsReport {
+            levels: grid.n(),
+            rounding: grid.rounding().to_string(),
+            step: f(grid.step()),
+            values: grid.levels().into_iter().map(f).collect(),
+            thresholds: grid.thresholds().into_iter().map(f).collect(),
+            zero_maps_to: f(grid.zero_maps_to()),
+            zero_index: grid.index(0.0),
+            zero_is_tie: grid.n() % 2 == 0,
+        };
         Ok(serde_json::to_string(&report)?)
     };
     run().map_err(err)
