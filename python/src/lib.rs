@@ -13,6 +13,7 @@
 //! within an epoch; an interrupted run leaves an incomplete run directory that a resumed
 //! sweep trains again.
 
+use anyhow::{anyhow, bail, Context, Result};
 use aqnn::config::TrainConfig;
 use aqnn::data::{self, resize, Dataset};
 use aqnn::experiment::spec::{self, Sweep};
@@ -20,7 +21,6 @@ use aqnn::experiment::summary::{load_results, write_summary};
 use aqnn::quant::{Grid, Rounding};
 use aqnn::store::{atomic_write, to_json, RunDir, RunResult};
 use aqnn::train::{train, TrainOutcome};
-use anyhow::{anyhow, bail, Context, Result};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -115,9 +115,9 @@ fn check_enum<T: serde::de::DeserializeOwned>(
     allowed: &str,
 ) -> Result<(), String> {
     match v {
-        Value::String(s) if serde_json::from_value::<T>(v.clone()).is_err() => Err(format!(
-            "unknown {what} '{s}'; expected one of: {allowed}"
-        )),
+        Value::String(s) if serde_json::from_value::<T>(v.clone()).is_err() => {
+            Err(format!("unknown {what} '{s}'; expected one of: {allowed}"))
+        }
         _ => Ok(()),
     }
 }
@@ -272,8 +272,16 @@ fn run_out(py: Python<'_>, result: &RunResult, o: &TrainOutcome) -> PyResult<Run
     let mut w = Vec::new();
     for seg in &o.segments {
         let r = seg.range();
-        w.push((seg.name.clone(), seg.shape.clone(), bytes(&o.params[r.clone()])));
-        w.push((format!("q_{}", seg.name), seg.shape.clone(), bytes(&o.quantized[r])));
+        w.push((
+            seg.name.clone(),
+            seg.shape.clone(),
+            bytes(&o.params[r.clone()]),
+        ));
+        w.push((
+            format!("q_{}", seg.name),
+            seg.shape.clone(),
+            bytes(&o.quantized[r]),
+        ));
     }
     w.push(("table_start".into(), vec![256], bytes(&o.table_start)));
     w.push(("table".into(), vec![256], bytes(&o.table)));
@@ -324,7 +332,11 @@ fn dataset_from_arrays(
                 x.len() as f64 / (side * side) as f64
             );
         }
-        if let Some((i, l)) = y.iter().enumerate().find(|(_, &l)| l as usize >= data::N_CLASSES) {
+        if let Some((i, l)) = y
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l as usize >= data::N_CLASSES)
+        {
             bail!(
                 "{what}: label {i} is {l}, but labels must be below {}",
                 data::N_CLASSES
@@ -372,8 +384,9 @@ fn train_arrays(
         [(train_x, train_y, "train"), (test_x, test_y, "test")],
     )
     .map_err(err)?;
-    let (result, outcome) =
-        interruptible(py, |stop| train_one(&cfg, &ds, out.as_deref(), &command, stop))?;
+    let (result, outcome) = interruptible(py, |stop| {
+        train_one(&cfg, &ds, out.as_deref(), &command, stop)
+    })?;
     run_out(py, &result, &outcome)
 }
 
@@ -454,7 +467,9 @@ fn sweep(
         Ok((sw, out, jobs))
     };
     let (sw, out, jobs) = prepare().map_err(err)?;
-    let report = interruptible(py, |stop| run_sweep(&sw, &out, jobs, data_dir.as_deref(), &command, stop))?;
+    let report = interruptible(py, |stop| {
+        run_sweep(&sw, &out, jobs, data_dir.as_deref(), &command, stop)
+    })?;
     let json = serde_json::to_string(&report).map_err(|e| err(e.into()))?;
     if !report.failed.is_empty() {
         let lines: Vec<String> = report
