@@ -81,17 +81,14 @@ fn interruptible<T: Send>(
                 r
             });
             let mut signal: Option<PyErr> = None;
-            loop {
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if signal.is_none() {
-                            if let Err(e) = Python::with_gil(|py| py.check_signals()) {
-                                stop.store(true, Ordering::Relaxed);
-                                signal = Some(e);
-                            }
-                        }
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(Duration::from_millis(50))
+            {
+                if signal.is_none() {
+                    if let Err(e) = Python::with_gil(|py| py.check_signals()) {
+                        stop.store(true, Ordering::Relaxed);
+                        signal = Some(e);
                     }
-                    _ => break,
                 }
             }
             let r = h.join().unwrap_or_else(Err);
@@ -344,7 +341,7 @@ fn dataset_from_arrays(
         }
         let x = if side == resolution {
             x.to_vec()
-        } else if side > resolution && side % resolution == 0 {
+        } else if side > resolution && side.is_multiple_of(resolution) {
             resize::downsample(x, side, resolution)?
         } else {
             bail!("{what}: the images are {side}x{side}, which cannot be brought to resolution {resolution} (7, 14 or 28, dividing the image side)");
@@ -512,8 +509,8 @@ fn run_sweep(
     let root = data::resolve_data_dir(data_dir);
     let mut sets: BTreeMap<usize, Dataset> = BTreeMap::new();
     for c in &pending {
-        if !sets.contains_key(&c.resolution) {
-            sets.insert(c.resolution, data::load(&root, c.resolution)?);
+        if let std::collections::btree_map::Entry::Vacant(e) = sets.entry(c.resolution) {
+            e.insert(data::load(&root, c.resolution)?);
         }
     }
     let pool = rayon::ThreadPoolBuilder::new()
