@@ -256,7 +256,7 @@ mod tests {
             ..Default::default()
         };
         let e = staircase(&cx, &o, &dir.path().join("s")).unwrap_err();
-        assert!(e.to_string().contains("n = 1 is not a grid"), "{e}");
+        assert!(e.to_string().contains("levels = 1: must be 2..=65536"), "{e}");
         assert!(zero_map(&cx, &o, &dir.path().join("z")).is_err());
     }
 
