@@ -123,7 +123,10 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun> {
         )
     })?;
     let cfg = rec.config.check().with_context(|| {
-        format!("{} holds an invalid config", dir.join("config.json").display())
+        format!(
+            "{} holds an invalid config",
+            dir.join("config.json").display()
+        )
     })?;
     let ni = cfg.resolution * cfg.resolution;
     let net = build_network(&cfg, ni)?;

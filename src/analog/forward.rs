@@ -156,9 +156,7 @@ pub fn correct(
     match crate::cpu::isa() {
         // SAFETY: `cpu::isa` names only a level the CPU runs.
         #[cfg(target_arch = "x86_64")]
-        crate::cpu::Isa::Avx512 => unsafe {
-            correct_avx512(p, q, read_var, images, labels, rng)
-        },
+        crate::cpu::Isa::Avx512 => unsafe { correct_avx512(p, q, read_var, images, labels, rng) },
         #[cfg(target_arch = "x86_64")]
         crate::cpu::Isa::Avx2 => unsafe { correct_avx2(p, q, read_var, images, labels, rng) },
         _ => correct_impl(p, q, read_var, images, labels, rng),

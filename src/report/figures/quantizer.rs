@@ -256,7 +256,10 @@ mod tests {
             ..Default::default()
         };
         let e = staircase(&cx, &o, &dir.path().join("s")).unwrap_err();
-        assert!(e.to_string().contains("levels = 1: must be 2..=65536"), "{e}");
+        assert!(
+            e.to_string().contains("levels = 1: must be 2..=65536"),
+            "{e}"
+        );
         assert!(zero_map(&cx, &o, &dir.path().join("z")).is_err());
     }
 
