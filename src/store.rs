@@ -663,6 +663,7 @@ fn skipped_name(name: &str) -> bool {
 pub fn find_runs(roots: &[PathBuf]) -> Result<FoundRuns> {
     let mut found = FoundRuns::default();
     let mut by_id: BTreeMap<String, FoundRun> = BTreeMap::new();
+    let mut candidates: Vec<PathBuf> = Vec::new();
     for root in roots {
         if !root.is_dir() {
             anyhow::bail!(
@@ -671,7 +672,21 @@ pub fn find_runs(roots: &[PathBuf]) -> Result<FoundRuns> {
                 root.display()
             );
         }
-        walk(root, FIND_DEPTH, &mut by_id, &mut found)?;
+        walk(root, FIND_DEPTH, &mut candidates)?;
+    }
+    // Verify the candidates' files in parallel (reading and hashing is most of the time),
+    // then keep them in walk order.
+    let loaded: Vec<Option<RunResult>> = {
+        use rayon::prelude::*;
+        candidates
+            .par_iter()
+            .map(|d| RunDir::new(d).load_complete())
+            .collect()
+    };
+    for (dir, r) in candidates.into_iter().zip(loaded) {
+        if let Some(result) = r {
+            add(FoundRun { dir, result }, &mut by_id, &mut found);
+        }
     }
     let mut results: Vec<RunResult> = by_id.values().map(|r| r.result.clone()).collect();
     sort_results(&mut results);
@@ -682,25 +697,12 @@ pub fn find_runs(roots: &[PathBuf]) -> Result<FoundRuns> {
     Ok(found)
 }
 
-/// Add the runs at or below `dir` (at most `depth` levels down) to `by_id`.
-fn walk(
-    dir: &Path,
-    depth: usize,
-    by_id: &mut BTreeMap<String, FoundRun>,
-    found: &mut FoundRuns,
-) -> Result<()> {
+/// Add the run directories at or below `dir` (at most `depth` levels down) to `runs`, in
+/// walk order (complete or not: [`find_runs`] checks them).
+fn walk(dir: &Path, depth: usize, runs: &mut Vec<PathBuf>) -> Result<()> {
     let rd = RunDir::new(dir);
     if rd.file("result.json").is_file() || rd.file("config.json").is_file() {
-        if let Some(r) = rd.load_complete() {
-            add(
-                FoundRun {
-                    dir: dir.to_path_buf(),
-                    result: r,
-                },
-                by_id,
-                found,
-            );
-        }
+        runs.push(dir.to_path_buf());
         return Ok(());
     }
     if depth == 0 {
@@ -716,7 +718,7 @@ fn walk(
         .collect();
     subdirs.sort();
     for p in subdirs {
-        walk(&p, depth - 1, by_id, found)?;
+        walk(&p, depth - 1, runs)?;
     }
     Ok(())
 }
