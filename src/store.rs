@@ -414,8 +414,7 @@ impl RunDir {
         // A file name from result.json must stay inside the run directory.
         let plain = |f: &str| !f.is_empty() && !f.contains(['/', '\\']) && f != "..";
         let sizes_ok = r.files.iter().all(|(f, c)| {
-            plain(f)
-                && fs::metadata(self.file(f)).is_ok_and(|m| m.is_file() && m.len() == c.bytes)
+            plain(f) && fs::metadata(self.file(f)).is_ok_and(|m| m.is_file() && m.len() == c.bytes)
         });
         sizes_ok && r.files.iter().all(|(f, c)| c.verifies(&self.file(f)))
     }

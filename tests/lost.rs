@@ -112,7 +112,11 @@ fn a_run_with_a_broken_file_is_not_complete_and_is_redone() {
         "trajectories.npz",
     ] {
         let c = &r.files[f];
-        assert_eq!(c.bytes, std::fs::metadata(dirs[0].join(f)).unwrap().len(), "{f}");
+        assert_eq!(
+            c.bytes,
+            std::fs::metadata(dirs[0].join(f)).unwrap().len(),
+            "{f}"
+        );
         assert_eq!(c.md5.len(), 32, "{f}");
     }
 
@@ -240,7 +244,10 @@ fn a_held_run_is_waited_for_not_trained_again() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "the sweep did not wait");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the sweep did not wait"
+    );
     // "The other process" finishes the run: the result is back, the lock released.
     std::fs::write(dirs[0].join("result.json"), result).unwrap();
     drop(lock);
@@ -469,7 +476,10 @@ fn a_full_disk_prints_the_failed_runs_and_leaves_no_temp_files() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(!o.status.success(), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("ZipWriter"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("ZipWriter"),
+        "{err}"
+    );
     assert!(err.contains("No space left on device"), "{err}");
     // Some runs fit (600 KiB, one at a time), the rest fail, and so does the summary: the
     // failed runs are listed, then the error about the summary.
@@ -477,7 +487,10 @@ fn a_full_disk_prints_the_failed_runs_and_leaves_no_temp_files() {
     let failed = lines.iter().filter(|l| l.starts_with("  failed: ")).count();
     assert!(failed > 0 && failed < RUNS, "{err}");
     assert!(
-        lines.last().unwrap().starts_with("error: cannot write the summary"),
+        lines
+            .last()
+            .unwrap()
+            .starts_with("error: cannot write the summary"),
         "{err}"
     );
     let mut temps = Vec::new();

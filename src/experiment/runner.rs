@@ -12,9 +12,7 @@ use super::spec::Sweep;
 use super::summary::{load_results, write_summary};
 use crate::config::CheckedConfig;
 use crate::data::{DataKey, Dataset};
-use crate::store::{
-    atomic_write, clean_stale_temp, copy_run_dir, to_json, RunDir, RunResult,
-};
+use crate::store::{atomic_write, clean_stale_temp, copy_run_dir, to_json, RunDir, RunResult};
 use crate::train::train;
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
@@ -124,7 +122,10 @@ pub fn run_sweep(
             .map(|o| o.join(&id))
             .filter(|src| *src != dst)
             .collect();
-        if sources.iter().any(|s| RunDir::new(s).load_complete().is_some()) {
+        if sources
+            .iter()
+            .any(|s| RunDir::new(s).load_complete().is_some())
+        {
             // Copy under the run's lock; a run another process holds is left to the workers.
             if let Some(_lock) = RunDir::new(&dst).lock(false)? {
                 if RunDir::new(&dst).load_complete().is_some() {
