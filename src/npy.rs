@@ -284,16 +284,30 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
 pub fn write_npz(path: &Path, arrays: &[(&str, NpyArray)]) -> Result<()> {
     write_atomic(path, |w| {
         let mut zip = zip::ZipWriter::new(w);
-        for (key, array) in arrays {
-            let bytes = to_npy_bytes(array).with_context(|| format!("array {key:?}"))?;
-            let opts = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored)
-                .large_file(bytes.len() as u64 >= u32::MAX as u64);
-            zip.start_file(format!("{key}.npy"), opts)?;
-            zip.write_all(&bytes)?;
+        let written = (|| -> Result<()> {
+            for (key, array) in arrays {
+                let bytes = to_npy_bytes(array).with_context(|| format!("array {key:?}"))?;
+                let opts = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored)
+                    .large_file(bytes.len() as u64 >= u32::MAX as u64);
+                zip.start_file(format!("{key}.npy"), opts)?;
+                zip.write_all(&bytes)?;
+            }
+            Ok(())
+        })();
+        match written {
+            Ok(()) => {
+                zip.finish()?;
+                Ok(())
+            }
+            Err(e) => {
+                // Dropping a ZipWriter finalizes it and prints "ZipWriter drop failed" to
+                // stderr when that fails too (a full disk); the temp file is removed anyway,
+                // so skip the drop (it only borrows the file).
+                std::mem::forget(zip);
+                Err(e)
+            }
         }
-        zip.finish()?;
-        Ok(())
     })
 }
 

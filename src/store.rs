@@ -9,8 +9,13 @@
 //! ```
 //! The two oscillation files are described at [`write_oscillation`] and
 //! [`write_trajectories`].
-//! A run directory counts as complete only when `result.json` parses and names the run id
-//! of the directory's config, so a half-written run is never taken as finished.
+//! A run directory counts as complete only when `result.json` parses, names the run id
+//! of the directory's config, and every file its `files` map lists is there with the
+//! recorded size and MD5 ([`RunDir::load_complete`]), so a half-written, truncated or
+//! partly deleted run is never taken as finished. A sweep trains a run while holding the
+//! run's lock ([`RunDir::lock`], the file `<run>/.lock`), so two processes never train one
+//! run at once; temporary files left by a kill or a full disk are removed when a run is
+//! (re)started ([`clean_stale_temp`]). `docs/RESUME.md` has the rules for users.
 //!
 //! [`find_runs`] is the one place that finds the complete runs under some directories and
 //! de-duplicates them; every command that reads runs (`analyze`, `plot`, `report`,
@@ -83,6 +88,48 @@ pub struct RunResult {
     pub pixel_counts: Vec<u64>,
     pub aqnn_version: String,
     pub config: TrainConfig,
+    /// The run's files as written (`config.json`, `metrics.jsonl`, the `.npz` files): name ->
+    /// size and MD5, recorded by [`RunDir::finish`] and checked by [`RunDir::load_complete`].
+    /// Empty in older files and in `train --json` without `--out`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, FileCheck>,
+}
+
+/// The size and MD5 of one file of a run, as recorded in `result.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCheck {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// MD5 of the content, 32 lowercase hex digits.
+    pub md5: String,
+}
+
+impl FileCheck {
+    /// The size and MD5 of the file at `path`.
+    pub fn of(path: &Path) -> Result<FileCheck> {
+        let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(FileCheck::of_bytes(&bytes))
+    }
+
+    /// The size and MD5 of `bytes`.
+    pub fn of_bytes(bytes: &[u8]) -> FileCheck {
+        use md5::{Digest, Md5};
+        let digest = Md5::digest(bytes);
+        FileCheck {
+            bytes: bytes.len() as u64,
+            md5: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
+    /// Whether the file at `path` has this size and MD5 (the size is checked first, without
+    /// reading the file).
+    pub fn verifies(&self, path: &Path) -> bool {
+        match fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() == self.bytes => {}
+            _ => return false,
+        }
+        FileCheck::of(path).is_ok_and(|c| &c == self)
+    }
 }
 
 impl RunResult {
@@ -117,6 +164,7 @@ impl RunResult {
             pixel_counts,
             aqnn_version: VERSION.to_string(),
             config: cfg.clone(),
+            files: BTreeMap::new(),
         }
     }
 }
@@ -142,22 +190,69 @@ pub fn serde_plain<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync,
-/// rename. Readers see the old file or the new one, never a torn one.
+/// Write `bytes` to `path` atomically: a temporary file in the same directory
+/// (`.NAME.tmp.PID.K`, see [`temp_file_pid`]), fsync, rename. Readers see the old file or the
+/// new one, never a torn one; on an error (a full disk) the temporary file is removed.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let name = path.file_name().and_then(|s| s.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    {
-        let mut f =
-            fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    crate::npy::write_atomic(path, |w| w.write_all(bytes).map_err(Into::into))
+}
+
+/// The process id in the name of a temporary file of [`atomic_write`] or the `.npz`
+/// writers (`.NAME.tmp.PID.K`), or of older versions (`.NAME.tmpPID`); None for any other
+/// name.
+pub fn temp_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".tmp")?;
+    let tail = tail.strip_prefix('.').unwrap_or(tail);
+    let pid = match tail.split_once('.') {
+        Some((pid, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => pid,
+        Some(_) => return None,
+        None => tail,
+    };
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is alive on this machine, as far as can be told: `/proc/PID` exists
+/// (Linux). Where there is no `/proc`, every process counts as alive (nothing is removed).
+pub fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() || !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Remove the temporary files in `dir` (not below) left by writers that are gone: names of
+/// the form of [`temp_file_pid`] whose process is not alive ([`process_alive`]) and that were
+/// last modified at least `min_age` ago. Returns how many were removed; a directory that
+/// cannot be read removes nothing.
+pub fn clean_stale_temp(dir: &Path, min_age: std::time::Duration) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(temp_file_pid) else {
+            continue;
+        };
+        let Ok(meta) = e.metadata() else { continue };
+        let old_enough = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if meta.is_file() && old_enough && !process_alive(pid) && fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Pretty JSON of any serialisable value, with a trailing newline.
@@ -193,10 +288,46 @@ impl RunDir {
         self.dir.join(name)
     }
 
-    /// Write `config.json` and start an empty `metrics.jsonl` (a run in progress).
+    /// Take the run's lock: the file `.lock` in the run directory (created, with the directory,
+    /// if missing), locked exclusively with the operating system's file lock, which is released
+    /// when the returned [`RunLock`] is dropped or the process ends (so a killed process never
+    /// leaves a stale lock). With `wait` false, returns `Ok(None)` when another process (or
+    /// thread) holds it; with `wait` true, waits for it.
+    pub fn lock(&self, wait: bool) -> Result<Option<RunLock>> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create run directory {}", self.dir.display()))?;
+        let path = self.file(".lock");
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the run lock {}", path.display()))?;
+        if wait {
+            f.lock()
+                .with_context(|| format!("cannot lock {}", path.display()))?;
+        } else {
+            match f.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+                }
+            }
+        }
+        // For people looking: who holds it (the lock itself is the OS lock, not this text).
+        let _ = f.set_len(0);
+        let _ = writeln!(f, "{}", std::process::id());
+        Ok(Some(RunLock { _file: f }))
+    }
+
+    /// Write `config.json` and start an empty `metrics.jsonl` (a run in progress), after
+    /// removing the temporary files of dead writers from the run directory.
     pub fn begin(&self, cfg: &TrainConfig, command: &str) -> Result<()> {
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create run directory {}", self.dir.display()))?;
+        clean_stale_temp(&self.dir, std::time::Duration::ZERO);
         let rec = ConfigRecord {
             run_id: cfg.run_id(),
             aqnn_version: VERSION.to_string(),
@@ -221,7 +352,8 @@ impl RunDir {
         writeln!(f, "{line}").with_context(|| format!("cannot append to {}", path.display()))
     }
 
-    /// Write the weights, then `result.json` (last, atomically): the run is complete.
+    /// Write the weights, then `result.json` (last, atomically) with the size and MD5 of every
+    /// other file of the run in its `files` map: the run is complete.
     pub fn finish(&self, out: &TrainOutcome, result: &RunResult) -> Result<()> {
         // Rewrite metrics.jsonl whole so it is exact even if appends were interrupted.
         let mut lines = String::new();
@@ -240,16 +372,68 @@ impl RunDir {
                 write_trajectories(&self.file("trajectories.npz"), t)?;
             }
         }
-        atomic_write(&self.file("result.json"), to_json(result).as_bytes())
+        let mut result = result.clone();
+        result.files.clear();
+        for name in RUN_FILES {
+            let path = self.file(name);
+            if path.is_file() {
+                result.files.insert(name.to_string(), FileCheck::of(&path)?);
+            }
+        }
+        atomic_write(&self.file("result.json"), to_json(&result).as_bytes())
     }
 
-    /// The result of a complete run, or None when the run is missing or incomplete.
+    /// The result of a complete run, or None when the run is missing or incomplete:
+    /// `result.json` must parse and name the run, and
+    /// - when it has a `files` map: each file listed must be there with the recorded size and
+    ///   MD5 (sizes first, then the hashes);
+    /// - when it has none (written before aqnn recorded them): `config.json`, `metrics.jsonl`
+    ///   and `weights.npz` must be there and not empty, and `oscillation.npz` too when the
+    ///   result has oscillation statistics (the size and content of older runs are trusted).
     pub fn load_complete(&self) -> Option<RunResult> {
         let text = fs::read_to_string(self.file("result.json")).ok()?;
         let r: RunResult = serde_json::from_str(&text).ok()?;
         let name = self.dir.file_name()?.to_str()?;
-        (r.run_id == name || r.config.run_id() == r.run_id).then_some(r)
+        if !(r.run_id == name || r.config.run_id() == r.run_id) {
+            return None;
+        }
+        self.files_verify(&r).then_some(r)
     }
+
+    /// Whether the run's files are all there and as recorded (see [`RunDir::load_complete`]).
+    fn files_verify(&self, r: &RunResult) -> bool {
+        if r.files.is_empty() {
+            let mut needed = vec!["config.json", "metrics.jsonl", "weights.npz"];
+            if r.oscillating_fraction.is_some() {
+                needed.push("oscillation.npz");
+            }
+            return needed
+                .iter()
+                .all(|f| fs::metadata(self.file(f)).is_ok_and(|m| m.is_file() && m.len() > 0));
+        }
+        // A file name from result.json must stay inside the run directory.
+        let plain = |f: &str| !f.is_empty() && !f.contains(['/', '\\']) && f != "..";
+        let sizes_ok = r.files.iter().all(|(f, c)| {
+            plain(f) && fs::metadata(self.file(f)).is_ok_and(|m| m.is_file() && m.len() == c.bytes)
+        });
+        sizes_ok && r.files.iter().all(|(f, c)| c.verifies(&self.file(f)))
+    }
+}
+
+/// The files of a run that `result.json` records (when present): everything but
+/// `result.json` itself and files added later (e.g. `robustness.json`).
+pub const RUN_FILES: [&str; 5] = [
+    "config.json",
+    "metrics.jsonl",
+    "weights.npz",
+    "oscillation.npz",
+    "trajectories.npz",
+];
+
+/// A run's lock, held until dropped (see [`RunDir::lock`]).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: fs::File,
 }
 
 fn f32_array(shape: Vec<usize>, v: &[f32]) -> NpyArray {
@@ -362,13 +546,15 @@ pub fn write_trajectories(path: &Path, t: &Trajectories) -> Result<()> {
 }
 
 /// Copy a run directory's files into `dst`, `result.json` last: it is what marks the copy
-/// complete, so an interrupted copy is never taken as a finished run.
+/// complete, so an interrupted copy is never taken as a finished run. Hidden files (the lock,
+/// temporary files) are not copied.
 pub fn copy_run_dir(src: &Path, dst: &Path) -> Result<()> {
     std::fs::create_dir_all(dst).with_context(|| format!("cannot create {}", dst.display()))?;
     let mut files = Vec::new();
     for e in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
         let e = e?;
-        if e.file_type()?.is_file() {
+        let hidden = e.file_name().to_str().is_some_and(|n| n.starts_with('.'));
+        if e.file_type()?.is_file() && !hidden {
             files.push(e.file_name());
         }
     }
@@ -476,6 +662,7 @@ fn skipped_name(name: &str) -> bool {
 pub fn find_runs(roots: &[PathBuf]) -> Result<FoundRuns> {
     let mut found = FoundRuns::default();
     let mut by_id: BTreeMap<String, FoundRun> = BTreeMap::new();
+    let mut candidates: Vec<PathBuf> = Vec::new();
     for root in roots {
         if !root.is_dir() {
             anyhow::bail!(
@@ -484,7 +671,21 @@ pub fn find_runs(roots: &[PathBuf]) -> Result<FoundRuns> {
                 root.display()
             );
         }
-        walk(root, FIND_DEPTH, &mut by_id, &mut found)?;
+        walk(root, FIND_DEPTH, &mut candidates)?;
+    }
+    // Verify the candidates' files in parallel (reading and hashing is most of the time),
+    // then keep them in walk order.
+    let loaded: Vec<Option<RunResult>> = {
+        use rayon::prelude::*;
+        candidates
+            .par_iter()
+            .map(|d| RunDir::new(d).load_complete())
+            .collect()
+    };
+    for (dir, r) in candidates.into_iter().zip(loaded) {
+        if let Some(result) = r {
+            add(FoundRun { dir, result }, &mut by_id, &mut found);
+        }
     }
     let mut results: Vec<RunResult> = by_id.values().map(|r| r.result.clone()).collect();
     sort_results(&mut results);
@@ -495,25 +696,12 @@ pub fn find_runs(roots: &[PathBuf]) -> Result<FoundRuns> {
     Ok(found)
 }
 
-/// Add the runs at or below `dir` (at most `depth` levels down) to `by_id`.
-fn walk(
-    dir: &Path,
-    depth: usize,
-    by_id: &mut BTreeMap<String, FoundRun>,
-    found: &mut FoundRuns,
-) -> Result<()> {
+/// Add the run directories at or below `dir` (at most `depth` levels down) to `runs`, in
+/// walk order (complete or not: [`find_runs`] checks them).
+fn walk(dir: &Path, depth: usize, runs: &mut Vec<PathBuf>) -> Result<()> {
     let rd = RunDir::new(dir);
     if rd.file("result.json").is_file() || rd.file("config.json").is_file() {
-        if let Some(r) = rd.load_complete() {
-            add(
-                FoundRun {
-                    dir: dir.to_path_buf(),
-                    result: r,
-                },
-                by_id,
-                found,
-            );
-        }
+        runs.push(dir.to_path_buf());
         return Ok(());
     }
     if depth == 0 {
@@ -529,7 +717,7 @@ fn walk(
         .collect();
     subdirs.sort();
     for p in subdirs {
-        walk(&p, depth - 1, by_id, found)?;
+        walk(&p, depth - 1, runs)?;
     }
     Ok(())
 }
@@ -553,10 +741,23 @@ fn add(run: FoundRun, by_id: &mut BTreeMap<String, FoundRun>, found: &mut FoundR
     }
 }
 
-/// The top-level fields of two results that differ (`seconds` aside).
-fn differing_fields(a: &RunResult, b: &RunResult) -> Vec<String> {
+/// The top-level fields of two results that differ (`seconds` aside; in `files`, the checks
+/// of `metrics.jsonl` and `config.json` aside, which hold timings and the command line, so
+/// that the same run trained twice or copied counts as the same).
+pub fn differing_fields(a: &RunResult, b: &RunResult) -> Vec<String> {
+    // A copy from before the checks were recorded has none to compare.
+    let checked = !a.files.is_empty() && !b.files.is_empty();
+    let comparable = |r: &RunResult| {
+        let mut r = r.clone();
+        if !checked {
+            r.files.clear();
+        }
+        r.files.remove("metrics.jsonl");
+        r.files.remove("config.json");
+        serde_json::to_value(r)
+    };
     let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
-        (serde_json::to_value(a), serde_json::to_value(b))
+        (comparable(a), comparable(b))
     else {
         return vec!["result".into()];
     };

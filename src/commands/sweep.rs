@@ -6,7 +6,7 @@ use crate::data::{self, DataKey, Dataset};
 use crate::experiment::runner::{self, Progress, SweepReport};
 use crate::experiment::spec::{self, Sweep};
 use crate::experiment::summary::{load_results, write_summary};
-use crate::store::{copy_run_dir, find_runs, RunDir};
+use crate::store::{copy_run_dir, differing_fields, find_runs, RunDir};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
@@ -206,8 +206,13 @@ pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
 
 /// Print a sweep's outcome; fail when runs failed.
 pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
+    let others = if r.by_others > 0 {
+        format!(", {} trained by another process meanwhile", r.by_others)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{}: {} runs ({} already complete, {} copied from other experiments, {} trained now) in {:.1} s; summary: {}",
+        "{}: {} runs ({} already complete, {} copied from other experiments, {} trained now{others}) in {:.1} s; summary: {}",
         sweep.name,
         r.total,
         r.skipped,
@@ -216,10 +221,14 @@ pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
         r.seconds,
         r.summary.display()
     );
+    if r.cleaned > 0 {
+        eprintln!(
+            "  removed {} temporary file(s) left by an interrupted run",
+            r.cleaned
+        );
+    }
     if !r.failed.is_empty() {
-        for (label, e) in &r.failed {
-            eprintln!("  failed: {label}: {e}");
-        }
+        print_failures(r);
         bail!(
             "{} of {} runs failed (see above); the others are saved, rerun the same command to retry",
             r.failed.len(),
@@ -227,6 +236,39 @@ pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One line per failed run, on stderr.
+fn print_failures(r: &SweepReport) {
+    for (label, e) in &r.failed {
+        eprintln!("  failed: {label}: {e}");
+    }
+}
+
+/// A sweep's outcome when its summary could not be written (a full disk): the failed runs
+/// first, then the error about the summary.
+pub fn report_summary_error(sweep: &Sweep, e: anyhow::Error) -> anyhow::Error {
+    let Some(se) = e.downcast_ref::<runner::SummaryError>() else {
+        return e;
+    };
+    let r = &se.report;
+    eprintln!(
+        "{}: {} runs ({} already complete, {} copied, {} trained now, {} failed); the summary could not be written",
+        sweep.name,
+        r.total,
+        r.skipped,
+        r.reused,
+        r.ran + r.by_others,
+        r.failed.len()
+    );
+    print_failures(r);
+    anyhow!(
+        "cannot write the summary {}: {:#}; the {} complete runs are saved: free space and rerun \
+         the same command (or `aqnn collect`) to write it",
+        r.summary.display(),
+        se.error,
+        r.ran + r.by_others + r.skipped + r.reused
+    )
 }
 
 /// `aqnn sweep`.
@@ -248,16 +290,54 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         command: command_line(),
         reuse: Vec::new(),
     };
-    let r = run_sweep(&sweep, &data, &opts)?;
+    let r = run_sweep(&sweep, &data, &opts).map_err(|e| report_summary_error(&sweep, e))?;
     report(&sweep, &r)
 }
 
 /// `aqnn collect`: copy every complete run of the given directories into `--out` (result.json
 /// last, so a copy interrupted midway is not taken as complete) and write one summary.
+/// Identical copies of a run (the same result apart from timings) are collected once; two
+/// different copies of one run id, in the inputs or in `--out` already, are refused before
+/// anything is copied, naming both.
 pub fn collect(a: &CollectArgs) -> Result<()> {
     let found = find_runs(&a.dirs)?;
-    for w in found.warnings() {
-        eprintln!("warning: {w}");
+    let mut conflicts: Vec<String> = found
+        .conflicts
+        .iter()
+        .map(|c| {
+            format!(
+                "run {} has two different copies ({} differ): {} and {}",
+                c.run_id,
+                c.fields,
+                c.kept.display(),
+                c.ignored.display()
+            )
+        })
+        .collect();
+    for r in &found.runs {
+        let dst = a.out.join(&r.result.run_id);
+        if dst == r.dir {
+            continue;
+        }
+        if let Some(there) = RunDir::new(&dst).load_complete() {
+            let fields = differing_fields(&there, &r.result);
+            if !fields.is_empty() {
+                conflicts.push(format!(
+                    "run {} has two different copies ({} differ): {} and {}",
+                    r.result.run_id,
+                    fields.join(", "),
+                    r.dir.display(),
+                    dst.display()
+                ));
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        bail!(
+            "{}; nothing was collected: delete the copy you do not want (or collect the two \
+             into different --out directories), then collect again",
+            conflicts.join("; ")
+        );
     }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
@@ -273,8 +353,13 @@ pub fn collect(a: &CollectArgs) -> Result<()> {
     }
     let all = load_results(std::slice::from_ref(&a.out))?;
     write_summary(&a.out.join("summary.csv"), &all)?;
+    let identical = if found.identical_copies > 0 {
+        format!(", {} identical copies kept once", found.identical_copies)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "collected {} runs from {} directories ({} copied); summary: {}",
+        "collected {} runs from {} directories ({} copied{identical}); summary: {}",
         found.runs.len(),
         a.dirs.len(),
         copied,

@@ -1,19 +1,31 @@
 //! The sweep runner: runs in parallel across cores (one run per thread, each bit-identical to
 //! the same run alone), resumable, reporting its progress to a [`Progress`] (the binary draws
 //! a bar; the library draws nothing).
+//!
+//! Safe to run twice into one output directory at once: each run is trained under its lock
+//! ([`RunDir::lock`]); a run another process holds is put off to the end and then waited
+//! for, so every run is trained once and each process writes its summary only when all its
+//! runs are complete on disk. A sweep starts by removing the temporary files of dead writers
+//! (a kill, a full disk) from its output directory and run directories.
 
 use super::spec::Sweep;
 use super::summary::{load_results, write_summary};
 use crate::config::CheckedConfig;
 use crate::data::{DataKey, Dataset};
-use crate::store::{atomic_write, copy_run_dir, to_json, RunDir, RunResult};
+use crate::store::{atomic_write, clean_stale_temp, copy_run_dir, to_json, RunDir, RunResult};
 use crate::train::train;
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How old a dead writer's temporary file must be before a sweep removes it from its output
+/// directory (a run directory is cleaned without delay when its run is started under its
+/// lock): a margin for a writer on another machine sharing the directory, whose process id
+/// means nothing here.
+pub const STALE_TEMP_AGE: Duration = Duration::from_secs(60);
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]
@@ -61,6 +73,11 @@ pub struct SweepReport {
     pub reused: usize,
     /// Runs trained now.
     pub ran: usize,
+    /// Runs that another process (a second sweep into the same directory) was training when
+    /// this one reached them: waited for, then taken as complete, not trained again.
+    pub by_others: usize,
+    /// Temporary files of dead writers removed from the output directory and its runs.
+    pub cleaned: usize,
     /// Runs that failed: (label, error).
     pub failed: Vec<(String, String)>,
     /// Wall time.
@@ -80,6 +97,10 @@ pub fn run_sweep(
     let start = Instant::now();
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create output directory {}", opts.out.display()))?;
+    let mut cleaned = clean_stale_temp(&opts.out, STALE_TEMP_AGE);
+    for c in &sweep.runs {
+        cleaned += clean_stale_temp(&opts.out.join(c.run_id()), STALE_TEMP_AGE);
+    }
     let manifest = serde_json::json!({
         "name": sweep.name,
         "description": sweep.description,
@@ -89,18 +110,35 @@ pub fn run_sweep(
 
     let mut pending = Vec::new();
     let mut reused = 0;
-    'runs: for c in &sweep.runs {
+    for c in &sweep.runs {
         let id = c.run_id();
         let dst = opts.out.join(&id);
         if RunDir::new(&dst).load_complete().is_some() {
             continue;
         }
-        for other in &opts.reuse {
-            let src = other.join(&id);
-            if src != dst && RunDir::new(&src).load_complete().is_some() {
-                copy_run_dir(&src, &dst)?;
-                reused += 1;
-                continue 'runs;
+        let sources: Vec<PathBuf> = opts
+            .reuse
+            .iter()
+            .map(|o| o.join(&id))
+            .filter(|src| *src != dst)
+            .collect();
+        if sources
+            .iter()
+            .any(|s| RunDir::new(s).load_complete().is_some())
+        {
+            // Copy under the run's lock; a run another process holds is left to the workers.
+            if let Some(_lock) = RunDir::new(&dst).lock(false)? {
+                if RunDir::new(&dst).load_complete().is_some() {
+                    continue;
+                }
+                if let Some(src) = sources
+                    .iter()
+                    .find(|s| RunDir::new(s).load_complete().is_some())
+                {
+                    copy_run_dir(src, &dst)?;
+                    reused += 1;
+                    continue;
+                }
             }
         }
         pending.push(c);
@@ -119,43 +157,124 @@ pub fn run_sweep(
         .num_threads(opts.jobs.max(1))
         .build()
         .context("cannot start worker threads")?;
-    let outcomes: Vec<Result<RunResult, (String, String)>> = pool.install(|| {
-        pending
-            .par_iter()
-            .map(|cfg| {
-                let rd = RunDir::new(opts.out.join(cfg.run_id()));
+    // First pass: every run whose lock is free; the runs another process holds are put off.
+    // Second pass: wait for each of those, then train it unless it is complete by then.
+    let held: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+    let work = |i: usize, wait: bool| -> Option<Outcome> {
+        let cfg: &CheckedConfig = pending[i];
+        let rd = RunDir::new(opts.out.join(cfg.run_id()));
+        let lock = match rd.lock(wait) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                held.lock().unwrap_or_else(|e| e.into_inner()).push(i);
+                return None;
+            }
+            Err(e) => return Some(Outcome::Failed(cfg.label(), format!("{e:#}"))),
+        };
+        let o = match rd.load_complete() {
+            Some(r) => Outcome::ByOther(r),
+            None => {
                 let ds = &data[&(cfg.dataset.clone(), cfg.resolution)];
-                let r = run_one(cfg, ds, &rd, &opts.command)
-                    .map_err(|e| (cfg.label(), format!("{e:#}")));
-                match &r {
-                    Ok(res) => progress.run_done(&res.label, Some(res.test_accuracy)),
-                    Err((label, _)) => progress.run_done(label, None),
+                match run_one(cfg, ds, &rd, &opts.command) {
+                    Ok(r) => Outcome::Trained(r),
+                    Err(e) => Outcome::Failed(cfg.label(), format!("{e:#}")),
                 }
-                r
-            })
+            }
+        };
+        drop(lock);
+        match &o {
+            Outcome::Trained(r) | Outcome::ByOther(r) => {
+                progress.run_done(&r.label, Some(r.test_accuracy))
+            }
+            Outcome::Failed(label, _) => progress.run_done(label, None),
+        }
+        Some(o)
+    };
+    let mut outcomes: Vec<Outcome> = pool.install(|| {
+        (0..pending.len())
+            .into_par_iter()
+            .filter_map(|i| work(i, false))
             .collect()
     });
+    let mut later = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
+    later.sort_unstable();
+    outcomes.extend(pool.install(|| {
+        later
+            .par_iter()
+            .filter_map(|&i| work(i, true))
+            .collect::<Vec<_>>()
+    }));
     progress.finish();
     let mut report = SweepReport {
         total: sweep.runs.len(),
         skipped: sweep.runs.len() - pending.len() - reused,
         reused,
+        cleaned,
         ..Default::default()
     };
     for o in outcomes {
         match o {
-            Ok(_) => report.ran += 1,
-            Err(f) => report.failed.push(f),
+            Outcome::Trained(_) => report.ran += 1,
+            Outcome::ByOther(_) => report.by_others += 1,
+            Outcome::Failed(label, e) => report.failed.push((label, e)),
         }
     }
-    let results = load_results(std::slice::from_ref(&opts.out))?;
+    // The summary, from the runs on disk (every run of this sweep is complete or failed now).
     report.summary = opts.out.join("summary.csv");
-    write_summary(&report.summary, &results)?;
+    let written = load_results(std::slice::from_ref(&opts.out))
+        .and_then(|results| write_summary(&report.summary, &results));
     report.seconds = start.elapsed().as_secs_f64();
-    Ok(report)
+    match written {
+        Ok(()) => Ok(report),
+        Err(error) => Err(anyhow::Error::new(SummaryError { report, error })),
+    }
 }
 
-/// Train one run into its directory.
+/// What became of one run a worker took.
+enum Outcome {
+    /// Trained now.
+    Trained(RunResult),
+    /// Found complete once its lock was free: another process trained it.
+    ByOther(RunResult),
+    /// Failed: (label, error).
+    Failed(String, String),
+}
+
+/// The runs of a sweep are done (trained, or failed) but its summary could not be written
+/// (e.g. a full disk). The report is kept, so that the failed runs can still be told: the
+/// message lists them before the summary's error.
+#[derive(Debug)]
+pub struct SummaryError {
+    /// What the sweep did.
+    pub report: SweepReport,
+    /// Why the summary could not be written.
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for SummaryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.report;
+        if !r.failed.is_empty() {
+            write!(f, "{} of {} runs failed (", r.failed.len(), r.total)?;
+            for (i, (label, e)) in r.failed.iter().enumerate() {
+                let sep = if i == 0 { "" } else { "; " };
+                write!(f, "{sep}{label}: {e}")?;
+            }
+            write!(f, "), and ")?;
+        }
+        write!(
+            f,
+            "the summary {} could not be written: {:#}",
+            r.summary.display(),
+            self.error
+        )
+    }
+}
+
+impl std::error::Error for SummaryError {}
+
+/// Train one run into its directory (the caller takes the run's lock if other processes may
+/// share the directory; [`run_sweep`] does).
 pub fn run_one(cfg: &CheckedConfig, ds: &Dataset, rd: &RunDir, command: &str) -> Result<RunResult> {
     rd.begin(cfg, command)?;
     let mut append_err = None;
