@@ -251,7 +251,8 @@ mod tests {
 
     /// A tiny synthetic dataset (7x7, 40 + 20 images).
     fn data() -> BTreeMap<DataKey, Arc<Dataset>> {
-        let img = |i: usize| -> Vec<u8> { (0..49).map(|p| ((i * 37 + p * 11) % 256) as u8).collect() };
+        let img =
+            |i: usize| -> Vec<u8> { (0..49).map(|p| ((i * 37 + p * 11) % 256) as u8).collect() };
         let ds = Dataset {
             side: 7,
             train_x: (0..40).flat_map(img).collect(),
