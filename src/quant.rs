@@ -421,6 +421,44 @@ impl Grid {
     }
 }
 
+/// A grid explained: the JSON of `aqnn levels --json` (and of `aqnn.levels` in Python).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LevelsReport {
+    /// Number of levels.
+    pub levels: u32,
+    /// Rounding mode (kebab-case).
+    pub rounding: String,
+    /// Distance between neighbouring levels.
+    pub step: f64,
+    /// The levels, ascending.
+    pub values: Vec<f64>,
+    /// The thresholds between neighbouring levels (`levels - 1` of them).
+    pub thresholds: Vec<f64>,
+    /// What 0 quantizes to.
+    pub zero_maps_to: f64,
+    /// The index of the level 0 quantizes to.
+    pub zero_index: u32,
+    /// True when 0 sits exactly on a threshold (an even number of levels).
+    pub zero_is_tie: bool,
+}
+
+/// Describe `grid` (the one description of a grid: `aqnn levels` and the Python package).
+pub fn describe(grid: &Grid) -> LevelsReport {
+    // f32 values printed through f64 would show 0.1428571492433548; print the shortest f32
+    // representation instead, which is what the quantizer really produces.
+    let f = |x: f32| -> f64 { format!("{x}").parse().unwrap_or(x as f64) };
+    LevelsReport {
+        levels: grid.n(),
+        rounding: grid.rounding().to_string(),
+        step: f(grid.step()),
+        values: grid.levels().into_iter().map(f).collect(),
+        thresholds: grid.thresholds().into_iter().map(f).collect(),
+        zero_maps_to: f(grid.zero_maps_to()),
+        zero_index: grid.index(0.0),
+        zero_is_tie: grid.n().is_multiple_of(2),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,5 +656,21 @@ mod tests {
         assert!(Grid::quantizing(2, Rounding::HalfEven).is_ok());
         assert!("nope".parse::<Rounding>().is_err());
         assert_eq!("half-up".parse::<Rounding>(), Ok(Rounding::HalfUp));
+    }
+
+    #[test]
+    fn describe_gives_the_levels_thresholds_and_where_zero_goes() {
+        let r = describe(&Grid::quantizing(8, Rounding::HalfEven).unwrap());
+        assert_eq!((r.levels, r.rounding.as_str()), (8, "half-even"));
+        assert_eq!(r.values.len(), 8);
+        assert_eq!(r.thresholds.len(), 7);
+        assert_eq!((r.values[0], r.values[7]), (-1.0, 1.0));
+        // The shortest f32 representation, not the f32 widened to f64.
+        assert_eq!(r.step, 0.2857143);
+        assert!(r.zero_is_tie);
+        assert_eq!(r.zero_maps_to, r.values[r.zero_index as usize]);
+        let odd = describe(&Grid::quantizing(5, Rounding::HalfUp).unwrap());
+        assert!(!odd.zero_is_tie);
+        assert_eq!((odd.zero_index, odd.zero_maps_to), (2, 0.0));
     }
 }

@@ -72,6 +72,7 @@ TRAIN_OPTIONS: Dict[str, str] = {
     "dampening": "oscillation.dampening",
     "freeze": "oscillation.freeze",
     "no_observers": "oscillation.observe",
+    "dataset": "dataset",
     "osc_threshold": "oscillation.threshold",
     "osc_ema": "oscillation.ema",
     "freeze_start_threshold": "oscillation.freeze_start_threshold",
@@ -359,18 +360,27 @@ def sweep(spec: Union[Mapping[str, Any], PathLike], out: Optional[PathLike] = No
         return _table(f.read())
 
 
+def _warn(found: Any) -> str:
+    """The loader's (text, warnings): each warning (a run stored twice with different
+    results) as a UserWarning, as the CLI prints them; returns the text."""
+    text, warns = found
+    for w in warns:
+        warnings.warn(w, UserWarning, stacklevel=3)
+    return text
+
+
 def load_runs(path: PathLike) -> Any:
     """Every complete run at or under ``path`` (a run directory, an experiment directory,
     or a root of experiment directories such as ``aqnn reproduce``'s output), one row per
     run with the columns of summary.csv: a DataFrame when pandas is installed, else a list
     of dicts. Raises AqnnError when ``path`` is not a directory."""
-    return _table(_aqnn.load_runs_csv(os.fspath(path)))
+    return _table(_warn(_aqnn.load_runs_csv(os.fspath(path))))
 
 
 def load_results(path: PathLike) -> List[Dict[str, Any]]:
     """The full result.json (dict) of every complete run at or under ``path`` (as
     :func:`load_runs` finds them), in the summary's order."""
-    return json.loads(_aqnn.load_results_json(os.fspath(path)))
+    return json.loads(_warn(_aqnn.load_results_json(os.fspath(path))))
 
 
 def analyze(path: PathLike, out: Optional[PathLike] = None) -> List[Dict[str, Any]]:
@@ -379,4 +389,4 @@ def analyze(path: PathLike, out: Optional[PathLike] = None) -> List[Dict[str, An
     writes analysis.json and analysis.md there, as the CLI does.
 
     Raises AqnnError when there is no complete run under ``path``."""
-    return json.loads(_aqnn.analyze(os.fspath(path), _fspath(out)))["verdicts"]
+    return json.loads(_warn(_aqnn.analyze(os.fspath(path), _fspath(out))))["verdicts"]

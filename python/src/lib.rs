@@ -11,27 +11,29 @@
 //! KeyboardInterrupt in Python and sets a stop flag that the trainer sees at its next epoch
 //! (through the `on_epoch` callback, which unwinds out of the run), so the call returns
 //! within an epoch; an interrupted run leaves an incomplete run directory that a resumed
-//! sweep trains again.
+//! sweep trains again. A sweep is the library's own runner
+//! (`aqnn::experiment::runner::run_sweep_until`, with the same stop flag); runs are found by
+//! the store's one loader (`aqnn::store::find_runs`); `levels` is `aqnn::quant::describe`.
 
 use anyhow::{anyhow, bail, Context, Result};
-use aqnn::config::TrainConfig;
-use aqnn::data::{self, resize, Dataset};
+use aqnn::config::{CheckedConfig, ConfigError, Field, TrainConfig};
+use aqnn::data::{self, resize, DataKey, Dataset};
+use aqnn::experiment::runner::{self, NoProgress, RunOptions};
 use aqnn::experiment::spec::{self, Sweep};
-use aqnn::experiment::summary::{load_results, write_summary};
-use aqnn::quant::{Grid, Rounding};
-use aqnn::store::{atomic_write, to_json, RunDir, RunResult};
+use aqnn::experiment::summary::write_summary;
+use aqnn::quant::{describe, Grid, Rounding};
+use aqnn::store::{atomic_write, find_runs, FoundRuns, RunDir, RunResult};
 use aqnn::train::{train, TrainOutcome};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rayon::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 create_exception!(
@@ -119,9 +121,47 @@ fn check_enum<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The flag of `aqnn train` that sets a config key (as the CLI's `cli::flag`, which is in the
+/// binary): the Python keyword is the flag with '-' as '_'.
+fn flag(field: Field) -> &'static str {
+    match field {
+        Field::Levels => "--levels",
+        Field::Epochs => "--epochs",
+        Field::Batch => "--batch",
+        Field::Hidden => "--hidden",
+        Field::Resolution => "--resolution",
+        Field::Lr => "--lr",
+        Field::TableLr => "--table-lr",
+        Field::Momentum => "--momentum",
+        Field::ZeroShiftEps => "--eps",
+        Field::InitScale => "--init-scale",
+        Field::OscillationEma => "--osc-ema",
+        Field::OscillationThreshold => "--osc-threshold",
+        Field::FreezeStartThreshold => "--freeze-start-threshold",
+        Field::FreezeWarmup => "--freeze-warmup",
+        Field::TrajectorySteps => "--trajectory-steps",
+        Field::Dampening => "--dampening",
+    }
+}
+
+/// A config error in the CLI's words (as `cli::config_error`).
+fn config_error(e: ConfigError) -> String {
+    match e {
+        ConfigError::Invalid {
+            field,
+            value,
+            expected,
+        } => format!("{} {value}: {expected}", flag(field)),
+        ConfigError::RemediesNeedObservers => "--no-observers turns the oscillation observers \
+             off, but dampening and freezing need them: drop --no-observers, or drop \
+             --dampening and --freeze"
+            .into(),
+    }
+}
+
 /// The config of a JSON object of config keys (missing keys take the CLI's defaults),
-/// validated; errors name the key.
-fn config_from_value(v: Value) -> Result<TrainConfig, String> {
+/// checked; errors name the key.
+fn config_from_value(v: Value) -> Result<CheckedConfig, String> {
     use aqnn::config::ModelKind;
     use aqnn::encode::Scheme;
     use aqnn::nn::init::InitKind;
@@ -131,7 +171,7 @@ fn config_from_value(v: Value) -> Result<TrainConfig, String> {
         return Err("the config must be a dict of training parameters".into());
     };
     if let Some(Value::String(s)) = map.get("scheme") {
-        s.parse::<Scheme>()?;
+        s.parse::<Scheme>().map_err(|e| e.to_string())?;
     }
     let opt = "adam, sgd";
     for (key, value) in map {
@@ -155,11 +195,10 @@ fn config_from_value(v: Value) -> Result<TrainConfig, String> {
         }
     }
     let cfg: TrainConfig = serde_json::from_value(v).map_err(|e| e.to_string())?;
-    cfg.validate()?;
-    Ok(cfg)
+    cfg.check().map_err(config_error)
 }
 
-fn parse_config(json: &str) -> Result<TrainConfig> {
+fn parse_config(json: &str) -> Result<CheckedConfig> {
     let v: Value = serde_json::from_str(json).context("the config is not valid JSON")?;
     config_from_value(v).map_err(|e| anyhow!(e))
 }
@@ -168,56 +207,26 @@ fn parse_config(json: &str) -> Result<TrainConfig> {
 #[pyfunction]
 fn config(json: &str) -> PyResult<String> {
     let cfg = parse_config(json).map_err(err)?;
-    serde_json::to_string(&cfg).map_err(|e| err(e.into()))
+    serde_json::to_string(cfg.config()).map_err(|e| err(e.into()))
 }
 
-/// The JSON of `aqnn levels --json` (the fields of src/commands/levels.rs, in its order).
-#[derive(serde::Serialize)]
-struct LevelsReport {
-    levels: u32,
-    rounding: String,
-    step: f64,
-    values: Vec<f64>,
-    thresholds: Vec<f64>,
-    zero_maps_to: f64,
-    zero_index: u32,
-    zero_is_tie: bool,
-}
-
-/// The grid of `n` levels as `aqnn levels --json` prints it (JSON text).
+/// The grid of `n` levels as `aqnn levels --json` prints it (JSON text): the library's
+/// `quant::describe`, as the CLI.
 #[pyfunction]
 fn levels(n: i64, rounding: &str) -> PyResult<String> {
     let run = || -> Result<String> {
-        if n < 2 {
-            bail!(
-                "--levels {n} is not a grid: use 2 or more levels (0 means full precision, which has no levels to explain)"
-            );
-        }
         let rounding: Rounding = serde_json::from_value(Value::String(rounding.into()))
             .map_err(|_| anyhow!("unknown rounding '{rounding}'; expected one of: half-even, half-up, half-down, half-away, stochastic"))?;
-        let n = u32::try_from(n).map_err(|_| anyhow!("--levels {n} is too large"))?;
-        let grid = Grid::new(n, rounding).map_err(anyhow::Error::msg)?;
-        // As `aqnn levels --json` (src/commands/levels.rs): f32 values through their
-        // shortest representation.
-        let f = |x: f32| -> f64 { format!("{x}").parse().unwrap_or(x as f64) };
-        let report = LevelsReport {
-            levels: grid.n(),
-            rounding: grid.rounding().to_string(),
-            step: f(grid.step()),
-            values: grid.levels().into_iter().map(f).collect(),
-            thresholds: grid.thresholds().into_iter().map(f).collect(),
-            zero_maps_to: f(grid.zero_maps_to()),
-            zero_index: grid.index(0.0),
-            zero_is_tie: grid.n() % 2 == 0,
-        };
-        Ok(serde_json::to_string(&report)?)
+        let grid = Grid::quantizing(u32::try_from(n.max(0)).unwrap_or(u32::MAX), rounding)
+            .map_err(|e| anyhow!("--levels {n}: {}", e.expected()))?;
+        Ok(serde_json::to_string(&describe(&grid))?)
     };
     run().map_err(err)
 }
 
 /// One run, as `aqnn train` does it: run directory (when `out`), training, result.
 fn train_one(
-    cfg: &TrainConfig,
+    cfg: &CheckedConfig,
     ds: &Dataset,
     out: Option<&Path>,
     command: &str,
@@ -303,7 +312,7 @@ fn train_files(
 ) -> PyResult<RunOut> {
     let cfg = parse_config(config_json).map_err(err)?;
     let (result, outcome) = interruptible(py, |stop| {
-        let ds = data::load(&data::resolve_data_dir(data_dir.as_deref()), cfg.resolution)?;
+        let ds = data::load_dataset(&cfg.dataset, data_dir.as_deref(), cfg.resolution, true)?;
         train_one(&cfg, &ds, out.as_deref(), &command, stop)
     })?;
     run_out(py, &result, &outcome)
@@ -450,7 +459,7 @@ fn sweep(
             _ => bail!("give a sweep spec: a dict shaped like a sweep file, or a path to one"),
         };
         if let Some(s) = shard {
-            let (i, n) = spec::parse_shard(s)?;
+            let (i, n) = parse_shard(s)?;
             sw = sw.shard(i, n);
         }
         let jobs = match jobs {
@@ -465,7 +474,24 @@ fn sweep(
     };
     let (sw, out, jobs) = prepare().map_err(err)?;
     let report = interruptible(py, |stop| {
-        run_sweep(&sw, &out, jobs, data_dir.as_deref(), &command, stop)
+        let data = load_data(&sw, data_dir.as_deref())?;
+        let opts = RunOptions {
+            out: out.clone(),
+            jobs,
+            command: command.clone(),
+            reuse: vec![],
+        };
+        let r = runner::run_sweep_until(&sw, &data, &opts, &NoProgress, stop)?;
+        Ok(SweepOut {
+            name: sw.name.clone(),
+            out: out.clone(),
+            summary: r.summary,
+            total: r.total,
+            skipped: r.skipped,
+            ran: r.ran,
+            failed: r.failed,
+            seconds: r.seconds,
+        })
     })?;
     let json = serde_json::to_string(&report).map_err(|e| err(e.into()))?;
     if !report.failed.is_empty() {
@@ -484,132 +510,96 @@ fn sweep(
     Ok(json)
 }
 
-fn run_sweep(
-    sw: &Sweep,
-    out: &Path,
-    jobs: usize,
-    data_dir: Option<&Path>,
-    command: &str,
-    stop: &AtomicBool,
-) -> Result<SweepOut> {
-    let start = std::time::Instant::now();
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create output directory {}", out.display()))?;
-    let manifest = serde_json::json!({
-        "name": sw.name,
-        "description": sw.description,
-        "runs": sw.runs.iter().map(|r| r.run_id()).collect::<Vec<_>>(),
-    });
-    atomic_write(&out.join("sweep.json"), to_json(&manifest).as_bytes())?;
-    let pending: Vec<&TrainConfig> = sw
-        .runs
-        .iter()
-        .filter(|c| RunDir::new(out.join(c.run_id())).load_complete().is_none())
-        .collect();
-    let root = data::resolve_data_dir(data_dir);
-    let mut sets: BTreeMap<usize, Dataset> = BTreeMap::new();
-    for c in &pending {
-        if let std::collections::btree_map::Entry::Vacant(e) = sets.entry(c.resolution) {
-            e.insert(data::load(&root, c.resolution)?);
+/// Parse `--shard I/N` (1 <= I <= N), as the CLI does.
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || anyhow!("--shard '{s}' is invalid: expected I/N with 1 <= I <= N, e.g. 1/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: usize = i.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Each (dataset, resolution) of the sweep's runs loaded once, as `aqnn sweep` does.
+fn load_data(sw: &Sweep, dir: Option<&Path>) -> Result<BTreeMap<DataKey, Arc<Dataset>>> {
+    let mut out = BTreeMap::new();
+    let datasets: std::collections::BTreeSet<_> = sw.runs.iter().map(|r| &r.dataset).collect();
+    if dir.is_some() && datasets.len() > 1 {
+        bail!(
+            "data_dir names one dataset's folder, but this sweep uses {} datasets; set \
+             AQNN_DATA_HOME=ROOT (one sub-folder per dataset) instead",
+            datasets.len()
+        );
+    }
+    for r in &sw.runs {
+        let key = (r.dataset.clone(), r.resolution);
+        if let std::collections::btree_map::Entry::Vacant(e) = out.entry(key) {
+            e.insert(Arc::new(data::load_dataset(
+                &r.dataset,
+                dir,
+                r.resolution,
+                true,
+            )?));
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .context("cannot start worker threads")?;
-    let outcomes: Vec<Result<(), (String, String)>> = pool.install(|| {
-        pending
-            .par_iter()
-            .map(|cfg| {
-                check_stop(stop);
-                let dir = out.join(cfg.run_id());
-                train_one(cfg, &sets[&cfg.resolution], Some(&dir), command, stop)
-                    .map(|_| ())
-                    .map_err(|e| (cfg.label(), format!("{e:#}")))
-            })
-            .collect()
-    });
-    let results = load_results(&[out.to_path_buf()])?;
-    let summary = out.join("summary.csv");
-    write_summary(&summary, &results)?;
-    let failed: Vec<(String, String)> = outcomes.into_iter().filter_map(|o| o.err()).collect();
-    Ok(SweepOut {
-        name: sw.name.clone(),
-        out: out.to_path_buf(),
-        summary,
-        total: sw.runs.len(),
-        skipped: sw.runs.len() - pending.len(),
-        ran: pending.len() - failed.len(),
-        failed,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(out)
 }
 
-/// Every complete run at or under `path`: a run directory, an experiment directory, or a
-/// root of experiment directories (one level down).
-// TODO: switch to store::find_runs (the store's one loader) once it lands.
-fn runs_under(path: &Path) -> Result<Vec<RunResult>> {
-    if !path.is_dir() {
-        bail!("{} is not a directory of runs", path.display());
-    }
-    if let Some(r) = RunDir::new(path).load_complete() {
-        return Ok(vec![r]);
-    }
-    let mut dirs = vec![path.to_path_buf()];
-    let mut subs: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && RunDir::new(p).load_complete().is_none())
-        .collect();
-    subs.sort();
-    dirs.extend(subs);
-    load_results(&dirs)
+/// Every complete run at or under `path`, found by the store's one loader
+/// (`store::find_runs`, as `aqnn analyze` and `aqnn report`); conflicting copies are
+/// returned as warnings for Python to show.
+fn runs_under(path: &Path) -> Result<FoundRuns> {
+    find_runs(&[path.to_path_buf()])
 }
 
-/// The summary.csv text of every complete run under `path`.
+/// The summary.csv text of every complete run under `path`, and the loader's warnings.
 #[pyfunction]
-fn load_runs_csv(path: PathBuf) -> PyResult<String> {
-    let run = || -> Result<String> {
-        let results = runs_under(&path)?;
+fn load_runs_csv(path: PathBuf) -> PyResult<(String, Vec<String>)> {
+    let run = || -> Result<(String, Vec<String>)> {
+        let found = runs_under(&path)?;
         let tmp = std::env::temp_dir().join(format!(
             "aqnn-summary-{}-{:?}.csv",
             std::process::id(),
             std::thread::current().id()
         ));
-        write_summary(&tmp, &results)?;
+        write_summary(&tmp, &found.results())?;
         let text = std::fs::read_to_string(&tmp);
         let _ = std::fs::remove_file(&tmp);
-        Ok(text?)
+        Ok((text?, found.warnings()))
     };
     run().map_err(err)
 }
 
-/// The result.json of every complete run under `path`, as one JSON array.
+/// The result.json of every complete run under `path`, as one JSON array, and the loader's
+/// warnings.
 #[pyfunction]
-fn load_results_json(path: PathBuf) -> PyResult<String> {
-    let r = runs_under(&path).map_err(err)?;
-    serde_json::to_string(&r).map_err(|e| err(e.into()))
+fn load_results_json(path: PathBuf) -> PyResult<(String, Vec<String>)> {
+    let found = runs_under(&path).map_err(err)?;
+    let json = serde_json::to_string(&found.results()).map_err(|e| err(e.into()))?;
+    Ok((json, found.warnings()))
 }
 
-/// The analysis (as analysis.json) of every complete run under `path`; written to `out`
-/// (analysis.json and analysis.md) when given.
+/// The analysis (as analysis.json) of every complete run under `path`, as `aqnn analyze`
+/// computes it; written to `out` (analysis.json and analysis.md) when given. Returns the
+/// JSON and the loader's warnings.
 #[pyfunction]
 #[pyo3(signature = (path, out=None))]
-fn analyze(path: PathBuf, out: Option<PathBuf>) -> PyResult<String> {
-    let run = || -> Result<String> {
-        let results = runs_under(&path)?;
-        if results.is_empty() {
+fn analyze(path: PathBuf, out: Option<PathBuf>) -> PyResult<(String, Vec<String>)> {
+    let run = || -> Result<(String, Vec<String>)> {
+        let found = runs_under(&path)?;
+        if found.runs.is_empty() {
             bail!(
                 "no complete runs found under {}: run `aqnn sweep` or `aqnn reproduce` first",
                 path.display()
             );
         }
-        let a = aqnn::analysis::analyze(&results);
+        let a = aqnn::analysis::analyze(&found.results());
         if let Some(o) = &out {
             aqnn::analysis::write(o, &a)?;
         }
-        Ok(serde_json::to_string(&a)?)
+        Ok((serde_json::to_string(&a)?, found.warnings()))
     };
     run().map_err(err)
 }

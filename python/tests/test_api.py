@@ -109,3 +109,18 @@ def test_config_defaults_are_the_cli_s(cli, data_dir, tmp_path):
 def test_every_function_documented():
     for name in aqnn.__all__:
         assert getattr(aqnn, name).__doc__, name
+
+
+def test_loaders_warn_on_a_run_stored_twice_with_different_results(data_dir, tmp_path):
+    # The store's one loader (find_runs): one row per run id; a differing copy is a warning.
+    aqnn.train(levels=3, epochs=1, data_dir=data_dir, out=tmp_path / "a" / "r")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    res = tmp_path / "b" / "r" / "result.json"
+    rec = json.loads(res.read_text())
+    rec["test_accuracy"] = 0.0
+    res.write_text(json.dumps(rec))
+    with pytest.warns(UserWarning, match="stored twice with different results"):
+        rows = aqnn.load_runs(tmp_path)
+    assert len(rows) == 1
+    with pytest.warns(UserWarning, match="stored twice"):
+        assert len(aqnn.load_results(tmp_path)) == 1

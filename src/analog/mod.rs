@@ -20,7 +20,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 /// How programming noise is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum ProgModel {
     /// Additive Gaussian on the weight, sigma in units of the level spacing D.
@@ -32,7 +33,8 @@ pub enum ProgModel {
 }
 
 /// How read noise is drawn (fresh at every matrix-vector product).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum ReadModel {
     /// Additive Gaussian on every weight, sigma in units of D.
@@ -44,7 +46,8 @@ pub enum ReadModel {
 }
 
 /// Conductance drift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum DriftModel {
     /// No drift: every time sees the programmed chip.
@@ -55,7 +58,8 @@ pub enum DriftModel {
 }
 
 /// Where a stuck weight sits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum StuckMode {
     /// A uniformly drawn level of the grid.

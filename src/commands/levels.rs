@@ -1,39 +1,8 @@
 //! `aqnn levels`: explain a grid.
 
 use crate::cli::LevelsArgs;
-use crate::quant::Grid;
+use crate::quant::{describe, Grid};
 use anyhow::{anyhow, Result};
-use serde::Serialize;
-
-/// The JSON of `aqnn levels --json`.
-#[derive(Debug, Serialize)]
-pub struct LevelsReport {
-    pub levels: u32,
-    pub rounding: String,
-    pub step: f64,
-    pub values: Vec<f64>,
-    pub thresholds: Vec<f64>,
-    pub zero_maps_to: f64,
-    pub zero_index: u32,
-    pub zero_is_tie: bool,
-}
-
-/// Describe the grid of `n` levels.
-pub fn describe(grid: &Grid) -> LevelsReport {
-    // f32 values printed through f64 would show 0.1428571492433548; print the shortest f32
-    // representation instead, which is what the quantizer really produces.
-    let f = |x: f32| -> f64 { format!("{x}").parse().unwrap_or(x as f64) };
-    LevelsReport {
-        levels: grid.n(),
-        rounding: grid.rounding().to_string(),
-        step: f(grid.step()),
-        values: grid.levels().into_iter().map(f).collect(),
-        thresholds: grid.thresholds().into_iter().map(f).collect(),
-        zero_maps_to: f(grid.zero_maps_to()),
-        zero_index: grid.index(0.0),
-        zero_is_tie: grid.n().is_multiple_of(2),
-    }
-}
 
 /// Run the command.
 pub fn run(a: &LevelsArgs) -> Result<()> {

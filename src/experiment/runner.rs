@@ -7,6 +7,10 @@
 //! for, so every run is trained once and each process writes its summary only when all its
 //! runs are complete on disk. A sweep starts by removing the temporary files of dead writers
 //! (a kill, a full disk) from its output directory and run directories.
+//!
+//! [`run_sweep_until`] can be stopped (e.g. on Ctrl-C in the Python package): no run starts
+//! after the stop flag is set, and the runs in progress leave at their next epoch end, their
+//! directories incomplete (a rerun trains them).
 
 use super::spec::Sweep;
 use super::summary::{load_results, write_summary};
@@ -17,7 +21,9 @@ use crate::train::train;
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -94,6 +100,27 @@ pub fn run_sweep(
     opts: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<SweepReport> {
+    run_sweep_until(sweep, data, opts, progress, &AtomicBool::new(false))
+}
+
+/// The error of a run left because the stop flag was set.
+const STOPPED: &str = "stopped before it finished";
+
+/// Panic payload that carries a run out of the trainer when the stop flag is set (caught in
+/// [`run_one_until`]; `resume_unwind` prints nothing).
+struct Stopped;
+
+/// [`run_sweep`] until `stop` is set (from another thread): then no further run starts, the
+/// runs in progress leave at their next epoch end (their directories stay incomplete, so the
+/// same sweep run again trains them), summary.csv is written for the complete runs, and the
+/// result is an error saying the sweep was stopped.
+pub fn run_sweep_until(
+    sweep: &Sweep,
+    data: &BTreeMap<DataKey, Arc<Dataset>>,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<SweepReport> {
     let start = Instant::now();
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create output directory {}", opts.out.display()))?;
@@ -162,6 +189,9 @@ pub fn run_sweep(
     let held: Mutex<Vec<usize>> = Mutex::new(Vec::new());
     let work = |i: usize, wait: bool| -> Option<Outcome> {
         let cfg: &CheckedConfig = pending[i];
+        if stop.load(Ordering::Relaxed) {
+            return Some(Outcome::Failed(cfg.label(), STOPPED.to_string()));
+        }
         let rd = RunDir::new(opts.out.join(cfg.run_id()));
         let lock = match rd.lock(wait) {
             Ok(Some(lock)) => lock,
@@ -175,7 +205,7 @@ pub fn run_sweep(
             Some(r) => Outcome::ByOther(r),
             None => {
                 let ds = &data[&(cfg.dataset.clone(), cfg.resolution)];
-                match run_one(cfg, ds, &rd, &opts.command) {
+                match run_one_until(cfg, ds, &rd, &opts.command, stop) {
                     Ok(r) => Outcome::Trained(r),
                     Err(e) => Outcome::Failed(cfg.label(), format!("{e:#}")),
                 }
@@ -224,6 +254,14 @@ pub fn run_sweep(
     let written = load_results(std::slice::from_ref(&opts.out))
         .and_then(|results| write_summary(&report.summary, &results));
     report.seconds = start.elapsed().as_secs_f64();
+    if stop.load(Ordering::Relaxed) {
+        let left = report.failed.iter().filter(|(_, e)| e == STOPPED).count();
+        return Err(anyhow!(
+            "the sweep was stopped: {} runs finished, {left} not; run the same sweep again to \
+             resume",
+            report.ran
+        ));
+    }
     match written {
         Ok(()) => Ok(report),
         Err(error) => Err(anyhow::Error::new(SummaryError { report, error })),
@@ -276,13 +314,35 @@ impl std::error::Error for SummaryError {}
 /// Train one run into its directory (the caller takes the run's lock if other processes may
 /// share the directory; [`run_sweep`] does).
 pub fn run_one(cfg: &CheckedConfig, ds: &Dataset, rd: &RunDir, command: &str) -> Result<RunResult> {
+    run_one_until(cfg, ds, rd, command, &AtomicBool::new(false))
+}
+
+/// [`run_one`], left at the first epoch end after `stop` is set (an error; the run
+/// directory stays incomplete).
+pub fn run_one_until(
+    cfg: &CheckedConfig,
+    ds: &Dataset,
+    rd: &RunDir,
+    command: &str,
+    stop: &AtomicBool,
+) -> Result<RunResult> {
     rd.begin(cfg, command)?;
     let mut append_err = None;
-    let out = train(cfg, ds, &mut |m| {
-        if let Err(e) = rd.append_metrics(m) {
-            append_err.get_or_insert(e);
-        }
-    });
+    let out = catch_unwind(AssertUnwindSafe(|| {
+        train(cfg, ds, &mut |m| {
+            if let Err(e) = rd.append_metrics(m) {
+                append_err.get_or_insert(e);
+            }
+            if stop.load(Ordering::Relaxed) {
+                resume_unwind(Box::new(Stopped));
+            }
+        })
+    }));
+    let out = match out {
+        Ok(out) => out,
+        Err(p) if p.is::<Stopped>() => return Err(anyhow!(STOPPED)),
+        Err(p) => resume_unwind(p),
+    };
     let out = match out {
         Ok(o) => o,
         Err(e) => {
@@ -302,4 +362,93 @@ pub fn run_one(cfg: &CheckedConfig, ds: &Dataset, rd: &RunDir, command: &str) ->
 /// The directory a named experiment writes to under a root.
 pub fn experiment_dir(root: &Path, name: &str) -> PathBuf {
     root.join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map, Value};
+    use std::sync::atomic::AtomicUsize;
+
+    /// A tiny synthetic dataset (7x7, 40 + 20 images).
+    fn data() -> BTreeMap<DataKey, Arc<Dataset>> {
+        let img =
+            |i: usize| -> Vec<u8> { (0..49).map(|p| ((i * 37 + p * 11) % 256) as u8).collect() };
+        let ds = Dataset {
+            side: 7,
+            train_x: (0..40).flat_map(img).collect(),
+            train_y: (0..40).map(|i| (i % 10) as u8).collect(),
+            test_x: (40..60).flat_map(img).collect(),
+            test_y: (0..20).map(|i| (i % 10) as u8).collect(),
+        };
+        BTreeMap::from([((Default::default(), 7), Arc::new(ds))])
+    }
+
+    fn sweep(levels: Value) -> Sweep {
+        let obj = |v: Value| -> Map<String, Value> {
+            let Value::Object(m) = v else { unreachable!() };
+            m
+        };
+        let train = obj(json!({"epochs": 3, "batch": 8}));
+        let grid = obj(json!({ "levels": levels }));
+        super::super::spec::build("stop", "", train, grid, "test").unwrap()
+    }
+
+    fn opts(out: &Path) -> RunOptions {
+        RunOptions {
+            out: out.to_path_buf(),
+            jobs: 1,
+            command: "test".into(),
+            reuse: vec![],
+        }
+    }
+
+    fn complete(out: &Path, sw: &Sweep) -> usize {
+        sw.runs
+            .iter()
+            .filter(|c| RunDir::new(out.join(c.run_id())).load_complete().is_some())
+            .count()
+    }
+
+    /// Sets the stop flag when the first run is done.
+    struct StopAfterFirst<'a>(&'a AtomicBool, AtomicUsize);
+
+    impl Progress for StopAfterFirst<'_> {
+        fn run_done(&self, _: &str, _: Option<f64>) {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[test]
+    fn a_stopped_sweep_starts_no_more_runs_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let sw = sweep(json!([3, 4, 5]));
+        let stop = AtomicBool::new(false);
+        let progress = StopAfterFirst(&stop, AtomicUsize::new(0));
+        let e = run_sweep_until(&sw, &data(), &opts(dir.path()), &progress, &stop).unwrap_err();
+        assert!(e.to_string().contains("1 runs finished, 2 not"), "{e}");
+        assert_eq!(complete(dir.path(), &sw), 1);
+        let r = run_sweep(&sw, &data(), &opts(dir.path()), &NoProgress).unwrap();
+        assert_eq!((r.skipped, r.ran), (1, 2));
+        assert_eq!(complete(dir.path(), &sw), 3);
+    }
+
+    #[test]
+    fn a_run_leaves_at_the_epoch_end_after_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let sw = sweep(json!([3]));
+        let rd = RunDir::new(dir.path().join("run"));
+        let d = data();
+        let ds = d.values().next().unwrap();
+        let e = run_one_until(&sw.runs[0], ds, &rd, "test", &AtomicBool::new(true)).unwrap_err();
+        assert_eq!(e.to_string(), STOPPED);
+        assert!(rd.load_complete().is_none());
+        // One epoch of three was recorded before it left.
+        let metrics = std::fs::read_to_string(rd.file("metrics.jsonl")).unwrap();
+        assert_eq!(metrics.lines().count(), 1);
+        assert!(run_one(&sw.runs[0], ds, &rd, "test").is_ok());
+        assert!(rd.load_complete().is_some());
+    }
 }

@@ -1,6 +1,7 @@
 """aqnn quickstart: train one network, sweep n = 3..18, plot accuracy against n, and compare
 the input mapping the learned scheme finds for two n. Runs in well under a minute.
 
+    pip install ./python          # once (python/README.md)
     AQNN_DATA_DIR=/path/to/kmnist python examples/quickstart.py [OUT_DIR]
 """
 
