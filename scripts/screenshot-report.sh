@@ -7,7 +7,7 @@
 # /tmp/report-shots. First measures the page's full height (a copy of the page with a one-line
 # script that writes its height into the title, read back with --dump-dom), then writes
 #   OUT_DIR/full.png       the whole page, 1400 pixels wide, top to bottom (when it is at most
-#                          16000 pixels tall, Chromium's limit for one screenshot), and
+#                          32000 pixels tall; a taller window may fail), and
 #   OUT_DIR/part-01.png .. the page cut into 1400x2000 slices, as many as it takes to reach
 #                          the bottom (the last one may end below the page), so every part of
 #                          a long page can be inspected at full resolution.
@@ -21,7 +21,7 @@ target=${1:-/tmp/rq/report/index.html}
 out=${2:-/tmp/report-shots}
 width=1400
 slice=2000
-max_full=16000
+max_full=32000
 
 if [ -d "$target" ]; then target="$target/index.html"; fi
 if [ ! -f "$target" ]; then
@@ -47,14 +47,15 @@ run() { # run ARGS...: headless Chromium, no network, a fresh profile each time
     --virtual-time-budget=5000 --user-data-dir="$(mktemp -d "$tmp/profile.XXXX")" "$@" 2>/dev/null
 }
 
-# 1. The page's height at this width: a copy that reports it (relative links still resolve
-# against the report's directory through <base>).
+# 1. The page's height at this width: a copy that reports it, with <base> after <head> so
+# relative links still resolve against the report's directory (put before <!DOCTYPE html>, it
+# would switch the page to quirks mode and change its height).
 probe="$tmp/probe.html"
-{
-  printf '<base href="file://%s/">\n' "$dir"
-  cat "$index"
-  printf '\n<script>addEventListener("load",()=>{document.title="AQNN-HEIGHT-"+Math.ceil(document.documentElement.scrollHeight)})</script>\n'
-} >"$probe"
+script='<script>addEventListener("load",()=>{document.title="AQNN-HEIGHT-"+Math.ceil(document.documentElement.scrollHeight)})</script>'
+awk -v base="<base href=\"file://$dir/\">" -v script="$script" '
+  !b && /<head>/ { sub(/<head>/, "<head>" base); b = 1 }
+  { print }
+  END { print script }' "$index" >"$probe"
 height=$(run --window-size="$width,1000" --dump-dom "file://$probe" |
   grep -o 'AQNN-HEIGHT-[0-9]*' | head -n1 | sed 's/AQNN-HEIGHT-//' || true)
 if [ -z "$height" ] || [ "$height" -le 0 ]; then
