@@ -241,7 +241,10 @@ fn report_is_self_contained_and_every_referenced_file_exists() {
         assert!(!html.contains(bad), "the report contains {bad:?}");
     }
     // The page travels alone: every src or href is an anchor inside it, never a file.
-    assert!(!html.contains("src=\"figures/"), "index.html loads figure files");
+    assert!(
+        !html.contains("src=\"figures/"),
+        "index.html loads figure files"
+    );
     for v in attr_values(&html, "src")
         .into_iter()
         .chain(attr_values(&html, "href"))
@@ -251,14 +254,20 @@ fn report_is_self_contained_and_every_referenced_file_exists() {
             .unwrap_or_else(|| panic!("index.html references {v:?}, outside the page"));
         assert!(html.contains(&format!("id=\"{id}\"")), "dangling link {v}");
     }
-    assert!(!html.contains("<img"), "an <img> would need a file or a data URI");
+    assert!(
+        !html.contains("<img"),
+        "an <img> would need a file or a data URI"
+    );
     // Every figure is inline SVG, as drawn, and still written beside the page.
     let inline = html.matches("<svg ").count();
     assert_eq!(inline, FIGURES.len(), "{inline} inline SVGs");
     assert_eq!(html.matches("</svg>").count(), FIGURES.len());
     for f in &r.figures {
         let svg = f.svg.as_ref().unwrap();
-        assert!(svg.is_file() && svg.with_extension("png").is_file(), "{svg:?}");
+        assert!(
+            svg.is_file() && svg.with_extension("png").is_file(),
+            "{svg:?}"
+        );
         let drawn = std::fs::read_to_string(svg).unwrap();
         // The first drawn element of the file is in the page, verbatim.
         let first = drawn.lines().nth(1).unwrap();

@@ -184,6 +184,8 @@ mod tests {
             "a significant dip at n = 9 (of 14 n) after Holm's correction \
              (uncorrected 95% CI below 0 at n = 5, 9)"
         );
-        assert!(dips_words(&[5, 9], &[5, 9], 12).starts_with("significant dips at n = 5, 9 (of 12 n)"));
+        assert!(
+            dips_words(&[5, 9], &[5, 9], 12).starts_with("significant dips at n = 5, 9 (of 12 n)")
+        );
     }
 }

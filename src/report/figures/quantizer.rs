@@ -5,8 +5,8 @@ use super::helpers::*;
 use super::{Drawn, FigureContext, FigureOptions};
 use crate::quant::{Grid, Rounding};
 use crate::report::plot::{
-    line_chart_panels, line_chart_panels_shared_legend, LegendPos, LineChart, Series,
-    SeriesStyle, VLine, BLACK_IDX, BLUE, GREEN, ORANGE, PURPLE, VERMILLION,
+    line_chart_panels, line_chart_panels_shared_legend, LegendPos, LineChart, Series, SeriesStyle,
+    VLine, BLACK_IDX, BLUE, GREEN, ORANGE, PURPLE, VERMILLION,
 };
 use anyhow::Result;
 use std::path::Path;
@@ -62,10 +62,14 @@ pub fn staircase(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resu
                 .with_style(SeriesStyle::Markers)
                 .with_color(ORANGE)
                 .with_marker_size(3.5),
-            Series::new("Q(0), where an input of exactly 0 goes", vec![0.0], vec![q0])
-                .with_style(SeriesStyle::Markers)
-                .with_color(VERMILLION)
-                .with_marker_size(6.5),
+            Series::new(
+                "Q(0), where an input of exactly 0 goes",
+                vec![0.0],
+                vec![q0],
+            )
+            .with_style(SeriesStyle::Markers)
+            .with_color(VERMILLION)
+            .with_marker_size(6.5),
         ];
         if on_threshold {
             let other = if q0 < 0.0 { above } else { below };

@@ -6,8 +6,8 @@ use super::runs::*;
 use super::{Drawn, FigureContext, FigureOptions};
 use crate::quant::Grid;
 use crate::report::plot::{
-    histogram_panels_shared_legend, line_chart, HLine, Hist, HistChart, LegendPos, LineChart, Series,
-    SeriesStyle, VLine, BLACK_IDX, BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION,
+    histogram_panels_shared_legend, line_chart, HLine, Hist, HistChart, LegendPos, LineChart,
+    Series, SeriesStyle, VLine, BLACK_IDX, BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION,
 };
 use anyhow::Result;
 use std::path::Path;

@@ -224,7 +224,14 @@ pub fn inline_svg(doc: &str, title: &str) -> std::result::Result<String, String>
         return Err("</svg> before <svg>".into());
     }
     let body = &doc[start..end];
-    for bad in ["href", "<image", "<script", "<style", "<foreignObject", "url("] {
+    for bad in [
+        "href",
+        "<image",
+        "<script",
+        "<style",
+        "<foreignObject",
+        "url(",
+    ] {
         if body.contains(bad) {
             return Err(format!("the SVG contains {bad:?}"));
         }
@@ -238,7 +245,11 @@ pub fn inline_svg(doc: &str, title: &str) -> std::result::Result<String, String>
         return Err("unexpected namespace on <svg>".into());
     }
     let open = open.trim_end_matches('/');
-    let close = if body[..open_end].ends_with('/') { "/" } else { "" };
+    let close = if body[..open_end].ends_with('/') {
+        "/"
+    } else {
+        ""
+    };
     Ok(format!(
         "{open} class=\"fig\" role=\"img\" aria-label=\"{}\"{close}{rest}",
         esc(title)
