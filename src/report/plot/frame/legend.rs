@@ -1,4 +1,6 @@
-//! The legend: entries, where it fits ([`Occupancy`], [`Placement`]) and drawing it.
+//! The legend: entries, where it fits ([`Occupancy`], [`Placement`]) and drawing it, inside a
+//! plot or, shared by the panels of a figure, in a band of its own above them ([`band_rows`],
+//! [`draw_legend_band`]).
 
 use super::*;
 use crate::report::plot::{LegendPos, Sty};
@@ -296,12 +298,16 @@ pub fn union_entries(lists: Vec<Vec<Entry>>) -> Vec<Entry> {
     out
 }
 
+/// One row of a legend band: (entry index, x offset) of each entry, and the row's width (SVG
+/// pixels).
+pub type BandRow = (Vec<(usize, f64)>, f64);
+
 /// Rows of a legend band `width` SVG pixels wide: each row the entries' indices with their x
 /// offset from the row's start, and the row's width (SVG pixels). Measured with the embedded
 /// font at SVG scale, so the SVG and the PNG break the rows alike.
-pub fn band_rows(entries: &[Entry], width: f64) -> Result<Vec<(Vec<(usize, f64)>, f64)>> {
+pub fn band_rows(entries: &[Entry], width: f64) -> Result<Vec<BandRow>> {
     let font = Sty { s: 1.0, png: false }.font(LEGEND_EM);
-    let mut rows: Vec<(Vec<(usize, f64)>, f64)> = Vec::new();
+    let mut rows: Vec<BandRow> = Vec::new();
     let mut cur: Vec<(usize, f64)> = Vec::new();
     let mut x = 0.0;
     for (i, e) in entries.iter().enumerate() {
