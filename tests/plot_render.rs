@@ -14,8 +14,9 @@ fn check_xml(doc: &str) -> Result<(), String> {
 }
 
 use aqnn::report::plot::{
-    self, heatmap, heatmap_panels, histogram, histogram_panels, line_chart, line_chart_panels,
-    HLine, Heatmap, Hist, HistChart, LegendPos, LineChart, Series, SeriesStyle, VLine,
+    self, heatmap, heatmap_panels, histogram, histogram_panels, histogram_panels_shared_legend,
+    line_chart, line_chart_panels, line_chart_panels_shared_legend, HLine, Heatmap, Hist,
+    HistChart, LegendPos, LineChart, Series, SeriesStyle, VLine,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -753,4 +754,137 @@ fn svg_text_is_escaped() {
     };
     line_chart(&stem, &chart).unwrap();
     check_outputs(&stem);
+}
+
+/// Width and height of an SVG's root element.
+fn svg_size(stem: &Path) -> (u32, u32) {
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    let attr = |name: &str| -> u32 {
+        let pat = format!(" {name}=\"");
+        let i = svg.find(&pat).unwrap() + pat.len();
+        svg[i..i + svg[i..].find('"').unwrap()].parse().unwrap()
+    };
+    (attr("width"), attr("height"))
+}
+
+/// How many SVG text elements hold exactly `label`.
+fn text_count(stem: &Path, label: &str) -> usize {
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    svg.matches(&format!(">\n{label}\n</text>")).count()
+}
+
+#[test]
+fn a_shared_legend_is_drawn_once_above_the_panels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (own, shared) = (dir.path().join("own"), dir.path().join("shared"));
+    let mut with_extra = staircase_chart(8);
+    with_extra.series.push(
+        Series::new("only in panel 2", vec![0.5], vec![0.5]).with_style(SeriesStyle::Markers),
+    );
+    let panels = [staircase_chart(6), with_extra];
+    line_chart_panels(&own, "Staircases", &panels, 2).unwrap();
+    line_chart_panels_shared_legend(&shared, "Staircases", &panels, 2).unwrap();
+    check_outputs(&shared);
+    // Each panel's own legend repeats the labels; the shared one has the union, once each.
+    assert_eq!(text_count(&own, "Q(0)"), 2);
+    assert_eq!(text_count(&shared, "Q(0)"), 1);
+    assert_eq!(text_count(&shared, "only in panel 2"), 1);
+    // The band adds height above the panels, which keep their size.
+    let (w0, h0) = svg_size(&own);
+    let (w1, h1) = svg_size(&shared);
+    assert_eq!(w0, w1);
+    assert!(h1 > h0 && h1 < h0 + 60, "{h0} -> {h1}");
+    // The band's entries sit above every panel's plot: the label's baseline is above the
+    // panels' titles.
+    let svg = std::fs::read_to_string(shared.with_extension("svg")).unwrap();
+    let y_of = |label: &str| -> f64 {
+        let i = svg.find(&format!(">\n{label}\n</text>")).unwrap();
+        let open = svg[..i].rfind("<text").unwrap();
+        let tag = &svg[open..i];
+        let j = tag.find(" y=\"").unwrap() + 4;
+        tag[j..j + tag[j..].find('"').unwrap()].parse().unwrap()
+    };
+    assert!(y_of("Q(0)") < y_of("Quantizer, n = 6"));
+
+    // Many long labels wrap into more rows: a taller band, still inside the figure's width.
+    let many: Vec<HistChart> = (0..2)
+        .map(|k| {
+            let mut h = weight_hist(8, false);
+            h.hists = (0..8)
+                .map(|i| Hist {
+                    label: format!("a rather long legend label number {i} of panel {k}"),
+                    values: vec![0.1 * i as f64],
+                    color: None,
+                })
+                .collect();
+            h
+        })
+        .collect();
+    let wrapped = dir.path().join("wrapped");
+    histogram_panels_shared_legend(&wrapped, "Wrapped", &many, 2).unwrap();
+    check_outputs(&wrapped);
+    let (_, h2) = svg_size(&wrapped);
+    assert!(h2 > h1 + 60, "{h2}");
+    for i in 0..8 {
+        assert_eq!(
+            text_count(
+                &wrapped,
+                &format!("a rather long legend label number {i} of panel 1")
+            ),
+            1
+        );
+    }
+}
+
+#[test]
+fn histogram_bars_at_the_range_ends_stand_clear_of_the_frame() {
+    // All samples in the last bin: its bar must end left of the plot's right edge.
+    let dir = tempfile::tempdir().unwrap();
+    let stem = dir.path().join("edge");
+    let chart = HistChart {
+        title: "Edge".into(),
+        range: (0.0, 1.0),
+        bins: 10,
+        hists: vec![Hist {
+            label: String::new(),
+            values: vec![1.0; 50],
+            color: None,
+        }],
+        legend: LegendPos::None,
+        ..Default::default()
+    };
+    histogram(&stem, &chart).unwrap();
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    // The outline's last point is the bar's right edge at the base line; the frame is the
+    // rightmost x of any line or polyline.
+    let xs_of = |s: &str| -> Vec<f64> {
+        s.split_whitespace()
+            .filter_map(|p| p.split(',').next()?.parse::<f64>().ok())
+            .collect()
+    };
+    let outline = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            let i = p.find("points=\"").unwrap() + 8;
+            xs_of(&p[i..i + p[i..].find('"').unwrap()])
+        })
+        .max_by_key(|xs| xs.len())
+        .unwrap();
+    let bar_right = outline.iter().copied().fold(f64::MIN, f64::max);
+    let frame_right = svg
+        .split("<rect")
+        .skip(2)
+        .filter_map(|r| {
+            let num = |a: &str| -> Option<f64> {
+                let i = r.find(&format!(" {a}=\""))? + a.len() + 3;
+                r[i..i + r[i..].find('"')?].parse().ok()
+            };
+            Some(num("x")? + num("width")?)
+        })
+        .fold(f64::MIN, f64::max);
+    assert!(
+        frame_right - bar_right >= 3.0,
+        "bar ends at {bar_right}, frame at {frame_right}"
+    );
 }

@@ -11,7 +11,7 @@ use aqnn::encode::Scheme;
 use aqnn::optim::OptimizerKind;
 use aqnn::quant::Rounding;
 use aqnn::report::figures::{find, Drawn, FigureContext, FigureOptions, Runs, FIGURES};
-use aqnn::report::html::{civil_from_days, esc, shell_quote, write_report};
+use aqnn::report::html::{civil_from_days, esc, inline_svg, shell_quote, write_report};
 use aqnn::store::{RunDir, RunResult};
 use aqnn::train::train;
 use std::path::{Path, PathBuf};
@@ -240,25 +240,44 @@ fn report_is_self_contained_and_every_referenced_file_exists() {
     ] {
         assert!(!html.contains(bad), "the report contains {bad:?}");
     }
-    let mut referenced = 0;
+    // The page travels alone: every src or href is an anchor inside it, never a file.
+    assert!(
+        !html.contains("src=\"figures/"),
+        "index.html loads figure files"
+    );
     for v in attr_values(&html, "src")
         .into_iter()
         .chain(attr_values(&html, "href"))
     {
-        if let Some(id) = v.strip_prefix('#') {
-            assert!(html.contains(&format!("id=\"{id}\"")), "dangling link {v}");
-            continue;
-        }
-        assert!(!v.contains(':'), "non-relative reference {v}");
-        let p = report_dir.join(v);
-        assert!(
-            p.is_file(),
-            "the report references {v}, which does not exist"
-        );
-        referenced += 1;
+        let id = v
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("index.html references {v:?}, outside the page"));
+        assert!(html.contains(&format!("id=\"{id}\"")), "dangling link {v}");
     }
-    // Every figure: an image, links to its SVG and PNG.
-    assert!(referenced >= 3 * FIGURES.len(), "{referenced} references");
+    assert!(
+        !html.contains("<img"),
+        "an <img> would need a file or a data URI"
+    );
+    // Every figure is inline SVG, as drawn, and still written beside the page.
+    let inline = html.matches("<svg ").count();
+    assert_eq!(inline, FIGURES.len(), "{inline} inline SVGs");
+    assert_eq!(html.matches("</svg>").count(), FIGURES.len());
+    for f in &r.figures {
+        let svg = f.svg.as_ref().unwrap();
+        assert!(
+            svg.is_file() && svg.with_extension("png").is_file(),
+            "{svg:?}"
+        );
+        let drawn = std::fs::read_to_string(svg).unwrap();
+        // The first drawn element of the file is in the page, verbatim.
+        let first = drawn.lines().nth(1).unwrap();
+        assert!(first.starts_with('<') && html.contains(first), "{first}");
+        assert!(
+            html.contains(&format!("aria-label=\"{}\"", esc(f.title))),
+            "{}",
+            f.title
+        );
+    }
     for f in FIGURES {
         assert!(
             html.contains(&format!("aqnn plot {} ", f.name)),
@@ -386,4 +405,26 @@ fn html_helpers() {
     assert_eq!(civil_from_days(0), (1970, 1, 1));
     assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     assert_eq!(civil_from_days(-1), (1969, 12, 31));
+}
+
+#[test]
+fn inline_svg_drops_the_namespace_url_and_refuses_outside_references() {
+    let doc = "<?xml version=\"1.0\"?>\n<svg width=\"8\" height=\"5\" viewBox=\"0 0 8 5\" \
+               xmlns=\"http://www.w3.org/2000/svg\">\n<rect x=\"0\"/>\n</svg>\n";
+    let s = inline_svg(doc, "a <b>").unwrap();
+    assert_eq!(
+        s,
+        "<svg width=\"8\" height=\"5\" viewBox=\"0 0 8 5\" class=\"fig\" role=\"img\" \
+         aria-label=\"a &lt;b&gt;\">\n<rect x=\"0\"/>\n</svg>"
+    );
+    check_xml(&s).unwrap();
+    for bad in [
+        "<svg><image href=\"a.png\"/></svg>",
+        "<svg><script>x()</script></svg>",
+        "<svg><use xlink:href=\"#a\"/></svg>",
+        "<rect/>",
+        "<svg>",
+    ] {
+        assert!(inline_svg(bad, "t").is_err(), "{bad}");
+    }
 }

@@ -630,7 +630,11 @@ mod tests {
         let a = analyze(&runs);
         assert_eq!(status(&a, "learned-rises"), Status::DoesNotHold);
         let v = a.verdicts.iter().find(|v| v.id == "learned-rises").unwrap();
-        assert!(v.reason.contains("at n = [10] of 14"), "{}", v.reason);
+        assert!(
+            v.reason.contains("a significant dip at n = 10 (of 14 n)"),
+            "{}",
+            v.reason
+        );
         assert!(v.reason.contains("effect is n = 10"), "{}", v.reason);
         assert!((v.effect.as_ref().unwrap().value + 0.06).abs() < 1e-9);
         // Plain is missing: the ceiling cannot be compared.

@@ -90,13 +90,10 @@ pub fn learned_rises(t: &Table, series: &str) -> Verdict {
         .min_by(|a, b| upper(&a.2).total_cmp(&upper(&b.2)))
         .expect("non-empty");
     v.reason = format!(
-        "local dips at n = {}{}: significant dips at n = [{}] of {} after Holm's correction \
-         (uncorrected 95% CI below 0 at n = [{}]){}; effect is n = {worst_n}; trend {}",
+        "local dips at n = {}{}: {}{}; effect is n = {worst_n}; trend {}",
         list(&fam.ns()),
         fam.skipped_note(),
-        list(&dips),
-        fam.avail.len(),
-        list(&uncorrected),
+        dips_words(&dips, &uncorrected, fam.avail.len()),
         if no_ci { " (some without CI)" } else { "" },
         match &trend {
             Some(tr) => format!("z = {:.2}", tr.z),
@@ -105,6 +102,25 @@ pub fn learned_rises(t: &Table, series: &str) -> Verdict {
     );
     v.effect = Some(worst.clone());
     v
+}
+
+/// The dips part of c1's reason in words: which n have a significant dip after Holm's
+/// correction out of `of` tested, and which have an uncorrected CI below 0 ("no ... at any"
+/// rather than an empty list).
+fn dips_words(dips: &[u32], uncorrected: &[u32], of: usize) -> String {
+    let corrected = match dips {
+        [] => format!("no significant dip at any of the {of} n after Holm's correction"),
+        [n] => format!("a significant dip at n = {n} (of {of} n) after Holm's correction"),
+        _ => format!(
+            "significant dips at n = {} (of {of} n) after Holm's correction",
+            list(dips)
+        ),
+    };
+    let raw = match uncorrected {
+        [] => "none has its uncorrected 95% CI below 0".to_string(),
+        _ => format!("uncorrected 95% CI below 0 at n = {}", list(uncorrected)),
+    };
+    format!("{corrected} ({raw})")
 }
 
 /// c2. The learned mapping's ceiling (best mean over quantized n) is above plain's.
@@ -148,4 +164,28 @@ pub fn learned_ceiling(t: &Table, series: &str) -> Verdict {
     }
     v.effect = Some(e);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dips_words;
+
+    #[test]
+    fn dips_are_said_in_words_never_as_an_empty_list() {
+        let none = dips_words(&[], &[], 14);
+        assert_eq!(
+            none,
+            "no significant dip at any of the 14 n after Holm's correction \
+             (none has its uncorrected 95% CI below 0)"
+        );
+        assert!(!none.contains("[]"));
+        assert_eq!(
+            dips_words(&[9], &[5, 9], 14),
+            "a significant dip at n = 9 (of 14 n) after Holm's correction \
+             (uncorrected 95% CI below 0 at n = 5, 9)"
+        );
+        assert!(
+            dips_words(&[5, 9], &[5, 9], 12).starts_with("significant dips at n = 5, 9 (of 12 n)")
+        );
+    }
 }

@@ -231,6 +231,15 @@ pub fn dampening_off_midpoints(samples: &[MidpointSample]) -> Verdict {
     v
 }
 
+/// "at n = 3, 8", or "at no n" for an empty list (never "at n = []").
+fn at_n(ns: &[u32]) -> String {
+    if ns.is_empty() {
+        "at no n".to_string()
+    } else {
+        format!("at n = {}", list(ns))
+    }
+}
+
 /// Half-width of the band of accuracy changes counted as no change (0.5 percentage points).
 pub const NO_CHANGE_BAND: f64 = 0.005;
 
@@ -300,11 +309,10 @@ pub fn remedy_accuracy(t: &Table, remedy: &str, name: &str) -> Verdict {
     };
     v.status = status;
     v.reason = format!(
-        "mean over n = {}: {words}; individually higher at n = [{}], lower at n = [{}] \
-         (uncorrected)",
+        "mean over n = {}: {words}; individually (uncorrected) higher {}, lower {}",
         list(&ns),
-        list(&up),
-        list(&down)
+        at_n(&up),
+        at_n(&down)
     );
     v.effect = Some(e);
     v
@@ -313,6 +321,13 @@ pub fn remedy_accuracy(t: &Table, remedy: &str, name: &str) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_n_where_a_remedy_differs_are_said_in_words() {
+        assert_eq!(at_n(&[]), "at no n");
+        assert_eq!(at_n(&[3]), "at n = 3");
+        assert_eq!(at_n(&[3, 16]), "at n = 3, 16");
+    }
 
     #[test]
     fn midpoint_verdict_from_samples() {

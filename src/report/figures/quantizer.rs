@@ -5,8 +5,8 @@ use super::helpers::*;
 use super::{Drawn, FigureContext, FigureOptions};
 use crate::quant::{Grid, Rounding};
 use crate::report::plot::{
-    line_chart_panels, LegendPos, LineChart, Series, SeriesStyle, VLine, BLACK_IDX, BLUE, GREEN,
-    ORANGE, PURPLE, VERMILLION,
+    line_chart_panels, line_chart_panels_shared_legend, LegendPos, LineChart, Series, SeriesStyle,
+    VLine, BLACK_IDX, BLUE, GREEN, ORANGE, PURPLE, VERMILLION,
 };
 use anyhow::Result;
 use std::path::Path;
@@ -14,10 +14,15 @@ use std::path::Path;
 // ---------------------------------------------------------------------------------------------
 // 2. The staircase
 
+/// Legend of the staircase's dots: what they are, in words.
+pub const TENTHS_LABEL: &str = "quantized value at x = k/10, for k = -10, ..., 10";
+
 /// Figure 2: the quantizer's output against its input on [-1, 1] for each n (default 6 and
 /// 8), as a staircase, with the points x = -1, -0.9, ..., 1 and the value at exactly 0: a
 /// filled marker where Q(0) is, an open one at the other end of the step when 0 sits on a
-/// decision threshold (even n).
+/// decision threshold (even n). One legend for both panels, under the title and outside the
+/// plots, so it covers neither the steps nor the threshold lines; each panel's title gives its
+/// Q(0).
 pub fn staircase(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
     let ns = opts.levels.clone().unwrap_or_else(|| vec![6, 8]);
     let rounding = opts.rounding.unwrap_or(Rounding::HalfEven);
@@ -50,23 +55,27 @@ pub fn staircase(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resu
             .fold(f64::NAN, f64::min);
         let on_threshold = th.contains(&0.0);
         let mut series = vec![
-            Series::new("Q(x)", sx, sy)
+            Series::new("Q(x), the quantized value of input x", sx, sy)
                 .with_style(SeriesStyle::Step)
                 .with_color(BLUE),
-            Series::new("Q(x) at x = 0.1 k", tx, ty)
+            Series::new(TENTHS_LABEL, tx, ty)
                 .with_style(SeriesStyle::Markers)
                 .with_color(ORANGE)
                 .with_marker_size(3.5),
-            Series::new(format!("Q(0) = {}", fmt_level(q0)), vec![0.0], vec![q0])
-                .with_style(SeriesStyle::Markers)
-                .with_color(VERMILLION)
-                .with_marker_size(6.5),
+            Series::new(
+                "Q(0), where an input of exactly 0 goes",
+                vec![0.0],
+                vec![q0],
+            )
+            .with_style(SeriesStyle::Markers)
+            .with_color(VERMILLION)
+            .with_marker_size(6.5),
         ];
         if on_threshold {
             let other = if q0 < 0.0 { above } else { below };
             series.push(
                 Series::new(
-                    format!("{} (not attained at 0)", fmt_level(other)),
+                    "the step's other end at 0 (not attained at 0)",
                     vec![0.0],
                     vec![other],
                 )
@@ -88,7 +97,11 @@ pub fn staircase(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resu
             ));
         }
         panels.push(LineChart {
-            title: format!("n = {n} ({} rounding)", rounding.name()),
+            title: format!(
+                "n = {n}, {} rounding: Q(0) = {}",
+                rounding.name(),
+                fmt_level(q0)
+            ),
             x_label: "input x".into(),
             y_label: "Q(x)".into(),
             series,
@@ -102,12 +115,13 @@ pub fn staircase(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resu
                 .collect(),
             x_range: Some((-1.08, 1.08)),
             y_range: Some((-1.12, 1.12)),
-            legend: LegendPos::UpperLeft,
+            // Drawn once for both panels, under the title.
+            legend: LegendPos::None,
             ..Default::default()
         });
     }
     let cols = panels.len().min(2);
-    line_chart_panels(stem, "The quantizer Q(x) on [-1, 1]", &panels, cols)?;
+    line_chart_panels_shared_legend(stem, "The quantizer Q(x) on [-1, 1]", &panels, cols)?;
     Drawn::figure(format!(
         "The quantizer's output Q(x) against its input x on [-1, 1] ({} rounding of ties): the \
          staircase (blue), its value at x = -1, -0.9, ..., 1 (orange dots) and at exactly x = 0 \

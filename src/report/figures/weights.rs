@@ -6,8 +6,8 @@ use super::runs::*;
 use super::{Drawn, FigureContext, FigureOptions};
 use crate::quant::Grid;
 use crate::report::plot::{
-    histogram_panels, line_chart, HLine, Hist, HistChart, LegendPos, LineChart, Series,
-    SeriesStyle, VLine, BLACK_IDX, BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION,
+    histogram_panels_shared_legend, line_chart, HLine, Hist, HistChart, LegendPos, LineChart,
+    Series, SeriesStyle, VLine, BLACK_IDX, BLUE, GREEN, ORANGE, PURPLE, SKY, VERMILLION,
 };
 use anyhow::Result;
 use std::path::Path;
@@ -57,7 +57,8 @@ fn weight_layers(w: &Arrays) -> Vec<(String, Vec<f64>, Vec<f64>)> {
 /// Figure 6: histograms of the weights after training, full precision (blue) against
 /// quantized (orange), for n = 3, 8 and 9 (default) — one row per n, one column per layer —
 /// with the levels (solid) and decision thresholds (dashed) marked. One run per n: series
-/// `series` (default plain), seed `seed` (default the lowest).
+/// `series` (default plain), seed `seed` (default the lowest). One legend for all panels, under
+/// the title, so no panel's bars or guide lines are covered.
 pub fn weights(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
     let runs = &cx.runs;
     let ns = opts.levels.clone().unwrap_or_else(|| vec![3, 8, 9]);
@@ -102,7 +103,8 @@ pub fn weights(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result<
                 ],
                 vlines: grid_vlines(&g),
                 log_y: false,
-                legend: LegendPos::Auto,
+                // Drawn once for all panels, under the title.
+                legend: LegendPos::None,
             });
         }
         used.push(run.describe());
@@ -116,7 +118,7 @@ pub fn weights(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result<
                 .join(", ")
         ));
     }
-    histogram_panels(
+    histogram_panels_shared_legend(
         stem,
         &format!("Weights after training ({series}): full precision vs quantized"),
         &panels,

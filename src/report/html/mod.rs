@@ -1,5 +1,7 @@
-//! The HTML report: `index.html` + `figures/*.svg|png`, self-contained (inline CSS, no
-//! scripts, no network), readable offline in any browser.
+//! The HTML report: `index.html`, self-contained (inline CSS, every figure as inline SVG, no
+//! scripts, no network, no reference to any other file), so the one file can be mailed or
+//! copied alone and read offline in any browser. The figures are also written beside it as
+//! `figures/*.svg` and `figures/*.png` for those who want the files.
 //!
 //! Contents: the verdict table of the analysis, every figure of [`FIGURES`] with a caption
 //! and the `aqnn plot` command that redraws it (or "not available: why"), the tables of
@@ -209,15 +211,49 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Pixel size (width, height) of a PNG from its header.
-fn png_size(path: &Path) -> Option<(u32, u32)> {
-    let b = std::fs::read(path).ok()?;
-    if b.len() < 24 || &b[1..4] != b"PNG" {
-        return None;
+/// An SVG document of [`crate::report::plot`] made fit to sit inside the HTML page: the XML
+/// prolog and comments before the root dropped, the root's `xmlns` removed (HTML puts `<svg>`
+/// in the SVG namespace by itself, and the page then names no URL), and `role="img"` with an
+/// `aria-label` of `title` added; the drawing is unchanged. Errors when `doc` has no `<svg>`
+/// root element or holds anything that could reach outside the page (`href`, `<image>`,
+/// `<script>`, `<style>`, `<foreignObject>`).
+pub fn inline_svg(doc: &str, title: &str) -> std::result::Result<String, String> {
+    let start = doc.find("<svg").ok_or("no <svg> element")?;
+    let end = doc.rfind("</svg>").ok_or("no </svg> end tag")? + "</svg>".len();
+    if end <= start {
+        return Err("</svg> before <svg>".into());
     }
-    let w = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
-    let h = u32::from_be_bytes([b[20], b[21], b[22], b[23]]);
-    Some((w, h))
+    let body = &doc[start..end];
+    for bad in [
+        "href",
+        "<image",
+        "<script",
+        "<style",
+        "<foreignObject",
+        "url(",
+    ] {
+        if body.contains(bad) {
+            return Err(format!("the SVG contains {bad:?}"));
+        }
+    }
+    let open_end = body.find('>').ok_or("unterminated <svg> tag")?;
+    let (open, rest) = body.split_at(open_end);
+    let open = open
+        .replace(" xmlns=\"http://www.w3.org/2000/svg\"", "")
+        .replace(" xmlns='http://www.w3.org/2000/svg'", "");
+    if open.contains("xmlns") || open.contains("http") {
+        return Err("unexpected namespace on <svg>".into());
+    }
+    let open = open.trim_end_matches('/');
+    let close = if body[..open_end].ends_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "{open} class=\"fig\" role=\"img\" aria-label=\"{}\"{close}{rest}",
+        esc(title)
+    ))
 }
 
 /// "3..18" style summary of a set of integers.
@@ -262,7 +298,7 @@ pre { background: var(--bg-alt); border: 1px solid var(--line); border-radius: 6
   overflow-x: auto; white-space: pre; line-height: 1.35; }
 pre code { background: none; padding: 0; }
 figure { margin: 1.2rem 0 2.2rem; padding: 0; }
-figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figure svg.fig { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { margin-top: 0.6rem; color: var(--fg); font-size: 0.95rem; max-width: 1000px; }
 figcaption .redraw { display: block; margin-top: 0.4rem; color: var(--muted); font-size: 0.88rem; }
 table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.9rem; }
@@ -310,8 +346,9 @@ fn render(cx: &FigureContext, figures: &[FigureOutcome], dirs: &[PathBuf], out: 
         h,
         "<p>Quantization-aware training of a 49-16-10 tanh MLP on KMNIST downsampled to 7x7, \
          with inputs, weights, biases and hidden activations on an n-level grid in [-1, 1], as in \
-         the seed <em>Toy Models of Analog Quantized Neural Networks</em>. Every number and \
-         figure below is computed from the stored runs; nothing here was written by hand.</p>"
+         <em>Toy Models of Analog Quantized Neural Networks</em>, the founding note of the \
+         project (the \"seed\"), whose claims the verdicts below test. Every number and figure \
+         below is computed from the stored runs; nothing here was written by hand.</p>"
     );
 
     // Contents.
@@ -364,28 +401,32 @@ fn render(cx: &FigureContext, figures: &[FigureOutcome], dirs: &[PathBuf], out: 
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
         let png_file = file.replace(".svg", ".png");
-        let (w, hgt) = png_size(&svg.with_extension("png"))
-            .map(|(w, h)| {
-                (
-                    w / crate::report::plot::PNG_SCALE,
-                    h / crate::report::plot::PNG_SCALE,
+        let image = match std::fs::read_to_string(svg) {
+            Ok(doc) => inline_svg(&doc, f.title).unwrap_or_else(|why| {
+                format!(
+                    "<p class=\"warn\">The figure could not be embedded ({}); it is in {}.</p>",
+                    esc(&why),
+                    esc(&svg.display().to_string())
                 )
-            })
-            .unwrap_or((800, 500));
+            }),
+            Err(e) => format!(
+                "<p class=\"warn\">The figure could not be read ({}): {}.</p>",
+                esc(&svg.display().to_string()),
+                esc(&e.to_string())
+            ),
+        };
         let _ = writeln!(
             h,
-            "<figure id=\"fig-{name}\">\n<h3>Figure {num}: {title}</h3>\n\
-             <a href=\"figures/{svgf}\"><img src=\"figures/{pngf}\" width=\"{w}\" height=\"{hgt}\" \
-             alt=\"{alt}\"></a>\n<figcaption><strong>Figure {num}.</strong> {cap}\
+            "<figure id=\"fig-{name}\">\n<h3>Figure {num}: {title}</h3>\n{image}\n\
+             <figcaption><strong>Figure {num}.</strong> {cap}\
              <span class=\"redraw\">Redraw: <code>aqnn plot {name} {runs} --out {figout}</code> \
-             · files: <a href=\"figures/{svgf}\">{svgf}</a>, <a href=\"figures/{pngf}\">{pngf}</a>\
-             </span></figcaption>\n</figure>",
+             · also written beside this page as <code>figures/{svgf}</code> and \
+             <code>figures/{pngf}</code></span></figcaption>\n</figure>",
             name = f.name,
             num = i + 1,
             title = esc(f.title),
             svgf = esc(&file),
             pngf = esc(&png_file),
-            alt = esc(f.title),
             cap = rich(&f.text),
             runs = esc(&runs_arg),
             figout = esc(&fig_out),

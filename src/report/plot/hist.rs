@@ -9,6 +9,8 @@ use super::{palette, pick_color, Chart, HistChart, Sty};
 
 const OUTLINE_W: f64 = 1.4;
 const VLINE_W: f64 = 1.0;
+/// Margin on each side of the x axis beyond the binned range, as a share of that range.
+pub(crate) const X_PAD: f64 = 0.015;
 
 /// Bin `values` on `range` with `bins` equal bins (last bin closed, as numpy).
 pub(crate) fn bin_counts(values: &[f64], range: (f64, f64), bins: usize) -> Vec<u64> {
@@ -33,11 +35,41 @@ impl HistChart {
             0.4
         }
     }
+
+    fn entries(&self) -> Vec<Entry> {
+        let alpha = self.alpha();
+        self.hists
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.label.is_empty())
+            .map(|(k, h)| {
+                let color = pick_color(h.color, k);
+                Entry {
+                    label: h.label.clone(),
+                    swatch: Swatch::Patch {
+                        fill: color.mix(alpha),
+                        edge: color.to_rgba(),
+                    },
+                }
+            })
+            .collect()
+    }
 }
 
 impl Chart for HistChart {
     const SINGLE: (u32, u32) = (800, 500);
     const PANEL: (u32, u32) = (560, 400);
+
+    fn legend_entries(&self) -> Vec<Entry> {
+        self.entries()
+    }
+
+    fn without_legend(&self) -> Self {
+        HistChart {
+            legend: super::LegendPos::None,
+            ..self.clone()
+        }
+    }
 
     fn validate(&self) -> Result<()> {
         if self.bins == 0 || self.bins > 100_000 {
@@ -85,14 +117,22 @@ impl Chart for HistChart {
         };
         let bw = (hi - lo) / bins as f64;
         let edge = |i: usize| lo + bw * i as f64;
+        // The x axis reaches a little past the binned range, so a bar in the first or last bin
+        // stands clear of the frame instead of merging into it.
+        let pad = X_PAD * (hi - lo);
+        let xr = if frame::usable(lo - pad) && frame::usable(hi + pad) {
+            (lo - pad, hi + pad)
+        } else {
+            (lo, hi)
+        };
 
         let mut spec = FrameSpec {
             title: &self.title,
             x_label: &self.x_label,
             y_label: &self.y_label,
             x: Axis {
-                lo,
-                hi,
+                lo: xr.0,
+                hi: xr.1,
                 ticks: Ticks::Auto,
             },
             y: Axis {
@@ -109,7 +149,7 @@ impl Chart for HistChart {
             right_extra: 0.0,
         };
 
-        let mut occ = Occupancy::new((lo, hi), yr);
+        let mut occ = Occupancy::new(xr, yr);
         for c in &counts {
             for (i, &n) in c.iter().enumerate() {
                 if n > 0 {
@@ -121,22 +161,7 @@ impl Chart for HistChart {
         }
 
         let alpha = self.alpha();
-        let entries: Vec<Entry> = self
-            .hists
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| !h.label.is_empty())
-            .map(|(k, h)| {
-                let color = pick_color(h.color, k);
-                Entry {
-                    label: h.label.clone(),
-                    swatch: Swatch::Patch {
-                        fill: color.mix(alpha),
-                        edge: color.to_rgba(),
-                    },
-                }
-            })
-            .collect();
+        let entries = self.entries();
         let (lay, placement) =
             frame::place_legend(area, &mut spec, self.legend, &entries, &occ, true, st)?;
         let yr = (spec.y.lo, spec.y.hi);

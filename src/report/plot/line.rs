@@ -152,6 +152,17 @@ impl Chart for LineChart {
     const SINGLE: (u32, u32) = (800, 500);
     const PANEL: (u32, u32) = (560, 400);
 
+    fn legend_entries(&self) -> Vec<Entry> {
+        self.entries()
+    }
+
+    fn without_legend(&self) -> Self {
+        LineChart {
+            legend: super::LegendPos::None,
+            ..self.clone()
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         for s in &self.series {
             if s.x.len() != s.y.len() {

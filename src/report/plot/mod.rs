@@ -324,7 +324,19 @@ pub fn line_chart_panels(
     panels: &[LineChart],
     cols: usize,
 ) -> Result<()> {
-    render_panels(stem, title, panels, cols)
+    render_panels(stem, title, panels, cols, false)
+}
+
+/// As [`line_chart_panels`], but with one legend for the whole figure, in a band under the
+/// title and outside every plot (so it never covers data or guide lines): the union, by
+/// label, of the panels' legend entries. The panels' own `legend` settings are ignored.
+pub fn line_chart_panels_shared_legend(
+    stem: &Path,
+    title: &str,
+    panels: &[LineChart],
+    cols: usize,
+) -> Result<()> {
+    render_panels(stem, title, panels, cols, true)
 }
 
 /// Render overlaid histograms to `<stem>.svg` and `<stem>.png`.
@@ -334,7 +346,18 @@ pub fn histogram(stem: &Path, chart: &HistChart) -> Result<()> {
 
 /// Render several histogram charts in a grid with `cols` columns under a common title.
 pub fn histogram_panels(stem: &Path, title: &str, panels: &[HistChart], cols: usize) -> Result<()> {
-    render_panels(stem, title, panels, cols)
+    render_panels(stem, title, panels, cols, false)
+}
+
+/// As [`histogram_panels`], with one legend for the whole figure under the title (see
+/// [`line_chart_panels_shared_legend`]).
+pub fn histogram_panels_shared_legend(
+    stem: &Path,
+    title: &str,
+    panels: &[HistChart],
+    cols: usize,
+) -> Result<()> {
+    render_panels(stem, title, panels, cols, true)
 }
 
 /// Render a 2D density heatmap to `<stem>.svg` and `<stem>.png`.
@@ -345,17 +368,33 @@ pub fn heatmap(stem: &Path, h: &Heatmap) -> Result<()> {
 /// Render several heatmaps in a grid with `cols` columns (e.g. one per layer) under a common
 /// title. Each panel has its own colour scale.
 pub fn heatmap_panels(stem: &Path, title: &str, panels: &[Heatmap], cols: usize) -> Result<()> {
-    render_panels(stem, title, panels, cols)
+    render_panels(stem, title, panels, cols, false)
 }
 
-/// Render `panels` in a grid with `cols` columns under a common title (any chart kind).
-fn render_panels<C: Chart>(stem: &Path, title: &str, panels: &[C], cols: usize) -> Result<()> {
+/// Render `panels` in a grid with `cols` columns under a common title (any chart kind), with
+/// one legend band under the title for all panels when `shared_legend`.
+fn render_panels<C: Chart>(
+    stem: &Path,
+    title: &str,
+    panels: &[C],
+    cols: usize,
+    shared_legend: bool,
+) -> Result<()> {
+    let own;
+    let (panels, shared) = if shared_legend {
+        let entries = frame::union_entries(panels.iter().map(Chart::legend_entries).collect());
+        own = panels.iter().map(Chart::without_legend).collect::<Vec<C>>();
+        (&own[..], entries)
+    } else {
+        (panels, Vec::new())
+    };
     render(
         stem,
         &Panels {
             title,
             panels,
             cols,
+            shared,
         },
     )
     .with_context(|| format!("plotting {}", stem.display()))
@@ -373,7 +412,7 @@ pub(crate) struct Sty {
 }
 
 /// Something that can draw itself into a drawing area.
-trait Chart {
+trait Chart: Clone {
     /// Size in SVG pixels when drawn as a figure of its own.
     const SINGLE: (u32, u32);
     /// Size in SVG pixels of one panel in a grid.
@@ -384,6 +423,14 @@ trait Chart {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, st: &Sty) -> Result<()>
     where
         DB::ErrorType: 'static;
+    /// The entries its legend would have (none for charts without a legend).
+    fn legend_entries(&self) -> Vec<frame::Entry> {
+        Vec::new()
+    }
+    /// The same chart without its legend (drawn once for all panels instead).
+    fn without_legend(&self) -> Self {
+        self.clone()
+    }
 }
 
 /// A whole figure.
@@ -416,6 +463,8 @@ struct Panels<'a, C> {
     title: &'a str,
     panels: &'a [C],
     cols: usize,
+    /// One legend for all panels, drawn in a band under the title (empty: none).
+    shared: Vec<frame::Entry>,
 }
 
 /// Height (SVG pixels) of the band holding a panel figure's common title.
@@ -429,11 +478,29 @@ impl<C> Panels<'_, C> {
     }
 }
 
+impl<C: Chart> Panels<'_, C> {
+    /// Height (SVG pixels) of the shared legend's band (0 without one).
+    fn band_h(&self) -> Result<u32> {
+        if self.shared.is_empty() {
+            return Ok(0);
+        }
+        let (_, cols) = self.grid();
+        let width = (C::PANEL.0 * cols as u32) as f64;
+        let rows = frame::band_rows(&self.shared, width)?.len();
+        Ok(frame::band_height(rows).ceil() as u32)
+    }
+}
+
 impl<C: Chart> Figure for Panels<'_, C> {
     fn size(&self) -> (u32, u32) {
         let (rows, cols) = self.grid();
         let title_h = if self.title.is_empty() { 0 } else { SUPTITLE_H };
-        (C::PANEL.0 * cols as u32, C::PANEL.1 * rows as u32 + title_h)
+        // band_h measured the same text in validate(), so it cannot fail here.
+        let band_h = self.band_h().unwrap_or(0);
+        (
+            C::PANEL.0 * cols as u32,
+            C::PANEL.1 * rows as u32 + title_h + band_h,
+        )
     }
     fn validate(&self) -> Result<()> {
         if self.panels.is_empty() {
@@ -442,6 +509,7 @@ impl<C: Chart> Figure for Panels<'_, C> {
         for (i, p) in self.panels.iter().enumerate() {
             p.validate().with_context(|| format!("panel {}", i + 1))?;
         }
+        self.band_h().context("laying out the shared legend")?;
         Ok(())
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Sty) -> Result<()>
@@ -463,6 +531,13 @@ impl<C: Chart> Figure for Panels<'_, C> {
                 frame::Anchor::Center,
                 st,
             )?;
+            body
+        };
+        let body = if self.shared.is_empty() {
+            body
+        } else {
+            let (band, body) = body.split_vertically(st.px(self.band_h()? as f64));
+            frame::draw_legend_band(&band, &self.shared, st)?;
             body
         };
         for (area, panel) in body.split_evenly((rows, cols)).iter().zip(self.panels) {

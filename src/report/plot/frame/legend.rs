@@ -1,4 +1,6 @@
-//! The legend: entries, where it fits ([`Occupancy`], [`Placement`]) and drawing it.
+//! The legend: entries, where it fits ([`Occupancy`], [`Placement`]) and drawing it, inside a
+//! plot or, shared by the panels of a figure, in a band of its own above them ([`band_rows`],
+//! [`draw_legend_band`]).
 
 use super::*;
 use crate::report::plot::{LegendPos, Sty};
@@ -235,6 +237,144 @@ pub fn outside_extra(legend: (i32, i32), st: &Sty) -> f64 {
     legend.0 as f64 / st.s + 14.0
 }
 
+/// Draw `swatch` between x = `at.0` and `at.1` (backend pixels) on the line y = `at.2`.
+fn draw_swatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    swatch: &Swatch,
+    at: (i32, i32, i32),
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (sx0, sx1, cy) = at;
+    let mid = ((sx0 + sx1) / 2, cy);
+    match swatch {
+        Swatch::Line {
+            color,
+            width,
+            dashed,
+            marker,
+        } => {
+            let style = color.stroke_width(st.w(*width));
+            if *dashed {
+                let pts = [(sx0 as f64, cy as f64), (sx1 as f64, cy as f64)];
+                draw_dashed_px(area, &pts, style, st)?;
+            } else {
+                area.draw(&PathElement::new(vec![(sx0, cy), (sx1, cy)], style))?;
+            }
+            if let Some(m) = marker {
+                draw_marker_px(area, mid, m, st)?;
+            }
+        }
+        Swatch::Marker(m) => draw_marker_px(area, mid, m, st)?,
+        Swatch::Patch { fill, edge } => {
+            let hh = (row_h(st) as f64 * 0.32) as i32;
+            let r = [(sx0, cy - hh), (sx1, cy + hh)];
+            area.draw(&Rectangle::new(r, fill.filled()))?;
+            area.draw(&Rectangle::new(r, edge.stroke_width(st.w(1.2))))?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A legend shared by the panels of a figure: rows of entries in a band of its own
+
+/// Gap (SVG pixels) between two entries of a legend band.
+const BAND_GAP: f64 = 22.0;
+/// Space (SVG pixels) above and below the rows of a legend band.
+const BAND_PAD: f64 = 4.0;
+
+/// The union of the entries of several legends by label, in order of first appearance (the
+/// first swatch of a label wins).
+pub fn union_entries(lists: Vec<Vec<Entry>>) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    for e in lists.into_iter().flatten() {
+        if !out.iter().any(|o| o.label == e.label) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// One row of a legend band: (entry index, x offset) of each entry, and the row's width (SVG
+/// pixels).
+pub type BandRow = (Vec<(usize, f64)>, f64);
+
+/// Rows of a legend band `width` SVG pixels wide: each row the entries' indices with their x
+/// offset from the row's start, and the row's width (SVG pixels). Measured with the embedded
+/// font at SVG scale, so the SVG and the PNG break the rows alike.
+pub fn band_rows(entries: &[Entry], width: f64) -> Result<Vec<BandRow>> {
+    let font = Sty { s: 1.0, png: false }.font(LEGEND_EM);
+    let mut rows: Vec<BandRow> = Vec::new();
+    let mut cur: Vec<(usize, f64)> = Vec::new();
+    let mut x = 0.0;
+    for (i, e) in entries.iter().enumerate() {
+        let tw = font
+            .font
+            .box_size(&e.label)
+            .map_err(|err| anyhow::anyhow!("measuring legend text {:?}: {err:?}", e.label))?
+            .0 as f64;
+        let w = SWATCH_W + 6.0 + tw;
+        let start = if cur.is_empty() { 0.0 } else { x + BAND_GAP };
+        if !cur.is_empty() && start + w > width {
+            rows.push((std::mem::take(&mut cur), x));
+            cur.push((i, 0.0));
+            x = w;
+        } else {
+            cur.push((i, start));
+            x = start + w;
+        }
+    }
+    if !cur.is_empty() {
+        rows.push((cur, x));
+    }
+    Ok(rows)
+}
+
+/// Height (SVG pixels) of a legend band of `rows` rows.
+pub fn band_height(rows: usize) -> f64 {
+    if rows == 0 {
+        0.0
+    } else {
+        2.0 * BAND_PAD + rows as f64 * LEGEND_EM * 1.55
+    }
+}
+
+/// Draw the legend band: every row centred across `area`.
+pub fn draw_legend_band<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    st: &Sty,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (w, _) = area.dim_in_pixel();
+    let rows = band_rows(entries, w as f64 / st.s)?;
+    let font = st.font(LEGEND_EM);
+    let rh = row_h(st);
+    for (r, (row, row_w)) in rows.iter().enumerate() {
+        let cy = st.px(BAND_PAD) + r as i32 * rh + rh / 2;
+        let x0 = (w as i32 - st.px(*row_w)) / 2;
+        for &(i, off) in row {
+            let sx0 = x0 + st.px(off);
+            let sx1 = sx0 + st.px(SWATCH_W);
+            draw_swatch(area, &entries[i].swatch, (sx0, sx1, cy), st)?;
+            text(
+                area,
+                &entries[i].label,
+                &font,
+                (sx1 + st.px(6.0), cy),
+                Anchor::Left,
+                st,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Draw the legend; `plot` is the plot rectangle relative to `area`.
 pub fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -272,33 +412,7 @@ where
         let cy = y0 + st.px(LEGEND_PAD) + i as i32 * rh + rh / 2;
         let sx0 = x0 + st.px(LEGEND_PAD);
         let sx1 = sx0 + st.px(SWATCH_W);
-        let mid = ((sx0 + sx1) / 2, cy);
-        match &e.swatch {
-            Swatch::Line {
-                color,
-                width,
-                dashed,
-                marker,
-            } => {
-                let style = color.stroke_width(st.w(*width));
-                if *dashed {
-                    let pts = [(sx0 as f64, cy as f64), (sx1 as f64, cy as f64)];
-                    draw_dashed_px(area, &pts, style, st)?;
-                } else {
-                    area.draw(&PathElement::new(vec![(sx0, cy), (sx1, cy)], style))?;
-                }
-                if let Some(m) = marker {
-                    draw_marker_px(area, mid, m, st)?;
-                }
-            }
-            Swatch::Marker(m) => draw_marker_px(area, mid, m, st)?,
-            Swatch::Patch { fill, edge } => {
-                let hh = (rh as f64 * 0.32) as i32;
-                let r = [(sx0, cy - hh), (sx1, cy + hh)];
-                area.draw(&Rectangle::new(r, fill.filled()))?;
-                area.draw(&Rectangle::new(r, edge.stroke_width(st.w(1.2))))?;
-            }
-        }
+        draw_swatch(area, &e.swatch, (sx0, sx1, cy), st)?;
         text(
             area,
             &e.label,
