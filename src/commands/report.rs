@@ -157,17 +157,17 @@ fn select(runs: Runs, w: &Where) -> Result<Runs> {
 fn one_configuration(cx: &FigureContext, figure: &str, series: Option<&str>) -> Result<Option<String>> {
     let amb = ambiguous_configs(&cx.runs, series);
     if let Some((base, labels)) = amb.iter().next() {
-        let lines: Vec<String> = labels
+        let shown: Vec<String> = labels
             .iter()
-            .map(|(l, n)| format!("  {l} ({n} runs)"))
+            .map(|(l, n)| format!("{} ({n} runs)", l.split(' ').skip(1).collect::<Vec<_>>().join(" ")))
             .collect();
         let first = labels.keys().next().map(String::as_str).unwrap_or_default();
         let example = first.split(' ').skip(1).collect::<Vec<_>>().join(",");
         bail!(
             "figure '{figure}' shows one run, but these runs hold {} configurations of series \
-             `{base}`:\n{}\nchoose one with --where, e.g. --where {example}",
+             `{base}`: {}; choose one with --where, e.g. --where {example}",
             labels.len(),
-            lines.join("\n")
+            shown.join("; ")
         );
     }
     Ok(series.and_then(|s| {
