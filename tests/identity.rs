@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{assert_clean_failure, aqnn, fixture_dir};
+use common::{aqnn, assert_clean_failure, fixture_dir};
 use std::path::Path;
 use std::process::Output;
 
@@ -110,9 +110,15 @@ fn settings_are_identity_in_summary_analysis_and_plots() {
         "plain hidden=8 lr=0.001",
         "plain hidden=8 lr=0.003",
     ] {
-        assert!(md.contains(&format!("## Series `{label}`")), "{label}: {md}");
+        assert!(
+            md.contains(&format!("## Series `{label}`")),
+            "{label}: {md}"
+        );
     }
-    assert!(md.contains("| 8 | 2 |") && !md.contains("| 8 | 8 |"), "{md}");
+    assert!(
+        md.contains("| 8 | 2 |") && !md.contains("| 8 | 8 |"),
+        "{md}"
+    );
     assert!(!md.contains("**not run**"), "{md}");
     assert!(md.contains("--all-verdicts"), "{md}");
     assert!(md.contains("started dead"), "{md}");
@@ -125,7 +131,10 @@ fn settings_are_identity_in_summary_analysis_and_plots() {
     assert!(pooled.contains("| 8 | 4 |"), "{pooled}");
     assert!(pooled.contains("pool runs") && pooled.contains("lr (0.001, 0.003)"));
     let e = assert_clean_failure(&cmd(&["analyze", "--pool", "width"], &runs));
-    assert!(e.contains("unknown setting 'width'") && e.contains("hidden"), "{e}");
+    assert!(
+        e.contains("unknown setting 'width'") && e.contains("hidden"),
+        "{e}"
+    );
 
     // plot accuracy: a series per configuration, captioned with 2 seeds, not 8.
     let figs = tmp.path().join("figs");
@@ -159,28 +168,31 @@ fn settings_are_identity_in_summary_analysis_and_plots() {
     assert!(e.contains("hidden=4 (4 runs); hidden=8 (4 runs)"), "{e}");
     let (_, cap) = ok(cmd(
         &[
-            "plot",
-            "weights",
-            "--out",
-            figs_s,
-            "--where",
-            "hidden=8",
-            "--where",
-            "lr=0.003",
+            "plot", "weights", "--out", figs_s, "--where", "hidden=8", "--where", "lr=0.003",
         ],
         &runs,
     ));
     let id_at = cap.find("run ").expect("a run id in the caption") + 4;
     let id = &cap[id_at..id_at + 12];
-    let row = rows.iter().find(|r| &r[0] == id).expect("the run in the summary");
-    assert_eq!((&row[col("hidden")], &row[col("lr")]), ("8", "0.003"), "{cap}");
+    let row = rows
+        .iter()
+        .find(|r| &r[0] == id)
+        .expect("the run in the summary");
+    assert_eq!(
+        (&row[col("hidden")], &row[col("lr")]),
+        ("8", "0.003"),
+        "{cap}"
+    );
 
     // --where errors: unknown key (keys listed), bad value, no match (values listed).
     let e = assert_clean_failure(&cmd(
         &["plot", "accuracy", "--out", figs_s, "--where", "width=3"],
         &runs,
     ));
-    assert!(e.contains("unknown setting 'width'") && e.contains("hidden"), "{e}");
+    assert!(
+        e.contains("unknown setting 'width'") && e.contains("hidden"),
+        "{e}"
+    );
     let e = assert_clean_failure(&cmd(
         &["plot", "accuracy", "--out", figs_s, "--where", "hidden=big"],
         &runs,

@@ -153,10 +153,12 @@ pub fn group_runs(runs: &[&RunResult], pool: &[String]) -> BTreeMap<String, Conf
 /// before hidden=128).
 pub fn cmp_settings(a: &[(String, String)], b: &[(String, String)]) -> std::cmp::Ordering {
     for ((ka, va), (kb, vb)) in a.iter().zip(b) {
-        let o = ka.cmp(kb).then_with(|| match (va.parse::<f64>(), vb.parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.total_cmp(&y),
-            _ => va.cmp(vb),
-        });
+        let o = ka
+            .cmp(kb)
+            .then_with(|| match (va.parse::<f64>(), vb.parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.total_cmp(&y),
+                _ => va.cmp(vb),
+            });
         if o.is_ne() {
             return o;
         }
@@ -197,14 +199,20 @@ pub fn parse_where(parts: &[String]) -> Result<Where, String> {
         let key = resolve_key(k).map_err(|e| format!("--where: {e}"))?;
         let v = v.trim();
         let value = match &defaults[&key] {
-            Value::Bool(_) => v.parse::<bool>().map(Value::from).map_err(|_| "true or false"),
+            Value::Bool(_) => v
+                .parse::<bool>()
+                .map(Value::from)
+                .map_err(|_| "true or false"),
             Value::Number(n) if n.is_f64() => v
                 .parse::<f32>()
                 .ok()
                 .filter(|x| x.is_finite())
                 .map(|x| Value::from(x as f64))
                 .ok_or("a number"),
-            Value::Number(_) => v.parse::<u64>().map(Value::from).map_err(|_| "a whole number"),
+            Value::Number(_) => v
+                .parse::<u64>()
+                .map(Value::from)
+                .map_err(|_| "a whole number"),
             _ => Ok(Value::from(v)),
         }
         .map_err(|what| format!("--where: {key} takes {what}, not '{v}'"))?;
@@ -220,13 +228,15 @@ impl Where {
     /// Whether `c` has every value of the selection (floats compared as the f32 they are).
     pub fn matches(&self, c: &TrainConfig) -> bool {
         let e = config_entries(c);
-        self.0.iter().all(|cond| match (e.get(&cond.key), &cond.value) {
-            (Some(Value::Number(a)), Value::Number(b)) if a.is_f64() || b.is_f64() => {
-                a.as_f64().map(|x| x as f32) == b.as_f64().map(|x| x as f32)
-            }
-            (Some(a), b) => a == b,
-            (None, _) => false,
-        })
+        self.0
+            .iter()
+            .all(|cond| match (e.get(&cond.key), &cond.value) {
+                (Some(Value::Number(a)), Value::Number(b)) if a.is_f64() || b.is_f64() => {
+                    a.as_f64().map(|x| x as f32) == b.as_f64().map(|x| x as f32)
+                }
+                (Some(a), b) => a == b,
+                (None, _) => false,
+            })
     }
 
     /// The keys of the selection.
@@ -279,7 +289,10 @@ mod tests {
             ..Default::default()
         };
         assert!(w.matches(&c));
-        assert!(!w.matches(&TrainConfig { hidden: 16, ..c.clone() }));
+        assert!(!w.matches(&TrainConfig {
+            hidden: 16,
+            ..c.clone()
+        }));
         assert!(parse_where(&["hidden=abc".into()])
             .unwrap_err()
             .contains("hidden takes a whole number, not 'abc'"));

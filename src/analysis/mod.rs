@@ -263,7 +263,13 @@ pub fn dead_start_warning(runs: &[&RunResult]) -> Option<String> {
     let shown: Vec<String> = dead
         .iter()
         .take(5)
-        .map(|r| format!("{} (init {})", r.label, crate::store::serde_plain(&r.config.init)))
+        .map(|r| {
+            format!(
+                "{} (init {})",
+                r.label,
+                crate::store::serde_plain(&r.config.init)
+            )
+        })
         .collect();
     Some(format!(
         "{} run(s) started dead: every quantized weight of a layer was 0 at initialisation, so \
@@ -377,10 +383,7 @@ pub fn analyze_with(runs: &[RunResult], opts: &AnalysisOptions) -> Analysis {
         warnings,
         mixed_points,
         verdicts_omitted,
-        labels: configs
-            .into_iter()
-            .map(|(id, c)| (id, c.label()))
-            .collect(),
+        labels: configs.into_iter().map(|(id, c)| (id, c.label())).collect(),
     }
 }
 

@@ -12,9 +12,9 @@ use crate::cli::{PlotArgs, ReportArgs};
 use crate::experiment::spec::parse_range;
 use crate::report::figures::runs::ambiguous_configs;
 use crate::report::figures::{find, Drawn, FigureContext, FigureOptions, Runs, FIGURES};
-use std::collections::{BTreeMap, BTreeSet};
 use crate::report::html::write_report_of;
 use anyhow::{anyhow, bail, Result};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Parse a list of levels: values and ranges, e.g. "6,8", "3..=18", "0,3..=18".
@@ -144,7 +144,10 @@ fn select(runs: Runs, w: &Where) -> Result<Runs> {
                 .join(", "),
             present
                 .iter()
-                .map(|(k, vs)| format!("{k} = {}", vs.iter().cloned().collect::<Vec<_>>().join(" or ")))
+                .map(|(k, vs)| format!(
+                    "{k} = {}",
+                    vs.iter().cloned().collect::<Vec<_>>().join(" or ")
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         );
@@ -154,12 +157,21 @@ fn select(runs: Runs, w: &Where) -> Result<Runs> {
 
 /// For a figure of one run: the one configuration of `series` (its label), or an error
 /// listing the candidates when the runs hold several configurations of a series.
-fn one_configuration(cx: &FigureContext, figure: &str, series: Option<&str>) -> Result<Option<String>> {
+fn one_configuration(
+    cx: &FigureContext,
+    figure: &str,
+    series: Option<&str>,
+) -> Result<Option<String>> {
     let amb = ambiguous_configs(&cx.runs, series);
     if let Some((base, labels)) = amb.iter().next() {
         let shown: Vec<String> = labels
             .iter()
-            .map(|(l, n)| format!("{} ({n} runs)", l.split(' ').skip(1).collect::<Vec<_>>().join(" ")))
+            .map(|(l, n)| {
+                format!(
+                    "{} ({n} runs)",
+                    l.split(' ').skip(1).collect::<Vec<_>>().join(" ")
+                )
+            })
             .collect();
         let first = labels.keys().next().map(String::as_str).unwrap_or_default();
         let example = first.split(' ').skip(1).collect::<Vec<_>>().join(",");

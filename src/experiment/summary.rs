@@ -224,10 +224,17 @@ mod tests {
             let want = value_text(&v);
             let got = &row[i];
             let same = got == &want
-                || got.parse::<f32>().ok().zip(want.parse::<f32>().ok()).is_some_and(|(a, b)| a == b);
+                || got
+                    .parse::<f32>()
+                    .ok()
+                    .zip(want.parse::<f32>().ok())
+                    .is_some_and(|(a, b)| a == b);
             assert!(same, "{key}: {got} != {want}");
         }
         assert_eq!(row[header.iter().position(|h| h == "lr").unwrap()], "0.003");
-        assert_eq!(row[header.iter().position(|h| h == "init").unwrap()], "glorot-uniform");
+        assert_eq!(
+            row[header.iter().position(|h| h == "init").unwrap()],
+            "glorot-uniform"
+        );
     }
 }
