@@ -11,6 +11,9 @@
 //!
 //! Accuracies are fractions in the JSON and percent (effects: percentage points) in the
 //! Markdown.
+//!
+//! Length: the code is under 500 lines; the rest are its unit tests (synthetic sweeps that
+//! check the grouping, pooling and verdict selection), kept beside the code they test.
 
 pub mod group;
 pub mod stats;
