@@ -216,9 +216,6 @@ pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
         r.seconds,
         r.summary.display()
     );
-    if let Some(w) = crate::experiment::summary::dead_start_warning(&r.summary) {
-        eprintln!("warning: {w}");
-    }
     if !r.failed.is_empty() {
         for (label, e) in &r.failed {
             eprintln!("  failed: {label}: {e}");
@@ -228,6 +225,9 @@ pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
             r.failed.len(),
             r.total
         );
+    }
+    if let Some(w) = crate::experiment::summary::dead_start_warning(&r.summary) {
+        eprintln!("warning: {w}");
     }
     Ok(())
 }
