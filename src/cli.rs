@@ -74,6 +74,14 @@ pub struct PlotArgs {
     /// Rounding mode (staircase, inputs).
     #[arg(long, value_enum)]
     pub rounding: Option<RoundingArg>,
+    /// Only runs with these settings, e.g. hidden=32,lr=0.003 (any config key; repeatable).
+    /// Figures of one run need the selection to hold one configuration per series.
+    #[arg(long = "where", value_name = "KEY=VALUE,...")]
+    pub select: Vec<String>,
+    /// Average runs that differ in these settings into one point (e.g. --pool epochs);
+    /// without it, every setting that varies gets its own series.
+    #[arg(long, value_name = "KEY", value_delimiter = ',')]
+    pub pool: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +174,14 @@ pub struct AnalyzeArgs {
     /// Where to write analysis.json and analysis.md [default: the first directory].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Average runs that differ in these settings into one point (e.g. --pool epochs,lr;
+    /// repeatable), with a warning; without it, every setting that varies besides the seed
+    /// gets its own series (`plain hidden=32 lr=0.003`).
+    #[arg(long, value_name = "KEY", value_delimiter = ',')]
+    pub pool: Vec<String>,
+    /// List every claim of the seed, also those these runs cannot test ("not run").
+    #[arg(long)]
+    pub all_verdicts: bool,
 }
 
 #[derive(Debug, Args)]

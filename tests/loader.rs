@@ -102,7 +102,8 @@ fn analyze_plot_and_report_see_the_same_runs() {
         0.0123
     );
 
-    // analyze, report and plot: the same 19 runs, the conflict named, the mixed point warned.
+    // analyze, report and plot: the same 19 runs, the conflict named; the stray run is its
+    // own series (issue 12: never pooled with the experiment's 8-epoch runs) unless pooled.
     let (md, err) = ok(aqnn()
         .arg("analyze")
         .arg(&root)
@@ -112,6 +113,18 @@ fn analyze_plot_and_report_see_the_same_runs() {
         .unwrap());
     assert_eq!(count(&err, "analysis"), 19, "{err}");
     assert!(err.contains("stored twice with different results"), "{err}");
+    assert!(
+        md.contains("## Series `plain epochs=2`") && md.contains("## Series `plain epochs=8`"),
+        "{md}"
+    );
+    assert!(!md.contains("pool runs"), "{md}");
+    let (md, _) = ok(aqnn()
+        .arg("analyze")
+        .arg(&root)
+        .args(["--pool", "epochs", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap());
     let warning = md
         .lines()
         .find(|l| l.contains("pool runs that differ in more than the seed"))
@@ -134,6 +147,17 @@ fn analyze_plot_and_report_see_the_same_runs() {
     assert!(html.contains("19 runs from"), "report header");
     let (_, caption) = ok(aqnn()
         .args(["plot", "accuracy"])
+        .arg(&root)
+        .arg("--out")
+        .arg(tmp.path().join("fig"))
+        .output()
+        .unwrap());
+    assert!(
+        caption.contains("`plain epochs=2`, `plain epochs=8`") && !caption.contains("Warning"),
+        "{caption}"
+    );
+    let (_, caption) = ok(aqnn()
+        .args(["plot", "accuracy", "--pool", "epochs"])
         .arg(&root)
         .arg("--out")
         .arg(tmp.path().join("fig"))

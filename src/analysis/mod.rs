@@ -1,7 +1,9 @@
 //! Analysis of finished runs: per-(series, levels) statistics over seeds and a verdict for
 //! each claim of the seed, computed from the runs (never written by hand).
 //!
-//! - [`series_name`] groups runs into series ("plain", "zero-shift", "learned", ...).
+//! - [`series_name`] groups runs into series ("plain", "zero-shift", "learned", ...), and
+//!   [`group`] splits a series by every setting that varies within it (a point never
+//!   averages different configurations unless [`AnalysisOptions::pool`] says so).
 //! - [`PointStats`]: per (series, levels) the number of seeds, mean, sample standard
 //!   deviation and 95% CI of the mean (Student t, seeds - 1 df) of test and train accuracy.
 //! - [`Verdict`]s: see [`verdicts`] for the statistics and decision rules.
@@ -9,7 +11,11 @@
 //!
 //! Accuracies are fractions in the JSON and percent (effects: percentage points) in the
 //! Markdown.
+//!
+//! Length: the code is under 500 lines; the rest are its unit tests (synthetic sweeps that
+//! check the grouping, pooling and verdict selection), kept beside the code they test.
 
+pub mod group;
 pub mod stats;
 pub mod verdicts;
 
@@ -36,8 +42,9 @@ use std::path::Path;
 /// - "+damp" when oscillation dampening is on (lambda > 0), "+freeze" when iterative
 ///   freezing is on (in that order).
 ///
-/// Everything else (epochs, learning rate, width, ...) is not part of the name; when runs
-/// differ in such settings the analysis says so in its warnings.
+/// Everything else (epochs, learning rate, width, ...) is not part of the name; when runs of
+/// a series differ in such settings the analysis splits it into one series per combination
+/// ([`group::group_runs`], labels like `plain hidden=32`).
 pub fn series_name(r: &RunResult) -> String {
     let c = &r.config;
     let mut s = String::new();
@@ -64,8 +71,12 @@ pub fn series_name(r: &RunResult) -> String {
 /// Statistics of one (series, levels) point over its seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PointStats {
-    /// [`series_name`] of the runs.
+    /// The configuration's label: [`series_name`] of the runs, followed by the settings
+    /// that tell it apart from the other configurations of that series (`plain hidden=32`).
     pub series: String,
+    /// Those settings as `key=value` (absent from the JSON when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
     /// Number of levels (0 = full precision).
     pub levels: u32,
     /// Seeds of the runs, ascending.
@@ -88,9 +99,42 @@ pub struct Analysis {
     pub verdicts: Vec<Verdict>,
     /// Anything that makes the numbers less comparable (duplicates, mixed settings).
     pub warnings: Vec<String>,
-    /// Points whose runs differ in more than the seed (absent from the JSON when none).
+    /// Points whose runs differ in more than the seed, because a key was pooled (absent
+    /// from the JSON when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mixed_points: Vec<MixedPoint>,
+    /// Claims of the seed left out because these runs cannot test them (not run), when
+    /// [`AnalysisOptions::all_verdicts`] is off (absent from the JSON when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub verdicts_omitted: usize,
+    /// The configuration label of each run (by run id), as in [`PointStats::series`].
+    #[serde(skip)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// How to analyse: which keys to pool, which verdicts to keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisOptions {
+    /// Config keys whose values may be averaged together in one point (`--pool`); a point
+    /// that does is warned about. Every other setting that varies splits the series.
+    pub pool: Vec<String>,
+    /// Keep every claim of the seed, also those the runs cannot test ("not run"); off,
+    /// only the verdicts that apply are kept (a custom sweep).
+    pub all_verdicts: bool,
+}
+
+impl Default for AnalysisOptions {
+    /// No pooling, every verdict (the seed's experiments).
+    fn default() -> Self {
+        AnalysisOptions {
+            pool: Vec::new(),
+            all_verdicts: true,
+        }
+    }
 }
 
 /// A (series, levels) point whose runs differ in settings other than the seed (e.g. a
@@ -122,7 +166,7 @@ impl MixedPoint {
 fn series_key(name: &str) -> (bool, usize, String) {
     let complex = name.starts_with("complex:");
     let rest = name.trim_start_matches("complex:");
-    let base = rest.split(['/', '+']).next().unwrap_or("");
+    let base = rest.split(['/', '+', ' ']).next().unwrap_or("");
     let rank = ["plain", "zero-shift", "learned", "learned-sgd"]
         .iter()
         .position(|b| *b == base)
@@ -139,28 +183,13 @@ fn levels_key(n: u32) -> u32 {
     }
 }
 
-/// Settings that differ between runs although they are not part of the series name
-/// (seed and levels excluded), as "key (value, value)".
+/// Settings that differ between runs (seed and levels excluded), as "key (value, value)".
 fn mixed_settings(runs: &[&RunResult]) -> Vec<String> {
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for r in runs {
-        let mut c = r.config.clone();
-        c.seed = 0;
-        c.levels = 0;
-        c.model = ModelKind::default();
-        c.scheme = Scheme::default();
-        c.rounding = Rounding::default();
-        c.table_optimizer = OptimizerKind::default();
-        c.oscillation.dampening = 0.0;
-        c.oscillation.freeze = false;
-        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&c) {
-            for (k, v) in map {
-                // Config floats are f32: print them as such, not with f64 noise.
-                let shown = match v.as_f64() {
-                    Some(x) if v.is_f64() => (x as f32).to_string(),
-                    _ => v.to_string(),
-                };
-                seen.entry(k).or_default().insert(shown);
+        for (k, v) in group::config_entries(&r.config) {
+            if !group::NOT_SETTINGS.contains(&k.as_str()) {
+                seen.entry(k).or_default().insert(group::value_text(&v));
             }
         }
     }
@@ -178,6 +207,16 @@ fn mixed_settings(runs: &[&RunResult]) -> Vec<String> {
 /// layer 1 outweigh the 160 of layer 2); the per-layer fractions ride along. Runs from
 /// before issue 5, at full precision, or without any weight inside (-1, 1) give no sample.
 pub fn midpoint_samples(runs: &[RunResult]) -> Vec<MidpointSample> {
+    let refs: Vec<&RunResult> = runs.iter().collect();
+    let labels = group::group_runs(&refs, &[]);
+    midpoint_samples_labelled(runs, &labels)
+}
+
+/// [`midpoint_samples`] with each run's series given by its configuration in `groups`.
+fn midpoint_samples_labelled(
+    runs: &[RunResult],
+    groups: &BTreeMap<String, group::ConfigGroup>,
+) -> Vec<MidpointSample> {
     let mut ids = BTreeSet::new();
     runs.iter()
         .filter(|r| ids.insert(r.run_id.clone()))
@@ -196,7 +235,10 @@ pub fn midpoint_samples(runs: &[RunResult]) -> Vec<MidpointSample> {
                 return None;
             }
             Some(MidpointSample {
-                series: series_name(r),
+                series: groups
+                    .get(&r.run_id)
+                    .map(group::ConfigGroup::label)
+                    .unwrap_or_else(|| series_name(r)),
                 levels: r.levels,
                 seed: r.seed,
                 midpoint_fraction: mid as f64 / inside as f64,
@@ -209,8 +251,48 @@ pub fn midpoint_samples(runs: &[RunResult]) -> Vec<MidpointSample> {
         .collect()
 }
 
-/// Analyse finished runs. Runs with the same run id count once.
+/// Analyse finished runs with the default options (no pooling, every verdict): see
+/// [`analyze_with`].
 pub fn analyze(runs: &[RunResult]) -> Analysis {
+    analyze_with(runs, &AnalysisOptions::default())
+}
+
+/// The dead starts among `runs`, as one warning (None when there are none).
+pub fn dead_start_warning(runs: &[&RunResult]) -> Option<String> {
+    let dead: Vec<&&RunResult> = runs.iter().filter(|r| r.dead_start).collect();
+    if dead.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = dead
+        .iter()
+        .take(5)
+        .map(|r| {
+            format!(
+                "{} (init {})",
+                r.label,
+                crate::store::serde_plain(&r.config.init)
+            )
+        })
+        .collect();
+    Some(format!(
+        "{} run(s) started dead: every quantized weight of a layer was 0 at initialisation, so \
+         no signal or gradient passed and the accuracy stays near chance: {}{}; use init = auto \
+         or a larger init_scale",
+        dead.len(),
+        shown.join(", "),
+        if dead.len() > 5 {
+            format!(" and {} more", dead.len() - 5)
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// Analyse finished runs. Runs with the same run id count once. A series whose runs differ
+/// in settings besides seed and levels is split into one series per configuration
+/// ([`group::group_runs`]), except for the keys in `opts.pool`, whose values are averaged
+/// together (and warned about).
+pub fn analyze_with(runs: &[RunResult], opts: &AnalysisOptions) -> Analysis {
     let mut warnings = Vec::new();
     let mut ids = BTreeSet::new();
     let unique: Vec<&RunResult> = runs
@@ -223,30 +305,15 @@ pub fn analyze(runs: &[RunResult]) -> Analysis {
             runs.len() - unique.len()
         ));
     }
-    // Within one series, runs should differ only in levels and seed.
-    let mut by_series: BTreeMap<String, Vec<&RunResult>> = BTreeMap::new();
-    for r in &unique {
-        by_series.entry(series_name(r)).or_default().push(r);
-    }
-    for (series, rs) in &by_series {
-        let mixed = mixed_settings(rs);
-        if !mixed.is_empty() {
-            warnings.push(format!(
-                "runs of series {series} differ in settings that are not part of the series \
-                 name, so its points may mix them: {}",
-                mixed.join("; ")
-            ));
-        }
-    }
-
+    let configs = group::group_runs(&unique, &opts.pool);
     let mut groups: BTreeMap<(String, u32), Vec<&RunResult>> = BTreeMap::new();
     for r in &unique {
         groups
-            .entry((series_name(r), r.levels))
+            .entry((configs[&r.run_id].label(), r.levels))
             .or_default()
             .push(r);
     }
-    // Within one point, runs should differ only in the seed.
+    // Within one point, runs differ only in the seed, unless a key was pooled.
     let mut mixed_points = Vec::new();
     for ((series, levels), rs) in &groups {
         let settings = mixed_settings(rs);
@@ -270,32 +337,56 @@ pub fn analyze(runs: &[RunResult]) -> Analysis {
                 .join("; ")
         ));
     }
-    let mut points: Vec<PointStats> = groups
+    if let Some(w) = dead_start_warning(&unique) {
+        warnings.push(w);
+    }
+    let mut points: Vec<(group::ConfigGroup, PointStats)> = groups
         .into_iter()
         .map(|((series, levels), mut rs)| {
             rs.sort_by_key(|r| (r.seed, r.run_id.clone()));
             let test: Vec<f64> = rs.iter().map(|r| r.test_accuracy).collect();
             let train: Vec<f64> = rs.iter().map(|r| r.train_accuracy).collect();
-            PointStats {
+            let config = configs[&rs[0].run_id].clone();
+            let p = PointStats {
                 series,
+                settings: config
+                    .settings
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
                 levels,
                 seeds: rs.iter().map(|r| r.seed).collect(),
                 test: Moments::of(&test),
                 train: Moments::of(&train),
-            }
+            };
+            (config, p)
         })
         .collect();
-    points.sort_by_key(|p| (series_key(&p.series), levels_key(p.levels)));
+    points.sort_by(|(ca, a), (cb, b)| {
+        series_key(&ca.series)
+            .cmp(&series_key(&cb.series))
+            .then_with(|| group::cmp_settings(&ca.settings, &cb.settings))
+            .then_with(|| levels_key(a.levels).cmp(&levels_key(b.levels)))
+    });
+    let points: Vec<PointStats> = points.into_iter().map(|(_, p)| p).collect();
 
     let table = verdicts::Table::new(&points);
-    let mut verdicts = verdicts::all(&table, &midpoint_samples(runs));
+    let mut verdicts = verdicts::all(&table, &midpoint_samples_labelled(runs, &configs));
     verdicts.push(verdicts::complex_weights_at_boundaries(runs));
+    let mut verdicts_omitted = 0;
+    if !opts.all_verdicts {
+        let before = verdicts.len();
+        verdicts.retain(|v| v.status != Status::NotRun);
+        verdicts_omitted = before - verdicts.len();
+    }
     Analysis {
         runs: unique.len(),
         points,
         verdicts,
         warnings,
         mixed_points,
+        verdicts_omitted,
+        labels: configs.into_iter().map(|(id, c)| (id, c.label())).collect(),
     }
 }
 
@@ -365,6 +456,17 @@ pub fn to_markdown(a: &Analysis) -> String {
         s.push('\n');
     }
     let _ = writeln!(s, "## Verdicts\n");
+    if a.verdicts_omitted > 0 {
+        let _ = writeln!(
+            s,
+            "{} of the seed's claims need series or levels these runs do not have; they are \
+             not shown (`aqnn analyze --all-verdicts` lists them).\n",
+            a.verdicts_omitted
+        );
+    }
+    if a.verdicts.is_empty() {
+        return s;
+    }
     let _ = writeln!(s, "| claim | status | effect (pp) | 95% CI (pp) | reason |");
     let _ = writeln!(s, "|---|---|---:|---|---|");
     for v in &a.verdicts {
@@ -681,7 +783,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_and_mixed_settings_are_reported() {
+    fn duplicates_are_reported_and_other_settings_split_the_series() {
         let mut runs = sweep(&cfg(Scheme::Plain), [8], |_| 0.6);
         runs.push(runs[0].clone());
         let a = analyze(&runs);
@@ -689,17 +791,82 @@ mod tests {
         assert_eq!(a.points[0].test.n, 5);
         assert_eq!(a.points[0].seeds, vec![0, 1, 2, 3, 4]);
         assert_eq!(a.warnings.len(), 1);
+        // Runs with 100 epochs at n = 8 and 9: their own series, never pooled.
         runs.extend(sweep(
             &TrainConfig {
                 epochs: 100,
                 ..Default::default()
             },
-            [9],
-            |_| 0.6,
+            [8, 9],
+            |_| 0.7,
         ));
         let a = analyze(&runs);
+        assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
+        let labels: Vec<(&str, u32, usize)> = a
+            .points
+            .iter()
+            .map(|p| (p.series.as_str(), p.levels, p.test.n))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("plain epochs=10", 8, 5),
+                ("plain epochs=100", 8, 5),
+                ("plain epochs=100", 9, 5)
+            ]
+        );
+        assert_eq!(a.points[0].settings, ["epochs=10"]);
+        assert!((a.points[1].test.mean - 0.7).abs() < 1e-12);
+        // Pooled on request: one point of 10 seeds at n = 8, warned.
+        let a = analyze_with(
+            &runs,
+            &AnalysisOptions {
+                pool: vec!["epochs".into()],
+                all_verdicts: true,
+            },
+        );
+        assert_eq!(a.points[0].series, "plain");
+        assert_eq!(a.points[0].test.n, 10);
         assert!(
-            a.warnings[1].contains("epochs (10, 100)"),
+            a.warnings[1].contains("`plain` at n = 8: epochs (10, 100)"),
+            "{:?}",
+            a.warnings
+        );
+    }
+
+    #[test]
+    fn only_the_verdicts_that_apply_unless_all_are_asked_for() {
+        let runs = sweep(&cfg(Scheme::Plain), 2..=18, |n| 0.55 - 0.03 * every4(n));
+        let all = analyze(&runs);
+        let some = analyze_with(
+            &runs,
+            &AnalysisOptions {
+                pool: vec![],
+                all_verdicts: false,
+            },
+        );
+        assert!(all.verdicts.iter().any(|v| v.status == Status::NotRun));
+        assert!(some.verdicts.iter().all(|v| v.status != Status::NotRun));
+        assert_eq!(some.verdicts[0].id, "period4-plain");
+        assert_eq!(
+            some.verdicts.len() + some.verdicts_omitted,
+            all.verdicts.len()
+        );
+        let md = to_markdown(&some);
+        assert!(!md.contains("**not run**"), "{md}");
+        assert!(md.contains("`aqnn analyze --all-verdicts` lists them"));
+        assert!(!to_markdown(&all).contains("--all-verdicts"));
+    }
+
+    #[test]
+    fn dead_starts_are_warned() {
+        let mut runs = sweep(&cfg(Scheme::Plain), [3], |_| 0.1);
+        runs[1].dead_start = true;
+        let a = analyze(&runs);
+        assert!(
+            a.warnings
+                .iter()
+                .any(|w| w.starts_with("1 run(s) started dead") && w.contains("plain-n3-s1")),
             "{:?}",
             a.warnings
         );

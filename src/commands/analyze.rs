@@ -1,8 +1,11 @@
-//! `aqnn analyze`: statistics over seeds and verdicts, from the runs on disk.
+//! `aqnn analyze`: statistics over seeds and verdicts, from the runs on disk: one series per
+//! configuration (`--pool KEY` averages over a setting), and only the seed's claims these
+//! runs can test (`--all-verdicts` lists every one; `aqnn reproduce` always does).
 
+use crate::analysis::{group::resolve_key, AnalysisOptions};
 use crate::cli::AnalyzeArgs;
 use crate::store::{find_runs, FoundRuns};
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use std::path::{Path, PathBuf};
 
 /// Find the runs under `dirs` ([`find_runs`]), print any conflicting copies as warnings, and
@@ -24,9 +27,24 @@ pub fn found_runs(dirs: &[PathBuf]) -> Result<FoundRuns> {
     Ok(found)
 }
 
-/// Analyze `found`; write analysis.json and analysis.md to `out`; print the markdown.
+/// The config keys of `--pool` (each checked: an unknown key is an error listing the keys).
+pub fn pool_keys(pool: &[String]) -> Result<Vec<String>> {
+    pool.iter()
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| resolve_key(k).map_err(|e| anyhow!("--pool: {e}")))
+        .collect()
+}
+
+/// Analyze `found` as the seed's experiments (every verdict, nothing pooled): see
+/// [`analyze_found_with`].
 pub fn analyze_found(found: &FoundRuns, out: &Path) -> Result<()> {
-    let a = crate::analysis::analyze(&found.results());
+    analyze_found_with(found, out, &AnalysisOptions::default())
+}
+
+/// Analyze `found` with `opts`; write analysis.json and analysis.md to `out`; print the
+/// markdown.
+pub fn analyze_found_with(found: &FoundRuns, out: &Path, opts: &AnalysisOptions) -> Result<()> {
+    let a = crate::analysis::analyze_with(&found.results(), opts);
     crate::analysis::write(out, &a)?;
     println!("{}", crate::analysis::to_markdown(&a));
     eprintln!(
@@ -40,5 +58,9 @@ pub fn analyze_found(found: &FoundRuns, out: &Path) -> Result<()> {
 /// Run the command.
 pub fn run(a: &AnalyzeArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| a.dirs[0].clone());
-    analyze_found(&found_runs(&a.dirs)?, &out)
+    let opts = AnalysisOptions {
+        pool: pool_keys(&a.pool)?,
+        all_verdicts: a.all_verdicts,
+    };
+    analyze_found_with(&found_runs(&a.dirs)?, &out, &opts)
 }

@@ -235,6 +235,9 @@ pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
             r.total
         );
     }
+    if let Some(w) = crate::experiment::summary::dead_start_warning(&r.summary) {
+        eprintln!("warning: {w}");
+    }
     Ok(())
 }
 

@@ -204,6 +204,7 @@ mod tests {
     fn pt(series: &str, n: u32, xs: &[f64]) -> PointStats {
         PointStats {
             series: series.into(),
+            settings: Vec::new(),
             levels: n,
             seeds: (0..xs.len() as u64).collect(),
             test: Moments::of(xs),

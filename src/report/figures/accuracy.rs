@@ -1,5 +1,7 @@
 //! The accuracy figures: test accuracy against the number of levels, all series in one chart
 //! ([`accuracy`]) and one panel per series ([`accuracy_panels`]), from the analysis' points.
+//! A series is one configuration (the analysis splits a scheme by every setting that varies,
+//! `plain hidden=32`), so a point never averages different settings unless pooled on request.
 
 use super::helpers::*;
 use super::runs::*;
@@ -10,6 +12,21 @@ use crate::report::plot::{
 };
 use anyhow::Result;
 use std::path::Path;
+
+/// Whether some series is split into configurations (labels like `plain hidden=32`).
+fn configs_split(with_points: &[(&String, Vec<&PointStats>)]) -> bool {
+    with_points.iter().any(|(n, _)| n.contains(' '))
+}
+
+/// A series' colour: its scheme's fixed colour, or, when series are split into
+/// configurations, one palette colour per curve (so two widths of `plain` differ).
+fn config_color(split: bool, k: usize, name: &str) -> usize {
+    if split {
+        k
+    } else {
+        series_color(name)
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Accuracy against levels
@@ -30,6 +47,7 @@ pub fn accuracy(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result
     if with_points.is_empty() {
         return Drawn::unavailable("no quantized runs of the real model");
     }
+    let split = configs_split(&with_points);
     for (k, (name, pts)) in with_points.iter().enumerate() {
         let (x, y, e) = curve(pts);
         let off = dodge(k, with_points.len());
@@ -38,7 +56,7 @@ pub fn accuracy(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result
             Series::new(series_label(name), x, y)
                 .with_err(e)
                 .with_style(SeriesStyle::LineWithMarkers)
-                .with_color(series_color(name)),
+                .with_color(config_color(split, k, name)),
         );
         used.extend(pts);
     }
@@ -113,7 +131,8 @@ pub fn accuracy_panels(cx: &FigureContext, opts: &FigureOptions, stem: &Path) ->
         .flat_map(|c| c.0.iter().copied())
         .fold(f64::NEG_INFINITY, f64::max);
     let mut panels = Vec::new();
-    for ((name, pts), (x, y, e)) in with_points.iter().zip(curves) {
+    let split = configs_split(&with_points);
+    for (k, ((name, pts), (x, y, e))) in with_points.iter().zip(curves).enumerate() {
         let vlines = [4.0, 8.0, 12.0, 16.0]
             .iter()
             .filter(|&&v| v >= x_lo && v <= x_hi)
@@ -130,7 +149,7 @@ pub fn accuracy_panels(cx: &FigureContext, opts: &FigureOptions, stem: &Path) ->
             series: vec![Series::new("mean, 95% CI", x, y)
                 .with_err(e)
                 .with_style(SeriesStyle::LineWithMarkers)
-                .with_color(series_color(name))],
+                .with_color(config_color(split, k, name))],
             hlines: fp
                 .map(|p| HLine {
                     label: format!("full precision ({:.1}%)", 100.0 * p.test.mean),
@@ -208,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn a_point_that_pools_different_configs_is_warned_in_the_caption() {
+    fn runs_with_other_settings_are_their_own_series_unless_pooled() {
         let mut rs = sweep(&base(Scheme::Plain), &[3, 8]);
         // A stray run with other epochs at n = 8.
         let stray = TrainConfig {
@@ -218,10 +237,34 @@ mod tests {
             ..base(Scheme::Plain)
         };
         rs.push(result(&stray, 0.4, false));
-        let cx = context(rs);
+        let cx = context(rs.clone());
         let dir = tempdir();
         let Drawn::Figure { caption } =
             accuracy(&cx, &FigureOptions::default(), &dir.path().join("a")).unwrap()
+        else {
+            panic!("accuracy unavailable")
+        };
+        assert!(
+            caption.contains("`plain epochs=4`, `plain epochs=10`"),
+            "{caption}"
+        );
+        assert!(caption.contains("1-2 seeds"), "{caption}");
+        assert!(!caption.contains("Warning"), "{caption}");
+        // Pooled on request: one series, and the caption warns.
+        let runs = Runs::from_runs(
+            rs.into_iter()
+                .map(|r| Run::new(std::path::PathBuf::from("/x").join(&r.run_id), r))
+                .collect(),
+        );
+        let cx = FigureContext::with_options(
+            runs,
+            &crate::analysis::AnalysisOptions {
+                pool: vec!["epochs".into()],
+                all_verdicts: true,
+            },
+        );
+        let Drawn::Figure { caption } =
+            accuracy(&cx, &FigureOptions::default(), &dir.path().join("b")).unwrap()
         else {
             panic!("accuracy unavailable")
         };

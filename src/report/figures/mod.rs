@@ -10,7 +10,9 @@
 //!
 //! Every figure is drawn from a [`FigureContext`]: the runs ([`Runs`], found by
 //! [`crate::store::find_runs`]) and their [`Analysis`], computed once per report or plot and
-//! shared by every figure.
+//! shared by every figure. A series is a configuration: runs of a scheme that differ in any
+//! setting besides seed and levels are separate series (`plain hidden=32`), never averaged
+//! together unless the analysis was asked to pool a key.
 //!
 //! One file per family: [`accuracy`](mod@accuracy) (against n), [`quantizer`] (staircase,
 //! where 0 goes; no runs needed), [`inputs`](mod@inputs) (pixel values, the learned mapping),
@@ -40,7 +42,7 @@ pub use quantizer::{grid_summary, staircase, zero_map};
 pub use runs::{Run, Runs};
 pub use weights::{weight_positions, weights};
 
-use crate::analysis::{analyze, Analysis};
+use crate::analysis::{analyze_with, Analysis, AnalysisOptions};
 use crate::quant::Rounding;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -55,9 +57,21 @@ pub struct FigureContext {
 }
 
 impl FigureContext {
-    /// The context of `runs`: analyses them (once).
+    /// The context of `runs`: analyses them (once), nothing pooled.
     pub fn new(runs: Runs) -> FigureContext {
-        let analysis = analyze(&runs.results());
+        FigureContext::with_options(runs, &AnalysisOptions::default())
+    }
+
+    /// The context of `runs` analysed with `opts`; each run's series becomes its
+    /// configuration's label (`plain hidden=32` when the runs of `plain` differ in `hidden`),
+    /// so figures of one run and figures of the analysis' points speak of the same series.
+    pub fn with_options(mut runs: Runs, opts: &AnalysisOptions) -> FigureContext {
+        let analysis = analyze_with(&runs.results(), opts);
+        for r in &mut runs.runs {
+            if let Some(label) = analysis.labels.get(&r.result.run_id) {
+                r.series = label.clone();
+            }
+        }
         FigureContext { runs, analysis }
     }
 
@@ -91,7 +105,8 @@ impl FigureContext {
             String::new()
         } else {
             format!(
-                " Warning: some points pool runs whose configurations differ in more than the                  seed, so their means mix those settings: {}.",
+                " Warning: some points pool runs whose configurations differ in more than the \
+                 seed, so their means mix those settings: {}.",
                 notes.join("; ")
             )
         }
@@ -151,6 +166,9 @@ pub struct FigureDef {
     pub title: &'static str,
     /// Whether the figure needs runs (the quantizer figures do not).
     pub needs_runs: bool,
+    /// Whether the figure shows one run (of a series): `aqnn plot` refuses a selection that
+    /// holds several configurations of a series, listing them.
+    pub one_run: bool,
     /// The function that draws it.
     pub draw: FigureFn,
 }
@@ -162,6 +180,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "accuracy",
         title: "Accuracy against the number of levels",
         needs_runs: true,
+        one_run: false,
         draw: accuracy,
     },
     FigureDef {
@@ -169,6 +188,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "accuracy_panels",
         title: "Accuracy against the number of levels, one panel per series",
         needs_runs: true,
+        one_run: false,
         draw: accuracy_panels,
     },
     FigureDef {
@@ -176,6 +196,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "staircase",
         title: "The quantizer's staircase: is the step open or closed at 0?",
         needs_runs: false,
+        one_run: false,
         draw: staircase,
     },
     FigureDef {
@@ -183,6 +204,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "zero_map",
         title: "Where 0 goes: Q(0) against n for each rounding mode",
         needs_runs: false,
+        one_run: false,
         draw: zero_map,
     },
     FigureDef {
@@ -190,6 +212,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "inputs",
         title: "Input pixel values and their quantized values",
         needs_runs: true,
+        one_run: true,
         draw: inputs,
     },
     FigureDef {
@@ -197,6 +220,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "mapping",
         title: "The learned input mapping (Adam and SGD)",
         needs_runs: true,
+        one_run: true,
         draw: mapping,
     },
     FigureDef {
@@ -204,6 +228,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "mapping_levels",
         title: "The learned input mapping at several n",
         needs_runs: true,
+        one_run: true,
         draw: mapping_levels,
     },
     FigureDef {
@@ -211,6 +236,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "weights",
         title: "Weights after training: full precision and quantized",
         needs_runs: true,
+        one_run: true,
         draw: weights,
     },
     FigureDef {
@@ -218,6 +244,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "weight_positions",
         title: "Where weights sit between two levels",
         needs_runs: true,
+        one_run: true,
         draw: weight_positions,
     },
     FigureDef {
@@ -225,6 +252,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "trajectories",
         title: "Weight trajectories across a decision threshold",
         needs_runs: true,
+        one_run: true,
         draw: trajectories,
     },
     FigureDef {
@@ -232,6 +260,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "oscillation_frequency",
         title: "Distribution of oscillation frequencies",
         needs_runs: true,
+        one_run: true,
         draw: oscillation_frequency,
     },
     FigureDef {
@@ -239,6 +268,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "midpoint_epochs",
         title: "Weights near a decision threshold over training",
         needs_runs: true,
+        one_run: true,
         draw: midpoint_epochs,
     },
     FigureDef {
@@ -246,6 +276,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "remedies",
         title: "Accuracy with and without the oscillation remedies",
         needs_runs: true,
+        one_run: false,
         draw: remedies,
     },
     FigureDef {
@@ -253,6 +284,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "complex_weights",
         title: "Complex weights (Re, Im) against the n x n grid",
         needs_runs: true,
+        one_run: true,
         draw: complex_weights,
     },
     FigureDef {
@@ -260,6 +292,7 @@ pub const FIGURES: &[FigureDef] = &[
         file: "complex_accuracy",
         title: "Accuracy of real and complex networks",
         needs_runs: true,
+        one_run: false,
         draw: complex_accuracy,
     },
 ];

@@ -4,21 +4,24 @@
 
 use super::helpers::*;
 use super::{FigureContext, FigureOptions};
+use crate::analysis::group::base_series;
 use crate::analysis::series_name;
 use crate::config::ModelKind;
 use crate::store::{find_runs, FoundRuns, RunResult};
 use anyhow::Result;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-/// One complete run: its directory, its `result.json` and its series name.
+/// One complete run: its directory, its `result.json` and its series (its configuration's
+/// label once in a [`FigureContext`]).
 #[derive(Debug, Clone)]
 pub struct Run {
     /// The run directory (holds config.json, metrics.jsonl, weights.npz, result.json, ...).
     pub dir: PathBuf,
     /// The run's result.
     pub result: RunResult,
-    /// [`series_name`] of the run.
+    /// [`series_name`] of the run; in a [`FigureContext`], its configuration's label
+    /// (`plain hidden=32` when the runs of `plain` differ in `hidden`).
     pub series: String,
 }
 
@@ -135,15 +138,51 @@ impl Runs {
     }
 }
 
-/// The main (accuracy-figure) series: real models, no oscillation remedies.
+/// The main (accuracy-figure) series: real models, no oscillation remedies; series in
+/// display order, the configurations of one series in the analysis' order.
 pub(super) fn main_series(cx: &FigureContext) -> Vec<String> {
-    let mut v: Vec<String> = cx
+    let labels: Vec<String> = cx
         .series()
         .into_iter()
-        .filter(|s| !s.starts_with("complex:") && !s.contains('+'))
+        .filter(|s| {
+            let b = base_series(s);
+            !b.starts_with("complex:") && !b.contains('+')
+        })
         .collect();
-    display_order(&mut v);
-    v
+    let mut bases: Vec<String> = Vec::new();
+    for l in &labels {
+        if !bases.iter().any(|b| b == base_series(l)) {
+            bases.push(base_series(l).to_string());
+        }
+    }
+    display_order(&mut bases);
+    bases
+        .iter()
+        .flat_map(|b| labels.iter().filter(move |l| base_series(l) == b).cloned())
+        .collect()
+}
+
+/// The configurations (series labels) among `runs`, by series, when some series has more
+/// than one: what a figure of one run cannot choose between. Only series `series` (its
+/// name or a label) when given.
+pub fn ambiguous_configs(
+    runs: &Runs,
+    series: Option<&str>,
+) -> BTreeMap<String, BTreeMap<String, usize>> {
+    let mut by_base: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for r in &runs.runs {
+        let base = base_series(&r.series);
+        if series.is_some_and(|s| s != base && s != r.series) {
+            continue;
+        }
+        *by_base
+            .entry(base.to_string())
+            .or_default()
+            .entry(r.series.clone())
+            .or_default() += 1;
+    }
+    by_base.retain(|_, labels| labels.len() > 1);
+    by_base
 }
 
 /// The series holding learned-mapping runs with Adam and SGD (present ones only).
