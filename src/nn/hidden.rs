@@ -72,7 +72,9 @@ impl Hidden {
             ));
         }
         if self.0.iter().any(|w| !(1..=MAX_WIDTH).contains(w)) {
-            return Err(format!("every hidden layer's width must be 1..={MAX_WIDTH}"));
+            return Err(format!(
+                "every hidden layer's width must be 1..={MAX_WIDTH}"
+            ));
         }
         Ok(())
     }
@@ -215,7 +217,10 @@ mod tests {
             vec![32, 5000],
         ] {
             let e = Hidden::new(bad.clone()).check().unwrap_err();
-            assert!(e.contains("1..=4096") || e.contains("1 to 8"), "{bad:?}: {e}");
+            assert!(
+                e.contains("1..=4096") || e.contains("1 to 8"),
+                "{bad:?}: {e}"
+            );
         }
     }
 }

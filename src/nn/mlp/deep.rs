@@ -381,7 +381,14 @@ mod tests {
 
     /// Train twice through the same buffers (the second call must not see the first), then
     /// predict.
-    fn run(net: &mut dyn Network, q: &[f32], x: &[f32], y: &[u8], grid: &Grid, g0: &[f32]) -> Outcome {
+    fn run(
+        net: &mut dyn Network,
+        q: &[f32],
+        x: &[f32],
+        y: &[u8],
+        grid: &Grid,
+        g0: &[f32],
+    ) -> Outcome {
         let mut grad = g0.to_vec();
         let mut dx = vec![f32::NAN; x.len()];
         let mut stats = BatchStats::default();
