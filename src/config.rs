@@ -602,4 +602,41 @@ mod tests {
         let e = serde_json::from_str::<TrainConfig>(r#"{"dataset":"cifar"}"#).unwrap_err();
         assert!(e.to_string().contains("unknown dataset 'cifar'"), "{e}");
     }
+
+    /// One hidden layer keeps the number in the canonical JSON (and so every earlier run
+    /// id); more layers are a list; a sweep's string "32,16" reads as the same config.
+    #[test]
+    fn one_hidden_layer_is_a_number_and_deeper_ones_a_list() {
+        let c = TrainConfig::default();
+        assert!(c.canonical_json().contains(",\"hidden\":16,"));
+        let old = c.canonical_json();
+        let back: TrainConfig = serde_json::from_str(&old).unwrap();
+        assert_eq!((back.run_id(), back.canonical_json()), (c.run_id(), old));
+        let d = TrainConfig {
+            hidden: Hidden::new(vec![32, 16]),
+            ..Default::default()
+        };
+        assert!(d.canonical_json().contains(",\"hidden\":[32,16],"));
+        assert_ne!(d.run_id(), c.run_id());
+        let from_sweep: TrainConfig = serde_json::from_str(r#"{"hidden":"32,16"}"#).unwrap();
+        assert_eq!(from_sweep.run_id(), d.run_id());
+        assert!(d.clone().check().is_ok());
+        let complex = TrainConfig {
+            model: ModelKind::Complex,
+            ..d
+        };
+        let e = complex.check().unwrap_err();
+        assert_eq!(e.field(), Some(Field::Hidden));
+        assert!(
+            e.to_string()
+                .starts_with("hidden = 32,16: the complex model"),
+            "{e}"
+        );
+        let e = serde_json::from_str::<TrainConfig>(r#"{"hidden":"wide"}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("'wide' is not a list of hidden widths"),
+            "{e}"
+        );
+    }
 }
