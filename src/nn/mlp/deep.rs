@@ -222,10 +222,10 @@ impl DeepMlp {
         self.forward(q, xq, m, act, key);
         let inv_b = 1.0 / m as f32;
         let mut stats = BatchStats::default();
-        for s in 0..m {
+        for (s, &label) in labels.iter().enumerate() {
             let z = &self.z[s * CLASSES..(s + 1) * CLASSES];
             let d = &mut self.d[s * CLASSES..(s + 1) * CLASSES];
-            let (loss, ok) = softmax_xent(z, labels[s] as usize, d);
+            let (loss, ok) = softmax_xent(z, label as usize, d);
             stats.loss_sum += loss as f64;
             stats.correct += ok as usize;
             for (dv, &zv) in d.iter_mut().zip(z) {
