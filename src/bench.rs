@@ -43,7 +43,7 @@ pub struct EpochTiming {
     pub model: String,
     pub scheme: String,
     pub levels: u32,
-    pub hidden: usize,
+    pub hidden: crate::nn::Hidden,
     pub resolution: usize,
     pub params: usize,
     /// Multiply-adds per training sample (forward + backward).
@@ -59,10 +59,14 @@ pub struct EpochTiming {
 /// Multiply-adds per training sample: forward, weight gradients, and the backward to the
 /// hidden layer (and to the inputs when the table is learned); complex: 4 real MACs each.
 pub fn macs_per_sample(cfg: &TrainConfig, inputs: usize) -> usize {
-    let (h, o) = (cfg.hidden, 10);
-    let l1 = inputs * h;
-    let l2 = h * o;
-    let mut m = 2 * l1 + 3 * l2;
+    // Per weight layer (inputs x outputs): forward and weight gradient; every layer but the
+    // first also back-propagates to its inputs.
+    let mut dims = vec![inputs];
+    dims.extend_from_slice(cfg.hidden.widths());
+    dims.push(10);
+    let sizes: Vec<usize> = dims.windows(2).map(|d| d[0] * d[1]).collect();
+    let l1 = sizes[0];
+    let mut m = 2 * l1 + sizes[1..].iter().map(|&l| 3 * l).sum::<usize>();
     if cfg.scheme == Scheme::Learned {
         m += l1;
     }
@@ -113,7 +117,7 @@ pub fn time_epoch(
         model: crate::store::serde_plain(&cfg.model),
         scheme: cfg.scheme.to_string(),
         levels: cfg.levels,
-        hidden: cfg.hidden,
+        hidden: cfg.hidden.clone(),
         resolution: cfg.resolution,
         params,
         macs_per_sample: macs,

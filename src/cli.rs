@@ -288,9 +288,10 @@ pub struct TrainArgs {
     /// Model: mlp (real) or complex.
     #[arg(long, default_value = "mlp")]
     pub model: String,
-    /// Hidden width.
-    #[arg(long, default_value_t = 16)]
-    pub hidden: usize,
+    /// Hidden layer widths: 16 (one layer), or 32,16 for two layers (input side first; at
+    /// most 8 layers of at most 4096 units).
+    #[arg(long, default_value = "16")]
+    pub hidden: crate::nn::Hidden,
     /// Batch size.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -422,7 +423,7 @@ impl TrainArgs {
             zero_shift_eps: self.eps,
             table_optimizer,
             table_lr: self.table_lr,
-            hidden: self.hidden,
+            hidden: self.hidden.clone(),
             resolution: self.resolution,
             output,
             epochs: self.epochs,

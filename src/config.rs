@@ -11,6 +11,7 @@ use crate::data::DatasetId;
 use crate::encode::Scheme;
 use crate::nn::init::InitKind;
 use crate::nn::mlp::OutputKind;
+use crate::nn::Hidden;
 use crate::optim::OptimizerKind;
 use crate::quant::{Grid, GridError, Rounding};
 use md5::{Digest, Md5};
@@ -104,8 +105,9 @@ pub struct TrainConfig {
     pub table_optimizer: OptimizerKind,
     /// Learning rate of the learned input table.
     pub table_lr: f32,
-    /// Hidden width.
-    pub hidden: usize,
+    /// Hidden layer widths (`16`, or `32,16` for two layers): a number in the canonical
+    /// JSON when there is one layer, as before deeper networks, so run ids stay the same.
+    pub hidden: Hidden,
     /// Image side after downsampling: 7, 14 or 28.
     pub resolution: usize,
     /// Output layer: linear logits or tanh.
@@ -144,7 +146,7 @@ impl Default for TrainConfig {
             zero_shift_eps: 1e-4,
             table_optimizer: OptimizerKind::Adam,
             table_lr: 1e-3,
-            hidden: 16,
+            hidden: Hidden::one(16),
             resolution: 7,
             output: OutputKind::Linear,
             epochs: 10,
@@ -333,11 +335,18 @@ impl TrainConfig {
             self.batch,
             "must be at least 1",
         )?;
+        if let Err(expected) = self.hidden.check() {
+            return Err(ConfigError::Invalid {
+                field: Field::Hidden,
+                value: self.hidden.to_string(),
+                expected,
+            });
+        }
         ensure(
-            (1..=4096).contains(&self.hidden),
+            self.model == ModelKind::Mlp || self.hidden.depth() == 1,
             Field::Hidden,
-            self.hidden,
-            "the hidden width must be 1..=4096",
+            &self.hidden,
+            "the complex model has one hidden layer: give one width, or use the real MLP",
         )?;
         ensure(
             [7, 14, 28].contains(&self.resolution),
@@ -562,7 +571,7 @@ mod tests {
         assert_eq!(err(o), "oscillation.ema = 0: must be in (0, 1]");
         assert_eq!(
             CheckedConfig::try_from(TrainConfig {
-                hidden: 0,
+                hidden: Hidden::one(0),
                 ..Default::default()
             })
             .unwrap_err()
@@ -592,5 +601,42 @@ mod tests {
         assert_eq!(back, d);
         let e = serde_json::from_str::<TrainConfig>(r#"{"dataset":"cifar"}"#).unwrap_err();
         assert!(e.to_string().contains("unknown dataset 'cifar'"), "{e}");
+    }
+
+    /// One hidden layer keeps the number in the canonical JSON (and so every earlier run
+    /// id); more layers are a list; a sweep's string "32,16" reads as the same config.
+    #[test]
+    fn one_hidden_layer_is_a_number_and_deeper_ones_a_list() {
+        let c = TrainConfig::default();
+        assert!(c.canonical_json().contains(",\"hidden\":16,"));
+        let old = c.canonical_json();
+        let back: TrainConfig = serde_json::from_str(&old).unwrap();
+        assert_eq!((back.run_id(), back.canonical_json()), (c.run_id(), old));
+        let d = TrainConfig {
+            hidden: Hidden::new(vec![32, 16]),
+            ..Default::default()
+        };
+        assert!(d.canonical_json().contains(",\"hidden\":[32,16],"));
+        assert_ne!(d.run_id(), c.run_id());
+        let from_sweep: TrainConfig = serde_json::from_str(r#"{"hidden":"32,16"}"#).unwrap();
+        assert_eq!(from_sweep.run_id(), d.run_id());
+        assert!(d.clone().check().is_ok());
+        let complex = TrainConfig {
+            model: ModelKind::Complex,
+            ..d
+        };
+        let e = complex.check().unwrap_err();
+        assert_eq!(e.field(), Some(Field::Hidden));
+        assert!(
+            e.to_string()
+                .starts_with("hidden = 32,16: the complex model"),
+            "{e}"
+        );
+        let e = serde_json::from_str::<TrainConfig>(r#"{"hidden":"wide"}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("'wide' is not a list of hidden widths"),
+            "{e}"
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::data::Dataset;
 use crate::encode::{table_grad, InputMap};
 use crate::lookup::Lookup;
 use crate::nn::init::{dead_layers, init_params};
-use crate::nn::mlp::Mlp;
+use crate::nn::mlp::{DeepMlp, Mlp};
 use crate::nn::{Network, Segment};
 use crate::optim::Optimizer;
 use crate::oscillation::{OscillationOutcome, Tracker};
@@ -108,10 +108,22 @@ impl TrainOutcome {
 /// Build the network a config asks for.
 pub fn build_network(cfg: &CheckedConfig, inputs: usize) -> Result<Box<dyn Network>> {
     match cfg.model {
-        ModelKind::Mlp => Ok(Box::new(Mlp::new(inputs, cfg.hidden, cfg.output))),
-        ModelKind::Complex => Ok(Box::new(crate::nn::complex::ComplexMlp::new(
-            inputs, cfg.hidden, cfg.output,
-        ))),
+        // One hidden layer: the seed model's hand-tuned kernels; more: the general ones.
+        ModelKind::Mlp => Ok(match cfg.hidden.single() {
+            Some(nh) => Box::new(Mlp::new(inputs, nh, cfg.output)),
+            None => Box::new(DeepMlp::new(inputs, cfg.hidden.widths(), cfg.output)),
+        }),
+        ModelKind::Complex => {
+            let nh = cfg.hidden.single().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "hidden = {}: the complex model has one hidden layer: give one width",
+                    cfg.hidden
+                )
+            })?;
+            Ok(Box::new(crate::nn::complex::ComplexMlp::new(
+                inputs, nh, cfg.output,
+            )))
+        }
     }
 }
 

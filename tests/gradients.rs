@@ -4,7 +4,7 @@
 //! full-precision backward evaluated at the quantized point, which the last test checks).
 
 use aqnn::encode::table_grad;
-use aqnn::nn::mlp::{Mlp, OutputKind, CLASSES};
+use aqnn::nn::mlp::{DeepMlp, Mlp, OutputKind, CLASSES};
 use aqnn::nn::Network;
 use aqnn::quant::{Grid, Rounding};
 use rand::{Rng, SeedableRng};
@@ -220,6 +220,181 @@ fn ste_backward_is_identity_through_every_quantizer() {
             "param {k}: {} vs {}",
             grad[k],
             d
+        );
+    }
+}
+
+/// Mean softmax cross-entropy of an MLP of any depth in f64 (`dims`: inputs, hidden
+/// widths..., 10; parameters w1, b1, w2, b2, ... input-major).
+fn deep_reference_loss(
+    p: &[f64],
+    x: &[f64],
+    labels: &[u8],
+    dims: &[usize],
+    out: OutputKind,
+) -> f64 {
+    let mut total = 0.0;
+    for (s, &y) in labels.iter().enumerate() {
+        let mut h: Vec<f64> = x[s * dims[0]..(s + 1) * dims[0]].to_vec();
+        let mut off = 0;
+        for k in 1..dims.len() {
+            let (din, dout) = (dims[k - 1], dims[k]);
+            let w = &p[off..off + din * dout];
+            let b = &p[off + din * dout..off + din * dout + dout];
+            off += din * dout + dout;
+            let mut z: Vec<f64> = (0..dout)
+                .map(|j| b[j] + (0..din).map(|i| h[i] * w[i * dout + j]).sum::<f64>())
+                .collect();
+            if k + 1 < dims.len() || out == OutputKind::Tanh {
+                z.iter_mut().for_each(|v| *v = v.tanh());
+            }
+            h = z;
+        }
+        let m = h.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + h.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        total += lse - h[y as usize];
+    }
+    total / labels.len() as f64
+}
+
+/// The general kernel's backward (weights, biases of every layer, and dL/dx) against central
+/// finite differences of [`deep_reference_loss`], at full precision.
+fn check_deep(ni: usize, hidden: &[usize], b: usize, out: OutputKind, seed: u64) {
+    let mut net = DeepMlp::new(ni, hidden, out);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let p: Vec<f32> = (0..net.n_params())
+        .map(|_| rng.gen_range(-0.8..0.8))
+        .collect();
+    let x: Vec<f32> = (0..b * ni).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..CLASSES as u8)).collect();
+    let mut dims = vec![ni];
+    dims.extend_from_slice(hidden);
+    dims.push(CLASSES);
+    let mut grad = vec![0.0f32; p.len()];
+    let mut dx = vec![0.0f32; x.len()];
+    let fp = Grid::full_precision();
+    let stats = net.train_batch(&p, &x, &y, &fp, 0, &mut grad, Some(&mut dx));
+    let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let l0 = deep_reference_loss(&p64, &x64, &y, &dims, out);
+    assert!(
+        (stats.loss_sum / b as f64 - l0).abs() < 1e-5,
+        "loss {} vs {l0}",
+        stats.loss_sum / b as f64
+    );
+    let h = 1e-5;
+    let fd = |f: &dyn Fn(f64) -> f64| (f(h) - f(-h)) / (2.0 * h);
+    let mut checked = 0;
+    for seg in net.segments() {
+        for k in seg.range() {
+            let d = fd(&|e| {
+                let mut q = p64.clone();
+                q[k] += e;
+                deep_reference_loss(&q, &x64, &y, &dims, out)
+            });
+            assert!(
+                (grad[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+                "{hidden:?} {} [{}]: analytic {} vs numeric {d}",
+                seg.name,
+                k - seg.offset,
+                grad[k]
+            );
+            checked += (d.abs() > 1e-4) as usize;
+        }
+    }
+    assert!(checked > p.len() / 4, "most gradients are not trivially 0");
+    for k in 0..x.len() {
+        let d = fd(&|e| {
+            let mut q = x64.clone();
+            q[k] += e;
+            deep_reference_loss(&p64, &q, &y, &dims, out)
+        });
+        assert!(
+            (dx[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+            "{hidden:?} dx[{k}]: {} vs {d}",
+            dx[k]
+        );
+    }
+}
+
+#[test]
+fn deep_mlp_gradients_match_finite_differences() {
+    check_deep(7, &[6, 5], 4, OutputKind::Linear, 11);
+    check_deep(9, &[8, 3], 3, OutputKind::Tanh, 12);
+    check_deep(6, &[5, 7, 4], 5, OutputKind::Linear, 13);
+    check_deep(5, &[4, 4, 6], 2, OutputKind::Tanh, 14);
+    check_deep(49, &[32, 16], 3, OutputKind::Linear, 15);
+}
+
+/// The STE through every hidden quantizer of a 3-hidden-layer network: the gradient equals
+/// the derivative of the loss in which each `Q(h)` is replaced by `h + c`, the offsets `c`
+/// frozen at the evaluation point (as the one-layer test above).
+#[test]
+fn deep_ste_backward_is_identity_through_every_quantizer() {
+    let (ni, hidden, b) = (6, [5usize, 4, 3], 3);
+    let dims = [ni, 5, 4, 3, CLASSES];
+    let g = Grid::new(5, Rounding::HalfEven).unwrap();
+    let mut net = DeepMlp::new(ni, &hidden, OutputKind::Linear);
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let p: Vec<f32> = (0..net.n_params())
+        .map(|_| rng.gen_range(-1.0..1.0))
+        .collect();
+    let x: Vec<f32> = (0..b * ni).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..CLASSES as u8)).collect();
+    let mut q = vec![0.0; p.len()];
+    g.quantize_slice(&p, &mut q, 0);
+    let mut xq = vec![0.0; x.len()];
+    g.quantize_slice(&x, &mut xq, 0);
+    let mut grad = vec![0.0f32; p.len()];
+    let s = net.train_batch(&q, &xq, &y, &g, 0, &mut grad, None);
+    let q64: Vec<f64> = q.iter().map(|&v| v as f64).collect();
+    // Forward of sample s; `offsets` None: record Q(h) - h per hidden layer; Some: add them.
+    let forward =
+        |p: &[f64], s: usize, offsets: Option<&[Vec<f64>]>| -> (Vec<f64>, Vec<Vec<f64>>) {
+            let mut h: Vec<f64> = xq[s * ni..(s + 1) * ni].iter().map(|&v| v as f64).collect();
+            let (mut off, mut rec) = (0, Vec::new());
+            for k in 1..dims.len() {
+                let (din, dout) = (dims[k - 1], dims[k]);
+                let w = &p[off..off + din * dout];
+                let bias = &p[off + din * dout..off + din * dout + dout];
+                off += din * dout + dout;
+                let mut z: Vec<f64> = (0..dout)
+                    .map(|j| bias[j] + (0..din).map(|i| h[i] * w[i * dout + j]).sum::<f64>())
+                    .collect();
+                if k + 1 < dims.len() {
+                    z.iter_mut().for_each(|v| *v = v.tanh());
+                    let c: Vec<f64> = match offsets {
+                        Some(o) => o[k - 1].clone(),
+                        None => z.iter().map(|&v| g.quantize(v as f32) as f64 - v).collect(),
+                    };
+                    z.iter_mut().zip(&c).for_each(|(v, c)| *v += c);
+                    rec.push(c);
+                }
+                h = z;
+            }
+            (h, rec)
+        };
+    let offsets: Vec<Vec<Vec<f64>>> = (0..b).map(|s| forward(&q64, s, None).1).collect();
+    let loss = |p: &[f64]| -> f64 {
+        let mut total = 0.0;
+        for s in 0..b {
+            let z = forward(p, s, Some(&offsets[s])).0;
+            let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            total += m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - z[y[s] as usize];
+        }
+        total / b as f64
+    };
+    assert!((s.loss_sum / b as f64 - loss(&q64)).abs() < 1e-5);
+    for k in 0..p.len() {
+        let mut a = q64.clone();
+        let mut c = q64.clone();
+        a[k] += 1e-6;
+        c[k] -= 1e-6;
+        let d = (loss(&a) - loss(&c)) / 2e-6;
+        assert!(
+            (grad[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+            "param {k}: {} vs {d}",
+            grad[k]
         );
     }
 }

@@ -223,6 +223,14 @@ fn check_supported(run: &LoadedRun, grid: &Grid, e: &Effects) -> Result<()> {
             "the complex model supports only weight-side effects in aqnn eval so far (--prog-noise, --drift, --stuck, --bias-noise); --read-noise, --out-noise, --adc-levels/--adc-range and --dac-inl are not yet supported for it"
         );
     }
+    if run.config.hidden.depth() > 1 && e.needs_noisy_forward() {
+        bail!(
+            "run {} has {} hidden layers (hidden = {}): aqnn eval's noisy forward pass supports one hidden layer so far; use only weight-side effects (--prog-noise, --drift, --stuck, --bias-noise) for it",
+            run.run_id,
+            run.config.hidden.depth(),
+            run.config.hidden
+        );
+    }
     if !grid.is_quantized() {
         let in_d = [
             (
@@ -293,7 +301,8 @@ pub fn evaluate_run(
                     let pass = Pass {
                         effects: e,
                         ni,
-                        nh: cfg.hidden,
+                        // One hidden layer: `check_supported`.
+                        nh: cfg.hidden.widths()[0],
                         output: cfg.output,
                         act: &grid,
                         table: &table,

@@ -131,7 +131,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             for hidden in [16usize, 64, 256] {
                 // The median of 3 epochs, so the first epoch's warm-up does not count.
                 let cfg = TrainConfig {
-                    hidden,
+                    hidden: hidden.into(),
                     resolution: res,
                     epochs: 3,
                     ..base.clone()

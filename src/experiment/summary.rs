@@ -24,7 +24,8 @@ pub struct SummaryRow<'a> {
     pub levels: u32,
     pub seed: u64,
     pub epochs: usize,
-    pub hidden: usize,
+    /// `16`, or `32,16` for two hidden layers (quoted by the CSV writer).
+    pub hidden: String,
     pub resolution: usize,
     pub dampening: f32,
     pub freeze: bool,
@@ -125,7 +126,7 @@ pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
             levels: r.levels,
             seed: r.seed,
             epochs: r.epochs,
-            hidden: r.hidden,
+            hidden: r.hidden.to_string(),
             resolution: r.resolution,
             dampening: r.config.oscillation.dampening,
             freeze: r.config.oscillation.freeze,

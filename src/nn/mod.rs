@@ -5,8 +5,11 @@
 
 pub mod act;
 pub mod complex;
+pub mod hidden;
 pub mod init;
 pub mod mlp;
+
+pub use hidden::Hidden;
 
 use crate::quant::Grid;
 use serde::{Deserialize, Serialize};

@@ -401,3 +401,33 @@ fn candidate_mode_when_recording_everything_is_too_big() {
     assert_eq!(tj.width(), 16);
     assert_eq!(tj.weight_ids[0], 2 + 2999);
 }
+
+/// A run with three hidden layers: oscillation and midpoint statistics for each of its four
+/// weight layers (keys "1".."4"), frequencies for every weight, and the same bits twice.
+#[test]
+fn deep_runs_report_every_layer() {
+    let data = crate::bench::synthetic(7, 300, 100, 5);
+    let cfg = crate::config::TrainConfig {
+        hidden: crate::nn::Hidden::new(vec![12, 8, 6]),
+        levels: 5,
+        epochs: 2,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    let out = crate::train::train(&cfg, &data, &mut |_| {}).unwrap();
+    let osc = out.oscillation.as_ref().expect("quantized runs observe");
+    let layers: Vec<usize> = osc.layers.iter().map(|l| l.layer).collect();
+    assert_eq!(layers, [1, 2, 3, 4]);
+    let keys: Vec<String> = osc.midpoint_map().into_keys().collect();
+    assert_eq!(keys, ["1", "2", "3", "4"]);
+    let weights = 49 * 12 + 12 * 8 + 8 * 6 + 6 * 10;
+    assert_eq!(
+        osc.layers.iter().map(|l| l.weights).sum::<u64>(),
+        weights as u64
+    );
+    assert_eq!(out.params.len(), weights + 12 + 8 + 6 + 10);
+    let again = crate::train::train(&cfg, &data, &mut |_| {}).unwrap();
+    assert_eq!(again.params, out.params);
+    assert!(out.last().test_accuracy.is_finite());
+}

@@ -1,4 +1,5 @@
-//! The seed's real-valued QAT MLP: `inputs -> hidden (tanh) -> 10`.
+//! The seed's real-valued QAT MLP: `inputs -> hidden (tanh) -> 10`; deeper MLPs (two or
+//! more hidden layers) run [`DeepMlp`] (`deep.rs`).
 //!
 //! `h = tanh(Q(x) Q(W1) + Q(b1))`, `logits = Q(h) Q(W2) + Q(b2)` (optionally `tanh` on the
 //! logits), softmax cross-entropy. Weights are stored input-major (`w1[i * hidden + j]`) so
@@ -488,6 +489,8 @@ impl Network for Mlp {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod deep;
+pub use deep::DeepMlp;
 
 #[cfg(test)]
 mod tests {

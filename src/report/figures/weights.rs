@@ -43,12 +43,14 @@ fn grid_vlines(g: &Grid) -> Vec<VLine> {
     v
 }
 
-/// The weight layers of a real model's weights.npz: ("w1", values) etc. (biases excluded).
+/// The weight layers of a real model's weights.npz: ("w1", values) etc. (biases excluded),
+/// every layer of a deep network (`w1` .. `w9` for 8 hidden layers), in order.
 fn weight_layers(w: &Arrays) -> Vec<(String, Vec<f64>, Vec<f64>)> {
     let mut out = Vec::new();
-    for name in ["w1", "w2", "w3", "w4"] {
-        if let (Some(fp), Some(q)) = (w.f64(name), w.f64(&format!("q_{name}"))) {
-            out.push((name.to_string(), fp, q));
+    for k in 1..=crate::nn::hidden::MAX_DEPTH + 1 {
+        let name = format!("w{k}");
+        if let (Some(fp), Some(q)) = (w.f64(&name), w.f64(&format!("q_{name}"))) {
+            out.push((name, fp, q));
         }
     }
     out

@@ -1,0 +1,503 @@
+//! The QAT MLP with any number of tanh hidden layers: `inputs -> h1 -> ... -> hL -> 10`.
+//!
+//! `a_k = tanh(Q(h_{k-1}) Q(W_k) + Q(b_k))` with `h_0 = Q(x)` and `h_k = Q(a_k)` on the
+//! activation grid (STE), `logits = h_L Q(W_{L+1}) + Q(b_{L+1})` (optionally tanh), softmax
+//! cross-entropy. Segments `w1, b1, w2, b2, ..., w{L+1}, b{L+1}`, layer k's weights
+//! input-major (`w_k[i * out + j]`), as in the one-layer model ([`super::Mlp`], which keeps
+//! its own hand-tuned kernels and runs every one-layer network).
+//!
+//! The arithmetic follows the one-layer kernels' conventions exactly, so that this kernel
+//! run on one hidden layer gives [`super::Mlp`]'s bits (a test checks it): a pre-activation
+//! starts from its bias and adds inputs in order; dL/dh starts from 0 and adds the next
+//! layer's units in order; a bias gradient and a hidden layer's weight gradient add the
+//! samples' terms to `grad` in sample order; the output layer's weight gradient is summed
+//! over the batch from 0 and then added to `grad`; no fused multiply-add. The stochastic
+//! key of unit j of hidden layer k of sample s is `key + s * total + offset_k + j`, where
+//! `total` is the number of hidden units of all layers and `offset_k` that of the layers
+//! before k (one layer: `key + s * hidden + j`, as in the one-layer kernels).
+//!
+//! One source, compiled per instruction set by [`crate::cpu::per_isa`]: every build gives
+//! the same bits (the compiler vectorises the contiguous row loops; it never contracts a
+//! multiply and an add).
+
+use super::{Kernel, OutputKind, CLASSES};
+use crate::nn::act::{argmax, softmax_xent, tanh};
+use crate::nn::{BatchStats, Network, Segment};
+use crate::quant::Grid;
+
+/// The MLP of any depth: dimensions, output kind and scratch buffers (the parameters are
+/// flat and owned by the trainer).
+pub struct DeepMlp {
+    /// Layer widths `[inputs, h1, ..., hL, 10]`.
+    dims: Vec<usize>,
+    output: OutputKind,
+    segments: Vec<Segment>,
+    kernel: Kernel,
+    /// Offset in the flat vector of each weight layer's W and b.
+    w_off: Vec<usize>,
+    b_off: Vec<usize>,
+    /// Hidden units before hidden layer k, and of all of them.
+    key_off: Vec<usize>,
+    total: usize,
+    /// Samples the buffers below hold.
+    cap: usize,
+    /// Per hidden layer: tanh (`a`) and its quantization (`hq`), samples x width.
+    a: Vec<Vec<f32>>,
+    hq: Vec<Vec<f32>>,
+    /// Logits, samples x 10.
+    z: Vec<f32>,
+    /// dL/d(pre-activation) of the current layer and of the one below.
+    d: Vec<f32>,
+    dn: Vec<f32>,
+    /// Transposed W of the layer being back-propagated through (`[o * in + i]`).
+    wt: Vec<f32>,
+    /// The output layer's weight gradient of the batch, summed from 0.
+    gout: Vec<f32>,
+}
+
+impl DeepMlp {
+    /// An MLP with `inputs` inputs and hidden layers of the given widths (at least one),
+    /// running the fastest build this CPU supports.
+    pub fn new(inputs: usize, hidden: &[usize], output: OutputKind) -> DeepMlp {
+        DeepMlp::with_kernel(inputs, hidden, output, crate::cpu::isa())
+    }
+
+    /// The MLP running the given build (which must be in [`crate::cpu::available`]).
+    pub fn with_kernel(
+        inputs: usize,
+        hidden: &[usize],
+        output: OutputKind,
+        kernel: Kernel,
+    ) -> DeepMlp {
+        assert!(
+            crate::cpu::available().contains(&kernel),
+            "kernel {kernel:?} is not available on this CPU"
+        );
+        assert!(
+            !hidden.is_empty() && hidden.iter().all(|&w| w > 0) && inputs > 0,
+            "an MLP needs inputs and at least one non-empty hidden layer"
+        );
+        let mut dims = vec![inputs];
+        dims.extend_from_slice(hidden);
+        dims.push(CLASSES);
+        let (mut segments, mut w_off, mut b_off) = (Vec::new(), Vec::new(), Vec::new());
+        let mut offset = 0;
+        for k in 1..dims.len() {
+            let fans = (dims[k - 1], dims[k]);
+            for (name, shape, is_weight) in [
+                (format!("w{k}"), vec![fans.0, fans.1], true),
+                (format!("b{k}"), vec![fans.1], false),
+            ] {
+                let seg = Segment {
+                    name,
+                    layer: k,
+                    offset,
+                    shape,
+                    is_weight,
+                    fans,
+                };
+                if is_weight {
+                    w_off.push(offset);
+                } else {
+                    b_off.push(offset);
+                }
+                offset += seg.len();
+                segments.push(seg);
+            }
+        }
+        let key_off: Vec<usize> = hidden
+            .iter()
+            .scan(0, |acc, &w| {
+                let o = *acc;
+                *acc += w;
+                Some(o)
+            })
+            .collect();
+        let widest = dims.iter().copied().max().unwrap_or(CLASSES);
+        let last = hidden[hidden.len() - 1];
+        DeepMlp {
+            dims,
+            output,
+            segments,
+            kernel,
+            w_off,
+            b_off,
+            key_off,
+            total: hidden.iter().sum(),
+            cap: 0,
+            a: vec![Vec::new(); hidden.len()],
+            hq: vec![Vec::new(); hidden.len()],
+            z: Vec::new(),
+            d: Vec::new(),
+            dn: Vec::new(),
+            wt: vec![0.0; widest * widest],
+            gout: vec![0.0; last * CLASSES],
+        }
+    }
+
+    /// Hidden layer widths.
+    pub fn hidden(&self) -> &[usize] {
+        &self.dims[1..self.dims.len() - 1]
+    }
+
+    /// Size the per-sample buffers for `m` samples.
+    fn reserve(&mut self, m: usize) {
+        if m <= self.cap {
+            return;
+        }
+        let hidden = self.dims[1..self.dims.len() - 1].to_vec();
+        for (k, &w) in hidden.iter().enumerate() {
+            self.a[k].resize(m * w, 0.0);
+            self.hq[k].resize(m * w, 0.0);
+        }
+        let widest = self.dims.iter().copied().max().unwrap_or(CLASSES);
+        self.z.resize(m * CLASSES, 0.0);
+        self.d.resize(m * widest, 0.0);
+        self.dn.resize(m * widest, 0.0);
+        self.cap = m;
+    }
+
+    /// Forward `m` samples: fills `a`, `hq` and `z` (after the output tanh when chosen).
+    #[inline(always)]
+    fn forward(&mut self, q: &[f32], xq: &[f32], m: usize, act: &Grid, key: u64) {
+        let nl = self.dims.len() - 1;
+        for k in 1..=nl {
+            let (din, dout) = (self.dims[k - 1], self.dims[k]);
+            let w = &q[self.w_off[k - 1]..self.w_off[k - 1] + din * dout];
+            let b = &q[self.b_off[k - 1]..self.b_off[k - 1] + dout];
+            let (below, here) = self.hq.split_at_mut(k - 1);
+            let input: &[f32] = if k == 1 { xq } else { &below[k - 2] };
+            let out: &mut [f32] = if k == nl {
+                &mut self.z
+            } else {
+                &mut self.a[k - 1]
+            };
+            for s in 0..m {
+                let row = &mut out[s * dout..(s + 1) * dout];
+                row.copy_from_slice(b);
+                for (i, &xi) in input[s * din..(s + 1) * din].iter().enumerate() {
+                    for (z, &wv) in row.iter_mut().zip(&w[i * dout..(i + 1) * dout]) {
+                        *z += xi * wv;
+                    }
+                }
+            }
+            if k < nl {
+                let a = &mut self.a[k - 1][..m * dout];
+                for v in a.iter_mut() {
+                    *v = tanh(*v);
+                }
+                let hq = &mut here[0];
+                for s in 0..m {
+                    let k0 = key.wrapping_add((s * self.total + self.key_off[k - 1]) as u64);
+                    act.quantize_slice(
+                        &a[s * dout..(s + 1) * dout],
+                        &mut hq[s * dout..(s + 1) * dout],
+                        k0,
+                    );
+                }
+            } else if self.output == OutputKind::Tanh {
+                for v in self.z[..m * dout].iter_mut() {
+                    *v = tanh(*v);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn train_impl(
+        &mut self,
+        q: &[f32],
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        grad: &mut [f32],
+        mut dx: Option<&mut [f32]>,
+    ) -> BatchStats {
+        let m = labels.len();
+        let nl = self.dims.len() - 1;
+        assert!(xq.len() == m * self.dims[0] && grad.len() == self.n_params());
+        self.reserve(m);
+        self.forward(q, xq, m, act, key);
+        let inv_b = 1.0 / m as f32;
+        let mut stats = BatchStats::default();
+        for (s, &label) in labels.iter().enumerate() {
+            let z = &self.z[s * CLASSES..(s + 1) * CLASSES];
+            let d = &mut self.d[s * CLASSES..(s + 1) * CLASSES];
+            let (loss, ok) = softmax_xent(z, label as usize, d);
+            stats.loss_sum += loss as f64;
+            stats.correct += ok as usize;
+            for (dv, &zv) in d.iter_mut().zip(z) {
+                *dv *= inv_b;
+                if self.output == OutputKind::Tanh {
+                    *dv *= 1.0 - zv * zv;
+                }
+            }
+        }
+        for k in (1..=nl).rev() {
+            let (din, dout) = (self.dims[k - 1], self.dims[k]);
+            let input: &[f32] = if k == 1 { xq } else { &self.hq[k - 2] };
+            let d = &self.d[..m * dout];
+            let gb = &mut grad[self.b_off[k - 1]..self.b_off[k - 1] + dout];
+            for s in 0..m {
+                for (g, &dv) in gb.iter_mut().zip(&d[s * dout..(s + 1) * dout]) {
+                    *g += dv;
+                }
+            }
+            let w_range = self.w_off[k - 1]..self.w_off[k - 1] + din * dout;
+            let gw: &mut [f32] = if k == nl {
+                self.gout.fill(0.0);
+                &mut self.gout
+            } else {
+                &mut grad[w_range.clone()]
+            };
+            for i in 0..din {
+                let row = &mut gw[i * dout..(i + 1) * dout];
+                for s in 0..m {
+                    let h = input[s * din + i];
+                    for (g, &dv) in row.iter_mut().zip(&d[s * dout..(s + 1) * dout]) {
+                        *g += h * dv;
+                    }
+                }
+            }
+            if k == nl {
+                for (g, &v) in grad[w_range.clone()].iter_mut().zip(&self.gout) {
+                    *g += v;
+                }
+            }
+            if k == 1 && dx.is_none() {
+                break;
+            }
+            // dL/dh_{k-1} = W_k dz_k, along rows of W_k^T.
+            let w = &q[w_range];
+            let wt = &mut self.wt[..din * dout];
+            for i in 0..din {
+                for o in 0..dout {
+                    wt[o * din + i] = w[i * dout + o];
+                }
+            }
+            let dn = &mut self.dn[..m * din];
+            for s in 0..m {
+                let row = &mut dn[s * din..(s + 1) * din];
+                row.fill(0.0);
+                for (o, &dv) in d[s * dout..(s + 1) * dout].iter().enumerate() {
+                    for (r, &wv) in row.iter_mut().zip(&wt[o * din..(o + 1) * din]) {
+                        *r += wv * dv;
+                    }
+                }
+            }
+            if k == 1 {
+                if let Some(dx) = dx.as_deref_mut() {
+                    dx.copy_from_slice(dn);
+                }
+            } else {
+                // STE through Q, then tanh'.
+                for (r, &av) in dn.iter_mut().zip(&self.a[k - 2][..m * din]) {
+                    *r *= 1.0 - av * av;
+                }
+                std::mem::swap(&mut self.d, &mut self.dn);
+            }
+        }
+        stats
+    }
+
+    #[inline(always)]
+    fn predict_impl(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
+        let m = out.len();
+        assert!(xq.len() >= m * self.dims[0]);
+        self.reserve(m);
+        self.forward(q, &xq[..m * self.dims[0]], m, act, key);
+        for (s, o) in out.iter_mut().enumerate() {
+            *o = argmax(&self.z[s * CLASSES..(s + 1) * CLASSES]) as u8;
+        }
+    }
+}
+
+impl Network for DeepMlp {
+    fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    fn inputs(&self) -> usize {
+        self.dims[0]
+    }
+
+    fn train_batch(
+        &mut self,
+        q: &[f32],
+        xq: &[f32],
+        labels: &[u8],
+        act: &Grid,
+        key: u64,
+        grad: &mut [f32],
+        dx: Option<&mut [f32]>,
+    ) -> BatchStats {
+        crate::cpu::per_isa!(self.kernel, fn(
+            net: &mut DeepMlp = self,
+            q: &[f32] = q,
+            xq: &[f32] = xq,
+            labels: &[u8] = labels,
+            act: &Grid = act,
+            key: u64 = key,
+            grad: &mut [f32] = grad,
+            dx: Option<&mut [f32]> = dx,
+        ) -> BatchStats {
+            net.train_impl(q, xq, labels, act, key, grad, dx)
+        })
+    }
+
+    fn predict_batch(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
+        crate::cpu::per_isa!(self.kernel, fn(
+            net: &mut DeepMlp = self,
+            q: &[f32] = q,
+            xq: &[f32] = xq,
+            act: &Grid = act,
+            key: u64 = key,
+            out: &mut [u8] = out,
+        ) {
+            net.predict_impl(q, xq, act, key, out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Mlp;
+    use super::*;
+    use crate::quant::Rounding;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Everything a training batch and a prediction produce, as bits.
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        loss: u64,
+        correct: usize,
+        grad: Vec<u32>,
+        dx: Vec<u32>,
+        pred: Vec<u8>,
+    }
+
+    /// Train twice through the same buffers (the second call must not see the first), then
+    /// predict.
+    fn run(
+        net: &mut dyn Network,
+        q: &[f32],
+        x: &[f32],
+        y: &[u8],
+        grid: &Grid,
+        g0: &[f32],
+    ) -> Outcome {
+        let mut grad = g0.to_vec();
+        let mut dx = vec![f32::NAN; x.len()];
+        let mut stats = BatchStats::default();
+        for _ in 0..2 {
+            grad.copy_from_slice(g0);
+            stats = net.train_batch(q, x, y, grid, 77, &mut grad, Some(&mut dx));
+        }
+        let mut pred = vec![0u8; y.len()];
+        net.predict_batch(q, x, grid, 99, &mut pred);
+        Outcome {
+            loss: stats.loss_sum.to_bits(),
+            correct: stats.correct,
+            grad: grad.iter().map(|v| v.to_bits()).collect(),
+            dx: dx.iter().map(|v| v.to_bits()).collect(),
+            pred,
+        }
+    }
+
+    fn grids() -> [Grid; 4] {
+        [
+            Grid::full_precision(),
+            Grid::new(8, Rounding::HalfEven).unwrap(),
+            Grid::new(8, Rounding::Stochastic).unwrap(),
+            Grid::new(5, Rounding::HalfUp).unwrap(),
+        ]
+    }
+
+    fn random(rng: &mut ChaCha8Rng, n: usize, a: f32) -> Vec<f32> {
+        (0..n).map(|_| rng.gen_range(-a..a)).collect()
+    }
+
+    /// On one hidden layer the general kernel gives the seed model's kernels' bits (every
+    /// build), so it follows their arithmetic conventions exactly.
+    #[test]
+    fn one_layer_gives_the_one_layer_kernels_bits() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut cases = 0;
+        for (ni, nh) in [(49, 16), (7, 3), (20, 24), (17, 33)] {
+            for b in [1, 5, 32, 37] {
+                for output in [OutputKind::Linear, OutputKind::Tanh] {
+                    for grid in grids() {
+                        let mut deep = DeepMlp::new(ni, &[nh], output);
+                        let np = deep.n_params();
+                        let q = random(&mut rng, np, 1.0);
+                        let x = random(&mut rng, b * ni, 1.0);
+                        let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..10)).collect();
+                        let g0 = random(&mut rng, np, 0.01);
+                        let want = run(&mut deep, &q, &x, &y, &grid, &g0);
+                        for k in crate::cpu::available() {
+                            let mut one = Mlp::with_kernel(ni, nh, output, k);
+                            assert_eq!(one.segments(), deep.segments());
+                            let got = run(&mut one, &q, &x, &y, &grid, &g0);
+                            assert!(
+                                got == want,
+                                "{k:?}: ni {ni}, nh {nh}, batch {b}, {output:?}, grid {}",
+                                grid.n()
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases >= 128);
+    }
+
+    /// Every build of the general kernel gives the portable build's bits on 2 and 3 hidden
+    /// layers (and the batch moves the gradient).
+    #[test]
+    fn builds_agree_on_deeper_networks() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let kernels = crate::cpu::available();
+        for hidden in [&[32, 16][..], &[5, 17, 9], &[16, 16]] {
+            for b in [1, 4, 33] {
+                for output in [OutputKind::Linear, OutputKind::Tanh] {
+                    for grid in grids() {
+                        let ni = 13;
+                        let mut reference = DeepMlp::with_kernel(ni, hidden, output, kernels[0]);
+                        let np = reference.n_params();
+                        let q = random(&mut rng, np, 1.0);
+                        let x = random(&mut rng, b * ni, 1.0);
+                        let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..10)).collect();
+                        let g0 = random(&mut rng, np, 0.01);
+                        let want = run(&mut reference, &q, &x, &y, &grid, &g0);
+                        assert!(want.grad.iter().zip(&g0).any(|(g, o)| *g != o.to_bits()));
+                        for &k in &kernels[1..] {
+                            let mut net = DeepMlp::with_kernel(ni, hidden, output, k);
+                            let got = run(&mut net, &q, &x, &y, &grid, &g0);
+                            assert!(got == want, "{k:?}: {hidden:?}, batch {b}, {output:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn segments_tile_the_parameters_layer_by_layer() {
+        let net = DeepMlp::new(49, &[32, 16], OutputKind::Linear);
+        let names: Vec<&str> = net.segments().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["w1", "b1", "w2", "b2", "w3", "b3"]);
+        let mut end = 0;
+        for s in net.segments() {
+            assert_eq!(s.offset, end);
+            end += s.len();
+        }
+        assert_eq!(end, 49 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
+        assert_eq!(net.segments()[2].shape, [32, 16]);
+        assert_eq!(net.segments()[4].fans, (16, 10));
+        assert_eq!(net.hidden(), [32, 16]);
+    }
+}
