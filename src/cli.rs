@@ -353,6 +353,10 @@ pub struct TrainArgs {
     /// Record weight trajectories over the last N steps (0 = none).
     #[arg(long, default_value_t = OscillationConfig::default().trajectory_steps)]
     pub trajectory_steps: usize,
+    /// Hardware-aware training: a fresh Gaussian on the quantized weights at every batch,
+    /// sigma in units of the level spacing D (STE; 0 = off; see docs/ANALOG.md).
+    #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
+    pub train_noise: f32,
     #[command(flatten)]
     pub data: DataDirArg,
     /// Write config.json, metrics.jsonl, weights.npz and result.json here.
@@ -387,6 +391,7 @@ pub fn flag(field: Field) -> &'static str {
         Field::FreezeWarmup => "--freeze-warmup",
         Field::TrajectorySteps => "--trajectory-steps",
         Field::Dampening => "--dampening",
+        Field::TrainNoise => "--train-noise",
     }
 }
 
@@ -435,6 +440,7 @@ impl TrainArgs {
             init_scale: self.init_scale,
             seed: self.seed,
             dataset: self.data.dataset_id()?,
+            train_noise: self.train_noise,
             ..TrainConfig::default()
         };
         cfg.oscillation.dampening = self.dampening;

@@ -134,6 +134,16 @@ pub struct TrainConfig {
     /// JSON when KMNIST (the default), so adding it kept every earlier run id.
     #[serde(skip_serializing_if = "DatasetId::is_kmnist")]
     pub dataset: DatasetId,
+    /// Hardware-aware training: a fresh Gaussian on the quantized weights at every batch,
+    /// sigma in units of the level spacing D (aihwkit's ADD_NORMAL weight modifier; the
+    /// gradient is taken at the noisy weights and applied by the STE). 0 = off, and then
+    /// left out of the canonical JSON, so adding it kept every earlier run id.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub train_noise: f32,
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 impl Default for TrainConfig {
@@ -159,6 +169,7 @@ impl Default for TrainConfig {
             seed: 0,
             oscillation: OscillationConfig::default(),
             dataset: DatasetId::Kmnist,
+            train_noise: 0.0,
         }
     }
 }
@@ -183,6 +194,7 @@ pub enum Field {
     FreezeWarmup,
     TrajectorySteps,
     Dampening,
+    TrainNoise,
 }
 
 impl Field {
@@ -205,6 +217,7 @@ impl Field {
             Field::FreezeWarmup => "oscillation.freeze_warmup",
             Field::TrajectorySteps => "oscillation.trajectory_steps",
             Field::Dampening => "oscillation.dampening",
+            Field::TrainNoise => "train_noise",
         }
     }
 }
@@ -411,6 +424,18 @@ impl TrainConfig {
             o.dampening,
             "must be a lambda >= 0 (0 turns dampening off)",
         )?;
+        ensure(
+            self.train_noise.is_finite() && self.train_noise >= 0.0,
+            Field::TrainNoise,
+            self.train_noise,
+            "must be a sigma >= 0 in units of the level spacing D (0 turns it off)",
+        )?;
+        ensure(
+            self.train_noise == 0.0 || grid.is_quantized(),
+            Field::TrainNoise,
+            self.train_noise,
+            "is in units of the level spacing D, which a full-precision run (levels = 0) does not have: quantize (levels >= 2) or drop the training noise",
+        )?;
         if !o.observe && (o.dampening > 0.0 || o.freeze) {
             return Err(ConfigError::RemediesNeedObservers);
         }
@@ -578,6 +603,28 @@ mod tests {
             .field(),
             Some(Field::Hidden)
         );
+    }
+
+    #[test]
+    fn train_noise_stays_out_of_the_run_id_when_off_and_is_checked() {
+        let c = TrainConfig::default();
+        assert!(!c.canonical_json().contains("train_noise"));
+        let mut d = c.clone();
+        d.train_noise = 0.25;
+        assert!(d.canonical_json().ends_with(",\"train_noise\":0.25}"));
+        assert_ne!(c.run_id(), d.run_id());
+        let back: TrainConfig = serde_json::from_str(&d.canonical_json()).unwrap();
+        assert_eq!(back, d);
+        assert!(d.clone().check().is_ok());
+        for bad in [-0.1, f32::NAN, f32::INFINITY] {
+            d.train_noise = bad;
+            let e = d.clone().check().unwrap_err();
+            assert_eq!(e.field(), Some(Field::TrainNoise), "{e}");
+        }
+        d.train_noise = 0.1;
+        d.levels = 0;
+        let e = d.check().unwrap_err().to_string();
+        assert!(e.contains("full-precision"), "{e}");
     }
 
     #[test]

@@ -145,6 +145,45 @@ fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// The weight noise of hardware-aware training (`train_noise`, in units of the level
+/// spacing D): at each batch the weights (not the biases) get `sigma D N`, N fresh standard
+/// normals of [`crate::analog::normal`] keyed by (seed, purpose 9, step, segment), so a run stays bit-reproducible and no other stream moves.
+pub struct TrainNoise {
+    /// sigma D (0 = off).
+    scale: f32,
+    /// The weight segments' ranges.
+    weights: Vec<std::ops::Range<usize>>,
+}
+
+impl TrainNoise {
+    /// The noise of `sigma` (units of D) on `grid` over the weight segments.
+    pub fn new(sigma: f32, grid: &Grid, segments: &[Segment]) -> TrainNoise {
+        TrainNoise {
+            scale: sigma * grid.step(),
+            weights: segments
+                .iter()
+                .filter(|s| s.is_weight)
+                .map(|s| s.range())
+                .collect(),
+        }
+    }
+
+    /// True when it adds anything.
+    pub fn is_on(&self) -> bool {
+        self.scale > 0.0
+    }
+
+    /// `out` = `q` with fresh noise of stream `key` on the weights (biases copied). The
+    /// i-th weight segment draws stream `key` mixed with i, from its first normal.
+    pub fn apply(&self, q: &[f32], out: &mut [f32], key: u64) {
+        out.copy_from_slice(q);
+        for (i, r) in self.weights.iter().enumerate() {
+            let k = key ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+            crate::analog::normal::add_scaled(k, 0, self.scale, &q[r.clone()], &mut out[r.clone()]);
+        }
+    }
+}
+
 /// Keys for stochastic rounding: distinct per seed, purpose and step.
 fn key(seed: u64, purpose: u64, step: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -246,6 +285,8 @@ pub fn train_with(
     let mut shuffler = Shuffler::new();
 
     let mut grad = vec![0.0f32; np];
+    let noise = TrainNoise::new(cfg.train_noise, &grid, &segments);
+    let mut noisy = noise.is_on().then(|| q.clone());
     let mut xq = vec![0.0f32; b * ni];
     let mut px = if learned {
         vec![0u8; b * ni]
@@ -293,8 +334,17 @@ pub fn train_with(
                 labels[s] = data.train_y[idx];
             }
             grad.fill(0.0);
+            // Hardware-aware training: the batch sees noisy weights; the gradient at them
+            // goes to the full-precision parameters (STE), and `q` itself stays on the grid.
+            let qb: &[f32] = match &mut noisy {
+                Some(qn) => {
+                    noise.apply(&q, qn, key(cfg.seed, 9, step));
+                    qn
+                }
+                None => &q,
+            };
             let stats = net.train_batch(
-                &q,
+                qb,
                 &xq[..m * ni],
                 &labels[..m],
                 &grid,

@@ -7,6 +7,7 @@
 //!   noise, stuck-at faults, PCM conductance pairs) and drifting it to a time.
 //! - [`forward`]: the noisy forward pass (read noise, output noise, output ADC, input DAC
 //!   INL) for the real-valued MLP.
+//! - [`normal`]: fast counter-based f32 normals (training noise, per-pass noise).
 //! - [`eval`]: loading a run, repeats x times, statistics, `robustness.json`.
 //!
 //! With every effect off, the evaluation is the trainer's own (`train::evaluate` on the
@@ -15,6 +16,7 @@
 pub mod chip;
 pub mod eval;
 pub mod forward;
+pub mod normal;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};

@@ -90,6 +90,15 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             },
         ),
         (
+            // Hardware-aware training: fresh weight noise at every batch (at most 2x plain).
+            "mlp plain, --train-noise 0.5".to_string(),
+            TrainConfig {
+                scheme: Scheme::Plain,
+                train_noise: 0.5,
+                ..base.clone()
+            },
+        ),
+        (
             "mlp learned".to_string(),
             TrainConfig {
                 scheme: Scheme::Learned,
