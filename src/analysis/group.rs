@@ -284,13 +284,13 @@ mod tests {
         let w = parse_where(&["hidden=32, lr=0.003".into(), "scheme=plain".into()]).unwrap();
         assert_eq!(w.keys(), ["hidden", "lr", "scheme"]);
         let c = TrainConfig {
-            hidden: 32,
+            hidden: 32.into(),
             lr: 0.003,
             ..Default::default()
         };
         assert!(w.matches(&c));
         assert!(!w.matches(&TrainConfig {
-            hidden: 16,
+            hidden: 16.into(),
             ..c.clone()
         }));
         assert!(parse_where(&["hidden=abc".into()])
@@ -307,9 +307,9 @@ mod tests {
 
     #[test]
     fn groups_split_a_series_by_the_keys_that_vary() {
-        let mk = |hidden, lr, seed| {
+        let mk = |hidden: crate::nn::Hidden, lr, seed| {
             let cfg = TrainConfig {
-                hidden,
+                hidden: hidden.clone(),
                 lr,
                 seed,
                 ..Default::default()
@@ -323,7 +323,7 @@ mod tests {
             }))
             .unwrap()
         };
-        let runs = [mk(16, 0.001, 0), mk(32, 0.001, 0), mk(32, 0.001, 1)];
+        let runs = [mk(16.into(), 0.001, 0), mk(32.into(), 0.001, 0), mk(32.into(), 0.001, 1)];
         let refs: Vec<&RunResult> = runs.iter().collect();
         let g = group_runs(&refs, &[]);
         assert_eq!(g[&runs[0].run_id].label(), "plain hidden=16");
