@@ -354,6 +354,27 @@ pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
     spec::build_limited(&a.name, "", fixed, o.grid, "command line", a.max_runs)
 }
 
+/// Warn (one line, the labels) about the sweep's complete runs that diverged.
+fn warn_diverged(sweep: &Sweep, out: &Path) {
+    let ids: std::collections::HashSet<String> = sweep.runs.iter().map(|r| r.run_id()).collect();
+    let Ok(results) = load_results(&[out.to_path_buf()]) else {
+        return;
+    };
+    let diverged: Vec<&str> = results
+        .iter()
+        .filter(|r| r.diverged && ids.contains(&r.run_id))
+        .map(|r| r.label.as_str())
+        .collect();
+    if !diverged.is_empty() {
+        eprintln!(
+            "warning: {} of {} runs diverged (loss far above chance or its start; marked in summary.csv): {}; lower the learning rate",
+            diverged.len(),
+            sweep.runs.len(),
+            diverged.join(", ")
+        );
+    }
+}
+
 /// Print a sweep's outcome; fail when runs failed.
 pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
     eprintln!(
@@ -417,6 +438,7 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         };
         runner::run_sweep(&sweep, &data, &lib, &Lines::new(every))?
     };
+    warn_diverged(&sweep, &opts.out);
     report(&sweep, &r)
 }
 

@@ -40,6 +40,8 @@ pub struct SummaryRow<'a> {
     pub oscillating_fraction: Option<f64>,
     /// Share of weights frozen by iterative freezing.
     pub frozen_fraction: Option<f64>,
+    /// The run diverged (see `RunResult::diverged`).
+    pub diverged: bool,
 }
 
 /// The pooled (midpoint, level) fractions of a run's weight layers.
@@ -96,6 +98,7 @@ pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
             level_fraction_l2: r.level_fraction.get("2").copied(),
             oscillating_fraction: r.oscillating_fraction,
             frozen_fraction: r.frozen_fraction,
+            diverged: r.diverged,
         })?;
     }
     let bytes = w.into_inner().context("cannot build summary.csv")?;
