@@ -263,10 +263,20 @@ impl SweepArgs {
             ("resolution", "resolution", Int, &t.resolution),
             ("output", "output", Name, &t.output),
             ("eps", "zero_shift_eps", Float, &t.eps),
-            ("table-optimizer", "table_optimizer", Name, &t.table_optimizer),
+            (
+                "table-optimizer",
+                "table_optimizer",
+                Name,
+                &t.table_optimizer,
+            ),
             ("table-lr", "table_lr", Float, &t.table_lr),
             ("dampening", "oscillation.dampening", Float, &t.dampening),
-            ("osc-threshold", "oscillation.threshold", Float, &t.osc_threshold),
+            (
+                "osc-threshold",
+                "oscillation.threshold",
+                Float,
+                &t.osc_threshold,
+            ),
             ("osc-ema", "oscillation.ema", Float, &t.osc_ema),
             (
                 "freeze-start-threshold",
@@ -274,7 +284,12 @@ impl SweepArgs {
                 Float,
                 &t.freeze_start_threshold,
             ),
-            ("freeze-warmup", "oscillation.freeze_warmup", Float, &t.freeze_warmup),
+            (
+                "freeze-warmup",
+                "oscillation.freeze_warmup",
+                Float,
+                &t.freeze_warmup,
+            ),
             (
                 "trajectory-steps",
                 "oscillation.trajectory_steps",

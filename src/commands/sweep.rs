@@ -157,7 +157,9 @@ impl Progress for Lines {
             let (lock, cv) = &state.stop;
             let Ok(mut stopped) = lock.lock() else { return };
             loop {
-                let Ok((g, timeout)) = cv.wait_timeout(stopped, every) else { return };
+                let Ok((g, timeout)) = cv.wait_timeout(stopped, every) else {
+                    return;
+                };
                 stopped = g;
                 if *stopped {
                     return;
@@ -431,10 +433,7 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         let every = if a.progress_every.is_finite() && a.progress_every >= 0.0 {
             a.progress_every
         } else {
-            bail!(
-                "--progress-every {}: give seconds >= 0",
-                a.progress_every
-            )
+            bail!("--progress-every {}: give seconds >= 0", a.progress_every)
         };
         runner::run_sweep(&sweep, &data, &lib, &Lines::new(every))?
     };

@@ -422,7 +422,10 @@ seeds = 2
         let t = "name = \"x\"\n[grid]\nlevels = \"2..=65536\"\nseeds = 10000\n";
         let start = std::time::Instant::now();
         let e = parse_toml(t, "f.toml").unwrap_err().to_string();
-        assert!(e.contains("655350000 runs") && e.contains("--max-runs"), "{e}");
+        assert!(
+            e.contains("655350000 runs") && e.contains("--max-runs"),
+            "{e}"
+        );
         assert!(start.elapsed().as_secs() < 2);
         let t = "name = \"x\"\n[grid]\nlevels = \"2..=65536\"\nseeds = 10000\nfoo = [1]\n";
         let e = parse_toml(t, "f.toml").unwrap_err().to_string();
@@ -431,7 +434,10 @@ seeds = 2
         let e = parse_toml_with(t, "f.toml", &Overrides::default(), 5).unwrap_err();
         assert!(e.to_string().contains("6 runs"), "{e}");
         assert_eq!(
-            parse_toml_with(t, "f.toml", &Overrides::default(), 6).unwrap().runs.len(),
+            parse_toml_with(t, "f.toml", &Overrides::default(), 6)
+                .unwrap()
+                .runs
+                .len(),
             6
         );
     }
@@ -442,12 +448,13 @@ seeds = 2
         o.fixed.insert("epochs".into(), Value::from(1));
         o.fixed.insert("seed".into(), Value::from(7));
         o.grid.insert("hidden".into(), serde_json::json!([8, 32]));
-        o.fixed.insert("oscillation.dampening".into(), Value::from(0.5));
+        o.fixed
+            .insert("oscillation.dampening".into(), Value::from(0.5));
         let s = parse_toml_with(T, "t.toml", &o, DEFAULT_MAX_RUNS).unwrap();
         assert_eq!(s.runs.len(), 4 * 2 * 2);
         assert!(s.runs.iter().all(|r| r.epochs == 1 && r.seed == 7));
         assert!(s.runs.iter().all(|r| r.oscillation.dampening == 0.5));
-        assert_eq!((s.runs[0].hidden, s.runs[1].hidden), (8, 32));
+        assert_eq!((s.runs[0].hidden, s.runs[4].hidden), (8, 32));
         let mut o = Overrides::default();
         o.grid.insert("epochs".into(), serde_json::json!([1, 2]));
         let s = parse_toml_with(T, "t.toml", &o, DEFAULT_MAX_RUNS).unwrap();
