@@ -145,7 +145,7 @@ pub struct SweepArgs {
     #[arg(long = "model", alias = "models", value_name = "LIST")]
     pub models: Option<String>,
     #[command(flatten)]
-    pub train: SweepTrainArgs,
+    pub train: Box<SweepTrainArgs>,
     /// Refuse a grid of more runs than this (counted before the grid is expanded).
     #[arg(long, value_name = "N", default_value_t = crate::experiment::spec::DEFAULT_MAX_RUNS)]
     pub max_runs: usize,

@@ -11,6 +11,11 @@
 //! scheme = ["plain"]
 //! seeds = 5                     # seeds 0..5 (or a list: [0, 7, 9])
 //! ```
+//!
+//! Keys may be dotted for nested tables (`oscillation.dampening`). [`Overrides`] (the
+//! command line's settings) replace a file's fixed value or axis of the same key. Every key
+//! is checked and the grid's size counted before the grid is expanded; more than
+//! [`DEFAULT_MAX_RUNS`] runs (or the caller's limit) is refused.
 
 use crate::config::{CheckedConfig, TrainConfig};
 use anyhow::{anyhow, bail, Context, Result};
