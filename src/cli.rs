@@ -135,25 +135,188 @@ pub struct SweepArgs {
     #[arg(long, default_value = "sweep")]
     pub name: String,
     /// Levels: a list of values and ranges, e.g. 0,3..=18.
-    #[arg(long)]
+    #[arg(long, short = 'n')]
     pub levels: Option<String>,
-    /// Schemes, e.g. plain,zero-shift.
-    #[arg(long)]
+    /// Input schemes, e.g. plain,zero-shift (alias --schemes).
+    #[arg(long = "scheme", alias = "schemes", value_name = "LIST")]
     pub schemes: Option<String>,
-    /// Number of seeds (0..N).
-    #[arg(long)]
+    /// Number of seeds (0..N); or --seed with a list.
+    #[arg(long, conflicts_with = "seed")]
     pub seeds: Option<u64>,
-    /// Epochs.
-    #[arg(long)]
-    pub epochs: Option<usize>,
+    /// Epochs (one value, or a list: a grid axis).
+    #[arg(long, value_name = "LIST")]
+    pub epochs: Option<String>,
     /// Rounding modes, e.g. half-even,half-up.
     #[arg(long)]
     pub rounding: Option<String>,
-    /// Models, e.g. mlp,complex.
-    #[arg(long)]
+    /// Models, e.g. mlp,complex (alias --models).
+    #[arg(long = "model", alias = "models", value_name = "LIST")]
     pub models: Option<String>,
     #[command(flatten)]
+    pub train: Box<SweepTrainArgs>,
+    /// Refuse a grid of more runs than this (counted before the grid is expanded).
+    #[arg(long, value_name = "N", default_value_t = crate::experiment::spec::DEFAULT_MAX_RUNS)]
+    pub max_runs: usize,
+    /// Without a terminal: seconds between progress lines (runs done, runs left, ETA).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub progress_every: f64,
+    #[command(flatten)]
     pub data: DataDirArg,
+}
+
+/// The `aqnn train` settings on `aqnn sweep`, with the same names: one value is a fixed
+/// setting, a comma list (or a range like 3..=5 for integers) is a grid axis. With a sweep
+/// file they override its [train] or [grid] key.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SweepTrainArgs {
+    /// Seeds: a list or range, e.g. 0,7,9 or 0..=4 (or --seeds N for 0..N).
+    #[arg(long, value_name = "LIST")]
+    pub seed: Option<String>,
+    /// Hidden widths, e.g. 16,64.
+    #[arg(long, value_name = "LIST")]
+    pub hidden: Option<String>,
+    /// Batch sizes.
+    #[arg(long, value_name = "LIST")]
+    pub batch: Option<String>,
+    /// Learning rates, e.g. 0.01,0.003.
+    #[arg(long, value_name = "LIST")]
+    pub lr: Option<String>,
+    /// Optimizers: adam, sgd.
+    #[arg(long, value_name = "LIST")]
+    pub optimizer: Option<String>,
+    /// SGD momentum.
+    #[arg(long, value_name = "LIST")]
+    pub momentum: Option<String>,
+    /// Initialisers: auto, glorot-uniform, uniform.
+    #[arg(long, value_name = "LIST")]
+    pub init: Option<String>,
+    /// Limit a of --init uniform.
+    #[arg(long, value_name = "LIST")]
+    pub init_scale: Option<String>,
+    /// Image sides: 7, 14, 28.
+    #[arg(long, value_name = "LIST")]
+    pub resolution: Option<String>,
+    /// Output layers: linear, tanh.
+    #[arg(long, value_name = "LIST")]
+    pub output: Option<String>,
+    /// Black-pixel shift of the zero-shift scheme.
+    #[arg(long, value_name = "LIST")]
+    pub eps: Option<String>,
+    /// Optimizers of the learned input table.
+    #[arg(long, value_name = "LIST")]
+    pub table_optimizer: Option<String>,
+    /// Learning rates of the learned input table.
+    #[arg(long, value_name = "LIST")]
+    pub table_lr: Option<String>,
+    /// Oscillation dampening: maximum lambda (0 = off).
+    #[arg(long, value_name = "LIST")]
+    pub dampening: Option<String>,
+    /// Iterative weight freezing.
+    #[arg(long)]
+    pub freeze: bool,
+    /// Do not measure oscillations.
+    #[arg(long)]
+    pub no_observers: bool,
+    /// Oscillation frequency threshold.
+    #[arg(long, value_name = "LIST")]
+    pub osc_threshold: Option<String>,
+    /// EMA momentum of the oscillation frequency.
+    #[arg(long, value_name = "LIST")]
+    pub osc_ema: Option<String>,
+    /// Freezing threshold at the start of its schedule.
+    #[arg(long, value_name = "LIST")]
+    pub freeze_start_threshold: Option<String>,
+    /// Fraction of training before any freezing.
+    #[arg(long, value_name = "LIST")]
+    pub freeze_warmup: Option<String>,
+    /// Record weight trajectories over the last N steps.
+    #[arg(long, value_name = "LIST")]
+    pub trajectory_steps: Option<String>,
+}
+
+/// How a sweep flag's values are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagKind {
+    /// Integers and integer ranges (3..=18).
+    Int,
+    /// Numbers (read as f32, as `aqnn train` does, so run ids agree).
+    Float,
+    /// Names.
+    Name,
+    /// A switch (`--freeze`, `--no-observers`): the text is the key's value, true or false.
+    Bool,
+}
+
+impl SweepArgs {
+    /// Every setting given on the command line: (flag without dashes, config key (dotted for
+    /// nested), kind, the text given). `--seeds N` is not here (it is a count).
+    pub fn settings(&self) -> Vec<(&'static str, &'static str, FlagKind, String)> {
+        use FlagKind::{Bool, Float, Int, Name};
+        let t = &self.train;
+        let all: [(&str, &str, FlagKind, &Option<String>); 25] = [
+            ("levels", "levels", Int, &self.levels),
+            ("scheme", "scheme", Name, &self.schemes),
+            ("epochs", "epochs", Int, &self.epochs),
+            ("rounding", "rounding", Name, &self.rounding),
+            ("model", "model", Name, &self.models),
+            ("dataset", "dataset", Name, &self.data.dataset),
+            ("seed", "seed", Int, &t.seed),
+            ("hidden", "hidden", Int, &t.hidden),
+            ("batch", "batch", Int, &t.batch),
+            ("lr", "lr", Float, &t.lr),
+            ("optimizer", "optimizer", Name, &t.optimizer),
+            ("momentum", "momentum", Float, &t.momentum),
+            ("init", "init", Name, &t.init),
+            ("init-scale", "init_scale", Float, &t.init_scale),
+            ("resolution", "resolution", Int, &t.resolution),
+            ("output", "output", Name, &t.output),
+            ("eps", "zero_shift_eps", Float, &t.eps),
+            (
+                "table-optimizer",
+                "table_optimizer",
+                Name,
+                &t.table_optimizer,
+            ),
+            ("table-lr", "table_lr", Float, &t.table_lr),
+            ("dampening", "oscillation.dampening", Float, &t.dampening),
+            (
+                "osc-threshold",
+                "oscillation.threshold",
+                Float,
+                &t.osc_threshold,
+            ),
+            ("osc-ema", "oscillation.ema", Float, &t.osc_ema),
+            (
+                "freeze-start-threshold",
+                "oscillation.freeze_start_threshold",
+                Float,
+                &t.freeze_start_threshold,
+            ),
+            (
+                "freeze-warmup",
+                "oscillation.freeze_warmup",
+                Float,
+                &t.freeze_warmup,
+            ),
+            (
+                "trajectory-steps",
+                "oscillation.trajectory_steps",
+                Int,
+                &t.trajectory_steps,
+            ),
+        ];
+        let mut out: Vec<_> = all
+            .into_iter()
+            .filter_map(|(f, k, kind, v)| v.as_ref().map(|v| (f, k, kind, v.clone())))
+            .collect();
+        if t.freeze {
+            out.push(("freeze", "oscillation.freeze", Bool, "true".into()));
+        }
+        if t.no_observers {
+            out.push(("no-observers", "oscillation.observe", Bool, "false".into()));
+        }
+        out
+    }
 }
 
 #[derive(Debug, Args)]

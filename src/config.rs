@@ -285,6 +285,13 @@ fn ensure(
     }
 }
 
+/// Most epochs one run may have (each epoch's metrics are kept in memory and on disk).
+pub const MAX_EPOCHS: usize = 100_000;
+
+/// Largest batch size (the trainer's buffers grow with it; a batch larger than the training
+/// set is the whole set).
+pub const MAX_BATCH: usize = 65_536;
+
 /// A [`TrainConfig`] whose every value was checked, with what follows from it (the
 /// quantizer's [`Grid`]). Made only by [`TrainConfig::check`], so the trainer trusts it;
 /// it reads as its config (`Deref`), and is immutable: change the config and check again.
@@ -337,16 +344,16 @@ impl TrainConfig {
     pub fn check_ref(&self) -> Result<Grid, ConfigError> {
         let grid = Grid::new(self.levels, self.rounding)?;
         ensure(
-            self.epochs > 0,
+            (1..=MAX_EPOCHS).contains(&self.epochs),
             Field::Epochs,
             self.epochs,
-            "must be at least 1",
+            "the epochs must be 1..=100000",
         )?;
         ensure(
-            self.batch > 0,
+            (1..=MAX_BATCH).contains(&self.batch),
             Field::Batch,
             self.batch,
-            "must be at least 1",
+            "the batch size must be 1..=65536",
         )?;
         if let Err(expected) = self.hidden.check() {
             return Err(ConfigError::Invalid {
@@ -462,6 +469,25 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_bounded_with_a_stated_limit() {
+        for (epochs, batch) in [(usize::MAX, 32), (1_000_000_000, 32), (10, usize::MAX)] {
+            let c = TrainConfig {
+                epochs,
+                batch,
+                ..TrainConfig::default()
+            };
+            let e = c.check_ref().unwrap_err().to_string();
+            assert!(e.contains("1..="), "{e}");
+        }
+        let c = TrainConfig {
+            epochs: MAX_EPOCHS,
+            batch: MAX_BATCH,
+            ..TrainConfig::default()
+        };
+        c.check_ref().unwrap();
+    }
 
     #[test]
     fn defaults_are_valid_and_ids_are_stable() {

@@ -60,6 +60,10 @@ pub struct RunResult {
     /// Which layers were dead at the start.
     #[serde(default)]
     pub dead_layers: Vec<String>,
+    /// True when the run diverged ([`crate::train::TrainOutcome::divergence`]: non-finite
+    /// parameters, or a final loss far above chance or its start). False in older files.
+    #[serde(default)]
+    pub diverged: bool,
     /// Midpoint statistic at the end of training, per layer ("1", "2"): the share of the
     /// layer's weights inside (-1, 1) within 0.1 index units of a decision threshold
     /// (uniform spread: 0.2). Empty at full precision and in older files.
@@ -155,6 +159,7 @@ impl RunResult {
             seconds: out.seconds,
             dead_start: !out.dead_start.is_empty(),
             dead_layers: out.dead_start.clone(),
+            diverged: out.divergence().is_some(),
             midpoint_fraction: osc.map(|o| o.midpoint_map()).unwrap_or_default(),
             level_fraction: osc.map(|o| o.level_map()).unwrap_or_default(),
             oscillating_fraction: osc.map(|o| o.oscillating_fraction()),

@@ -98,10 +98,41 @@ pub struct TrainOutcome {
     pub oscillation: Option<OscillationOutcome>,
 }
 
+/// A final training loss above this diverged: three times chance level (ln 10 for ten
+/// classes, the loss of uniform outputs), which no run that learns anything reaches.
+pub const DIVERGED_LOSS: f64 = 3.0 * std::f64::consts::LN_10;
+
+/// A final training loss more than this many times the first epoch's diverged.
+pub const DIVERGED_GROWTH: f64 = 10.0;
+
 impl TrainOutcome {
     /// Final epoch's metrics.
     pub fn last(&self) -> &EpochMetrics {
         self.epochs.last().expect("at least one epoch")
+    }
+
+    /// Why this run diverged, or `None`: non-finite parameters, a final training loss above
+    /// [`DIVERGED_LOSS`] (three times chance level), or above [`DIVERGED_GROWTH`] times the
+    /// first epoch's. Such a run usually ends at chance accuracy; the usual cure is a lower
+    /// learning rate.
+    pub fn divergence(&self) -> Option<String> {
+        if !self.params.iter().all(|p| p.is_finite()) {
+            return Some("its parameters are not finite".into());
+        }
+        let (first, last) = (self.epochs.first()?, self.last());
+        if !last.train_loss.is_finite() || last.train_loss > DIVERGED_LOSS {
+            return Some(format!(
+                "its final training loss {:.3} is above 3 ln 10 = {DIVERGED_LOSS:.3} (chance level is ln 10)",
+                last.train_loss
+            ));
+        }
+        if last.train_loss > DIVERGED_GROWTH * first.train_loss {
+            return Some(format!(
+                "its final training loss {:.3} is more than {DIVERGED_GROWTH} times the first epoch's ({:.3})",
+                last.train_loss, first.train_loss
+            ));
+        }
+        None
     }
 }
 
@@ -358,7 +389,7 @@ pub fn train_with(
             );
             if !stats.loss_sum.is_finite() {
                 bail!(
-                    "the training loss became {} at epoch {epoch}, batch {} (run {}): lower the learning rate (lr = {})",
+                    "diverged: the training loss became {} at epoch {epoch}, batch {} (run {}): lower the learning rate (lr = {})",
                     stats.loss_sum,
                     bi + 1,
                     cfg.label(),

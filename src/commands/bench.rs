@@ -25,8 +25,36 @@ fn print_row(t: &EpochTiming) {
     );
 }
 
+/// Most epochs per timed training (`--epochs`).
+pub const MAX_EPOCHS: usize = 1000;
+/// Most repetitions (`--reps`).
+pub const MAX_REPS: usize = 100;
+/// Most runs of the sweep throughput test (`--sweep-runs`).
+pub const MAX_SWEEP_RUNS: usize = 1000;
+
+/// Check the counts of the command line against their stated limits.
+pub fn check_counts(a: &BenchArgs) -> Result<()> {
+    if !(1..=MAX_EPOCHS).contains(&a.epochs) {
+        anyhow::bail!("--epochs {}: must be 1..={MAX_EPOCHS}", a.epochs);
+    }
+    if !(1..=MAX_REPS).contains(&a.reps) {
+        anyhow::bail!(
+            "--reps {}: must be 1..={MAX_REPS} (the median of the repetitions is reported)",
+            a.reps
+        );
+    }
+    if a.sweep_runs > MAX_SWEEP_RUNS {
+        anyhow::bail!(
+            "--sweep-runs {}: must be 0..={MAX_SWEEP_RUNS} (0 skips the throughput test)",
+            a.sweep_runs
+        );
+    }
+    Ok(())
+}
+
 /// Run the command.
 pub fn run(a: &BenchArgs) -> Result<()> {
+    check_counts(a)?;
     let dataset = a.data.dataset_id()?;
     let load = |res: usize| -> Result<data::Dataset> {
         if a.synthetic {

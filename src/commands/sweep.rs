@@ -1,7 +1,7 @@
 //! `aqnn sweep`, `aqnn collect`: run a grid; merge sharded outputs.
 
 use super::{command_line, interactive};
-use crate::cli::{CollectArgs, SweepArgs};
+use crate::cli::{CollectArgs, FlagKind, SweepArgs};
 use crate::data::{self, DataKey, Dataset};
 use crate::experiment::runner::{self, Progress, SweepReport};
 use crate::experiment::spec::{self, Sweep};
@@ -12,7 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// How the command line runs a sweep: the library's [`runner::RunOptions`] and whether to
 /// draw a progress bar.
@@ -63,6 +65,135 @@ impl Progress for Bar {
     }
 }
 
+/// Progress without a terminal (logs, Slurm): a line every few seconds on stderr with the
+/// runs done, the runs left and the estimated time left, from a timer thread (so a line comes
+/// even while long runs train), and one at the end.
+struct Lines {
+    every: Duration,
+    state: Arc<LinesState>,
+    timer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+struct LinesState {
+    name: Mutex<String>,
+    total: AtomicUsize,
+    done: AtomicUsize,
+    failed: AtomicUsize,
+    start: Mutex<Option<Instant>>,
+    stop: (Mutex<bool>, Condvar),
+}
+
+impl LinesState {
+    fn line(&self) -> String {
+        let total = self.total.load(Ordering::Relaxed);
+        let done = self.done.load(Ordering::Relaxed).min(total);
+        let failed = self.failed.load(Ordering::Relaxed);
+        let elapsed = self
+            .start
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let left = total - done;
+        let eta = if done == 0 {
+            "unknown".to_string()
+        } else {
+            duration_text(elapsed / done as f64 * left as f64)
+        };
+        let name = self.name.lock().map(|n| n.clone()).unwrap_or_default();
+        let failed = if failed > 0 {
+            format!(" ({failed} failed)")
+        } else {
+            String::new()
+        };
+        format!(
+            "{name}: {done}/{total} runs done{failed}, {left} left, {} elapsed, eta {eta}",
+            duration_text(elapsed)
+        )
+    }
+}
+
+/// Seconds as "42s", "3m 05s" or "2h 07m".
+fn duration_text(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+impl Lines {
+    fn new(every_seconds: f64) -> Lines {
+        Lines {
+            every: Duration::from_secs_f64(every_seconds),
+            state: Arc::new(LinesState {
+                name: Mutex::new(String::new()),
+                total: AtomicUsize::new(0),
+                done: AtomicUsize::new(0),
+                failed: AtomicUsize::new(0),
+                start: Mutex::new(None),
+                stop: (Mutex::new(false), Condvar::new()),
+            }),
+            timer: Mutex::new(None),
+        }
+    }
+}
+
+impl Progress for Lines {
+    fn start(&self, name: &str, runs: usize) {
+        if let Ok(mut n) = self.state.name.lock() {
+            *n = name.to_string();
+        }
+        self.state.total.store(runs, Ordering::Relaxed);
+        if let Ok(mut s) = self.state.start.lock() {
+            *s = Some(Instant::now());
+        }
+        if runs == 0 || self.every.is_zero() {
+            return;
+        }
+        let (state, every) = (self.state.clone(), self.every);
+        let handle = std::thread::spawn(move || {
+            let (lock, cv) = &state.stop;
+            let Ok(mut stopped) = lock.lock() else { return };
+            loop {
+                let Ok((g, timeout)) = cv.wait_timeout(stopped, every) else {
+                    return;
+                };
+                stopped = g;
+                if *stopped {
+                    return;
+                }
+                if timeout.timed_out() {
+                    eprintln!("{}", state.line());
+                }
+            }
+        });
+        if let Ok(mut t) = self.timer.lock() {
+            *t = Some(handle);
+        }
+    }
+    fn run_done(&self, _label: &str, test_accuracy: Option<f64>) {
+        self.state.done.fetch_add(1, Ordering::Relaxed);
+        if test_accuracy.is_none() {
+            self.state.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.every.is_zero() {
+            eprintln!("{}", self.state.line());
+        }
+    }
+    fn finish(&self) {
+        let (lock, cv) = &self.state.stop;
+        if let Ok(mut s) = lock.lock() {
+            *s = true;
+        }
+        cv.notify_all();
+        if let Some(h) = self.timer.lock().ok().and_then(|mut t| t.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Run a sweep with the library's runner, with a progress bar when asked for.
 pub fn run_sweep(
     sweep: &Sweep,
@@ -94,14 +225,26 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
     Ok((i, n))
 }
 
-/// Worker count: the flag, else every core.
+/// Worker count: the flag, else every core; more than [`MAX_JOBS_PER_CORE`] per core is
+/// capped there with a warning (threads beyond that only cost memory and start-up time).
 pub fn jobs(flag: Option<usize>) -> Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     match flag {
         Some(0) => bail!("--jobs 0 is invalid: give at least 1"),
+        Some(j) if j > MAX_JOBS_PER_CORE * cores => {
+            let cap = MAX_JOBS_PER_CORE * cores;
+            eprintln!(
+                "warning: --jobs {j} is more than {MAX_JOBS_PER_CORE} per core; using {cap} ({cores} cores)"
+            );
+            Ok(cap)
+        }
         Some(j) => Ok(j),
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        None => Ok(cores),
     }
 }
+
+/// Most worker threads per core `--jobs` may ask for.
+pub const MAX_JOBS_PER_CORE: usize = 4;
 
 /// Load each dataset once per resolution the sweeps need (downloading missing files into the
 /// default cache when `download`). `--data-dir` names one dataset's folder, so it is refused
@@ -141,67 +284,97 @@ pub fn load_data(
     Ok(out)
 }
 
-/// Split a comma list into grid values (ranges stay strings for the spec to expand).
-fn list(flag: &str, s: &str, numeric: bool) -> Result<Value> {
+/// One sweep flag's text as a value (one item: a fixed setting) or a list (a grid axis: more
+/// than one item, or a range).
+fn flag_value(flag: &str, kind: FlagKind, s: &str) -> Result<(Value, bool)> {
     let mut v = Vec::new();
+    let mut axis = false;
     for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
-        if numeric && !item.contains("..") {
-            let n: i64 = item.parse().with_context(|| {
-                format!("--{flag}: '{item}' is not a number or a range like 3..=18")
-            })?;
-            v.push(Value::from(n));
-        } else {
-            v.push(Value::from(item));
+        match kind {
+            FlagKind::Int if item.contains("..") => {
+                axis = true;
+                v.push(Value::from(item));
+            }
+            FlagKind::Int => {
+                let n: i64 = item.parse().with_context(|| {
+                    format!("--{flag}: '{item}' is not a whole number or a range like 3..=18")
+                })?;
+                v.push(Value::from(n));
+            }
+            FlagKind::Float => {
+                // Read as f32, as `aqnn train` does, so the same text gives the same run id.
+                let x: f32 = item
+                    .parse()
+                    .with_context(|| format!("--{flag}: '{item}' is not a number"))?;
+                if !x.is_finite() {
+                    bail!("--{flag} {item}: must be a finite number");
+                }
+                v.push(Value::from(x as f64));
+            }
+            FlagKind::Name => v.push(Value::from(item)),
+            FlagKind::Bool => v.push(Value::from(item == "true")),
         }
     }
-    if v.is_empty() {
-        bail!("--{flag} is empty");
+    match v.len() {
+        0 => bail!("--{flag} is empty"),
+        1 if !axis => Ok((v.remove(0), false)),
+        _ => Ok((Value::Array(v), true)),
     }
-    Ok(Value::Array(v))
 }
 
-/// The sweep the arguments describe (a file, or flags).
-pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
-    let flags_given = a.levels.is_some()
-        || a.schemes.is_some()
-        || a.seeds.is_some()
-        || a.epochs.is_some()
-        || a.rounding.is_some()
-        || a.models.is_some()
-        || a.data.dataset.is_some();
-    if let Some(path) = &a.config {
-        if flags_given {
-            bail!("give either a sweep file or grid flags (--levels, --schemes, ...), not both");
+/// The settings the flags give, as fixed values and grid axes (keys as in sweep files).
+pub fn flag_overrides(a: &SweepArgs) -> Result<spec::Overrides> {
+    let mut o = spec::Overrides::default();
+    for (flag, key, kind, text) in a.settings() {
+        let (v, axis) = flag_value(flag, kind, &text)?;
+        if axis {
+            o.grid.insert(key.to_string(), v);
+        } else {
+            o.fixed.insert(key.to_string(), v);
         }
-        return spec::load(path);
-    }
-    if !flags_given {
-        bail!("nothing to sweep: give a sweep file (e.g. experiments/plain.toml) or grid flags such as --levels 3..=18 --schemes plain,zero-shift --seeds 3");
-    }
-    let mut fixed = Map::new();
-    let mut grid = Map::new();
-    if let Some(e) = a.epochs {
-        fixed.insert("epochs".into(), Value::from(e));
-    }
-    if let Some(l) = &a.levels {
-        grid.insert("levels".into(), list("levels", l, true)?);
-    }
-    if let Some(s) = &a.schemes {
-        grid.insert("scheme".into(), list("schemes", s, false)?);
-    }
-    if let Some(r) = &a.rounding {
-        grid.insert("rounding".into(), list("rounding", r, false)?);
-    }
-    if let Some(m) = &a.models {
-        grid.insert("model".into(), list("models", m, false)?);
     }
     if let Some(n) = a.seeds {
-        grid.insert("seeds".into(), Value::from(n));
+        o.grid.insert("seeds".into(), Value::from(n));
     }
-    if let Some(d) = &a.data.dataset {
-        grid.insert("dataset".into(), list("dataset", d, false)?);
+    Ok(o)
+}
+
+/// The sweep the arguments describe: a file (its keys overridden by any setting flags), or
+/// the flags alone.
+pub fn sweep_from_args(a: &SweepArgs) -> Result<Sweep> {
+    let o = flag_overrides(a)?;
+    if let Some(path) = &a.config {
+        return spec::load_with(path, &o, a.max_runs);
     }
-    spec::build(&a.name, "", fixed, grid, "command line")
+    if o.is_empty() {
+        bail!("nothing to sweep: give a sweep file (e.g. experiments/plain.toml) or settings such as --levels 3..=18 --scheme plain,zero-shift --seeds 3 (any aqnn train option; a list is a grid axis)");
+    }
+    let mut fixed = Map::new();
+    for (k, v) in o.fixed {
+        spec::set_key(&mut fixed, &k, v);
+    }
+    spec::build_limited(&a.name, "", fixed, o.grid, "command line", a.max_runs)
+}
+
+/// Warn (one line, the labels) about the sweep's complete runs that diverged.
+fn warn_diverged(sweep: &Sweep, out: &Path) {
+    let ids: std::collections::HashSet<String> = sweep.runs.iter().map(|r| r.run_id()).collect();
+    let Ok(results) = load_results(&[out.to_path_buf()]) else {
+        return;
+    };
+    let diverged: Vec<&str> = results
+        .iter()
+        .filter(|r| r.diverged && ids.contains(&r.run_id))
+        .map(|r| r.label.as_str())
+        .collect();
+    if !diverged.is_empty() {
+        eprintln!(
+            "warning: {} of {} runs diverged (loss far above chance or its start; marked in summary.csv): {}; lower the learning rate",
+            diverged.len(),
+            sweep.runs.len(),
+            diverged.join(", ")
+        );
+    }
 }
 
 /// Print a sweep's outcome; fail when runs failed.
@@ -293,7 +466,24 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         command: command_line(),
         reuse: Vec::new(),
     };
-    let r = run_sweep(&sweep, &data, &opts).map_err(|e| report_summary_error(&sweep, e))?;
+    let r = if opts.progress {
+        run_sweep(&sweep, &data, &opts).map_err(|e| report_summary_error(&sweep, e))?
+    } else {
+        let lib = runner::RunOptions {
+            out: opts.out.clone(),
+            jobs: opts.jobs,
+            command: opts.command.clone(),
+            reuse: opts.reuse.clone(),
+        };
+        let every = if a.progress_every.is_finite() && a.progress_every >= 0.0 {
+            a.progress_every
+        } else {
+            bail!("--progress-every {}: give seconds >= 0", a.progress_every)
+        };
+        runner::run_sweep(&sweep, &data, &lib, &Lines::new(every))
+            .map_err(|e| report_summary_error(&sweep, e))?
+    };
+    warn_diverged(&sweep, &opts.out);
     report(&sweep, &r)
 }
 

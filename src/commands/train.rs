@@ -58,6 +58,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             out.dead_start.join(", ")
         );
     }
+    if let Some(why) = out.divergence() {
+        eprintln!(
+            "warning: diverged: {why}; the run is kept and marked diverged in result.json and summary.csv; lower the learning rate (lr = {})",
+            cfg.lr
+        );
+    }
     let result = RunResult::new(&cfg, &out, ds.pixel_counts());
     if let Some(rd) = &run_dir {
         rd.finish(&out, &result)?;

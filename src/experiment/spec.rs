@@ -11,11 +11,106 @@
 //! scheme = ["plain"]
 //! seeds = 5                     # seeds 0..5 (or a list: [0, 7, 9])
 //! ```
+//!
+//! Keys may be dotted for nested tables (`oscillation.dampening`). [`Overrides`] (the
+//! command line's settings) replace a file's fixed value or axis of the same key. Every key
+//! is checked and the grid's size counted before the grid is expanded; more than
+//! [`DEFAULT_MAX_RUNS`] runs (or the caller's limit) is refused.
 
 use crate::config::{CheckedConfig, TrainConfig};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 use std::path::Path;
+
+/// Most runs a sweep may have unless the caller raises the limit (`aqnn sweep --max-runs`):
+/// the grid's size is counted before it is expanded, so a typo such as `seeds = 10000` over
+/// `levels = "2..=65536"` is refused at once instead of filling the memory.
+pub const DEFAULT_MAX_RUNS: usize = 100_000;
+
+/// Set `key` (dotted for nested tables, e.g. `oscillation.dampening`) in `map`.
+pub fn set_key(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            map.insert(key.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = map
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = entry {
+                set_key(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Remove `key` (dotted for nested tables) from `map`; whether it was there.
+pub fn remove_key(map: &mut Map<String, Value>, key: &str) -> bool {
+    match key.split_once('.') {
+        None => map.remove(key).is_some(),
+        Some((head, rest)) => match map.get_mut(head) {
+            Some(Value::Object(inner)) => remove_key(inner, rest),
+            _ => false,
+        },
+    }
+}
+
+fn has_key(map: &Map<String, Value>, key: &str) -> bool {
+    match key.split_once('.') {
+        None => map.contains_key(key),
+        Some((head, rest)) => match map.get(head) {
+            Some(Value::Object(inner)) => has_key(inner, rest),
+            _ => false,
+        },
+    }
+}
+
+/// Command-line changes to a sweep file: each key replaces the file's fixed value or grid axis
+/// of the same key (`seed` and `seeds` count as one key).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Fixed values (`[train]` keys, dotted for nested tables).
+    pub fixed: Map<String, Value>,
+    /// Grid axes (`[grid]` keys).
+    pub grid: Map<String, Value>,
+}
+
+impl Overrides {
+    /// Whether there is nothing to override.
+    pub fn is_empty(&self) -> bool {
+        self.fixed.is_empty() && self.grid.is_empty()
+    }
+
+    /// Apply to a sweep's fixed values and grid.
+    pub fn apply(&self, fixed: &mut Map<String, Value>, grid: &mut Map<String, Value>) {
+        let drop_everywhere =
+            |key: &str, fixed: &mut Map<String, Value>, grid: &mut Map<String, Value>| {
+                for k in same_keys(key) {
+                    remove_key(fixed, k);
+                    grid.remove(k);
+                }
+            };
+        for (k, v) in &self.fixed {
+            drop_everywhere(k, fixed, grid);
+            set_key(fixed, k, v.clone());
+        }
+        for (k, v) in &self.grid {
+            drop_everywhere(k, fixed, grid);
+            grid.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// The keys that name the same setting as `key` (`seed` and `seeds`).
+fn same_keys(key: &str) -> Vec<&str> {
+    match key {
+        "seed" | "seeds" => vec!["seed", "seeds"],
+        _ => vec![key],
+    }
+}
 
 /// A parsed, validated sweep: its name and the runs its grid expands into, in order, each
 /// checked.
@@ -96,13 +191,27 @@ fn toml_to_json(v: toml::Value) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Build a sweep from a name, fixed parameters and grid entries (JSON values).
+/// Build a sweep from a name, fixed parameters and grid entries (JSON values), at most
+/// [`DEFAULT_MAX_RUNS`] runs.
 pub fn build(
     name: &str,
     description: &str,
     fixed: Map<String, Value>,
     grid: Map<String, Value>,
     origin: &str,
+) -> Result<Sweep> {
+    build_limited(name, description, fixed, grid, origin, DEFAULT_MAX_RUNS)
+}
+
+/// [`build`] with a limit on the number of runs: every key is checked and the grid's size
+/// counted before anything is expanded; a grid above `max_runs` is refused.
+pub fn build_limited(
+    name: &str,
+    description: &str,
+    fixed: Map<String, Value>,
+    grid: Map<String, Value>,
+    origin: &str,
+    max_runs: usize,
 ) -> Result<Sweep> {
     if name.is_empty()
         || !name
@@ -131,19 +240,45 @@ pub fn build(
             let values = expand_values(&key, &v, origin)?;
             (key, values)
         };
-        if fixed.contains_key(&key) {
+        if has_key(&fixed, &key) {
             bail!("{origin}: '{key}' is both fixed in [train] and varied in [grid]; keep one");
         }
         axes.push((key, values));
     }
     axes.sort_by_key(|(k, _)| (key_order(k), k.clone()));
+    // Every key and value type, checked on the first combination before expanding: an
+    // unknown key is reported at once whatever the grid's size.
+    let mut first = fixed.clone();
+    for (key, values) in &axes {
+        set_key(&mut first, key, values[0].clone());
+    }
+    serde_json::from_value::<TrainConfig>(Value::Object(first))
+        .map_err(|e| anyhow!("{origin}: [grid]: {e}"))?;
+    let count = axes
+        .iter()
+        .try_fold(1usize, |n, (_, v)| n.checked_mul(v.len()))
+        .filter(|&n| n <= max_runs);
+    if count.is_none() {
+        let sizes: Vec<String> = axes
+            .iter()
+            .map(|(k, v)| format!("{k} {}", v.len()))
+            .collect();
+        let product = axes
+            .iter()
+            .fold(1u128, |n, (_, v)| n.saturating_mul(v.len() as u128));
+        bail!(
+            "{origin}: the grid has {product} runs ({}), above the limit of {max_runs}: narrow \
+             the grid, split it, or raise the limit (aqnn sweep --max-runs N)",
+            sizes.join(" x ")
+        );
+    }
     let mut combos: Vec<Map<String, Value>> = vec![fixed];
     for (key, values) in &axes {
         let mut next = Vec::with_capacity(combos.len() * values.len());
         for c in &combos {
             for v in values {
                 let mut m = c.clone();
-                m.insert(key.clone(), v.clone());
+                set_key(&mut m, key, v.clone());
                 next.push(m);
             }
         }
@@ -171,6 +306,16 @@ pub fn build(
 
 /// Parse a sweep from TOML text; `origin` (a file name) prefixes every error.
 pub fn parse_toml(text: &str, origin: &str) -> Result<Sweep> {
+    parse_toml_with(text, origin, &Overrides::default(), DEFAULT_MAX_RUNS)
+}
+
+/// [`parse_toml`] with command-line overrides and a limit on the number of runs.
+pub fn parse_toml_with(
+    text: &str,
+    origin: &str,
+    overrides: &Overrides,
+    max_runs: usize,
+) -> Result<Sweep> {
     let v: toml::Value =
         toml::from_str(text).map_err(|e| anyhow!("{origin}: invalid TOML: {e}"))?;
     let table = v
@@ -199,14 +344,21 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Sweep> {
             Some(_) => bail!("{origin}: '{key}' must be a table: [{key}]"),
         }
     };
-    build(name, description, as_map("train")?, as_map("grid")?, origin)
+    let (mut fixed, mut grid) = (as_map("train")?, as_map("grid")?);
+    overrides.apply(&mut fixed, &mut grid);
+    build_limited(name, description, fixed, grid, origin, max_runs)
 }
 
 /// Read and parse a sweep file.
 pub fn load(path: &Path) -> Result<Sweep> {
+    load_with(path, &Overrides::default(), DEFAULT_MAX_RUNS)
+}
+
+/// Read and parse a sweep file, with command-line overrides and a limit on the runs.
+pub fn load_with(path: &Path, overrides: &Overrides, max_runs: usize) -> Result<Sweep> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read sweep config {}", path.display()))?;
-    parse_toml(&text, &path.display().to_string())
+    parse_toml_with(&text, &path.display().to_string(), overrides, max_runs)
 }
 
 impl Sweep {
@@ -268,6 +420,53 @@ seeds = 2
         let mut want: Vec<_> = s.runs.iter().map(|r| r.run_id()).collect();
         want.sort();
         assert_eq!(all, want);
+    }
+
+    #[test]
+    fn a_huge_grid_is_refused_before_expansion() {
+        let t = "name = \"x\"\n[grid]\nlevels = \"2..=65536\"\nseeds = 10000\n";
+        let start = std::time::Instant::now();
+        let e = parse_toml(t, "f.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("655350000 runs") && e.contains("--max-runs"),
+            "{e}"
+        );
+        assert!(start.elapsed().as_secs() < 2);
+        let t = "name = \"x\"\n[grid]\nlevels = \"2..=65536\"\nseeds = 10000\nfoo = [1]\n";
+        let e = parse_toml(t, "f.toml").unwrap_err().to_string();
+        assert!(e.contains("foo"), "{e}");
+        let t = "name = \"x\"\n[grid]\nlevels = [3, 4]\nseeds = 3\n";
+        let e = parse_toml_with(t, "f.toml", &Overrides::default(), 5).unwrap_err();
+        assert!(e.to_string().contains("6 runs"), "{e}");
+        assert_eq!(
+            parse_toml_with(t, "f.toml", &Overrides::default(), 6)
+                .unwrap()
+                .runs
+                .len(),
+            6
+        );
+    }
+
+    #[test]
+    fn overrides_replace_fixed_values_and_axes() {
+        let mut o = Overrides::default();
+        o.fixed.insert("epochs".into(), Value::from(1));
+        o.fixed.insert("seed".into(), Value::from(7));
+        o.grid.insert("hidden".into(), serde_json::json!([8, 32]));
+        o.fixed
+            .insert("oscillation.dampening".into(), Value::from(0.5));
+        let s = parse_toml_with(T, "t.toml", &o, DEFAULT_MAX_RUNS).unwrap();
+        assert_eq!(s.runs.len(), 4 * 2 * 2);
+        assert!(s.runs.iter().all(|r| r.epochs == 1 && r.seed == 7));
+        assert!(s.runs.iter().all(|r| r.oscillation.dampening == 0.5));
+        assert_eq!(
+            (s.runs[0].hidden.clone(), s.runs[4].hidden.clone()),
+            (8.into(), 32.into())
+        );
+        let mut o = Overrides::default();
+        o.grid.insert("epochs".into(), serde_json::json!([1, 2]));
+        let s = parse_toml_with(T, "t.toml", &o, DEFAULT_MAX_RUNS).unwrap();
+        assert_eq!(s.runs.len(), 4 * 2 * 2 * 2);
     }
 
     #[test]

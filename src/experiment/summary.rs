@@ -70,7 +70,8 @@ pub struct SummaryRow<'a> {
     #[serde(rename = "oscillation.observe")]
     pub oscillation_observe: bool,
     pub dataset: String,
-    // RunResult.diverged (issue 12 §4) goes here when it lands: `pub diverged: bool`.
+    /// The run diverged (see `RunResult::diverged`).
+    pub diverged: bool,
 }
 
 /// The summary's columns in order, and the config keys each setting column shows (columns
@@ -159,6 +160,7 @@ pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
             oscillation_trajectory_steps: c.oscillation.trajectory_steps,
             oscillation_observe: c.oscillation.observe,
             dataset: c.dataset.to_string(),
+            diverged: r.diverged,
         })?;
     }
     let bytes = w.into_inner().context("cannot build summary.csv")?;

@@ -25,6 +25,7 @@ pub const TENTHS_LABEL: &str = "quantized value at x = k/10, for k = -10, ..., 1
 /// Q(0).
 pub fn staircase(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
     let ns = opts.levels.clone().unwrap_or_else(|| vec![6, 8]);
+    check_figure_levels("staircase", &ns, MAX_STAIRCASE_PANELS)?;
     let rounding = opts.rounding.unwrap_or(Rounding::HalfEven);
     let mut panels = Vec::new();
     let mut notes = Vec::new();
@@ -131,6 +132,29 @@ pub fn staircase(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resu
     ))
 }
 
+/// Most levels n the staircase and zero-map figures draw: a staircase of n steps is legible
+/// up to a few hundred (65536 steps made a 183 MB SVG).
+pub const MAX_FIGURE_LEVELS: u32 = 256;
+
+/// Most panels (values of n) of the staircase figure.
+pub const MAX_STAIRCASE_PANELS: usize = 12;
+
+/// Refuse an n above [`MAX_FIGURE_LEVELS`] or more than `max_values` values of n.
+fn check_figure_levels(figure: &str, ns: &[u32], max_values: usize) -> Result<()> {
+    if let Some(n) = ns.iter().find(|&&n| n > MAX_FIGURE_LEVELS) {
+        anyhow::bail!(
+            "{figure}: levels = {n}: this figure draws n up to {MAX_FIGURE_LEVELS}; give smaller --levels (aqnn levels --levels {n} explains any grid as text)"
+        );
+    }
+    if ns.len() > max_values {
+        anyhow::bail!(
+            "{figure}: {} values of n: this figure draws at most {max_values}; give fewer --levels",
+            ns.len()
+        );
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Where 0 goes
 
@@ -149,6 +173,7 @@ pub fn zero_map(_cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resul
     if ns.is_empty() {
         anyhow::bail!("zero-map: no n >= 2 to show");
     }
+    check_figure_levels("zero-map", &ns, MAX_FIGURE_LEVELS as usize)?;
     let modes = [
         Rounding::HalfEven,
         Rounding::HalfUp,
@@ -259,6 +284,30 @@ mod tests {
             panic!("zero-map unavailable")
         };
         assert!(caption.contains("at n = 4, 8, 12, 16"), "{caption}");
+    }
+
+    #[test]
+    fn too_many_levels_is_refused_before_drawing() {
+        let tmp = tempdir();
+        let cx = context(Vec::new());
+        for (levels, want) in [
+            (vec![65536], "levels = 65536"),
+            ((2..=20).collect(), "at most 12"),
+        ] {
+            let opts = FigureOptions {
+                levels: Some(levels),
+                ..FigureOptions::default()
+            };
+            let e = staircase(&cx, &opts, &tmp.path().join("s")).unwrap_err();
+            assert!(e.to_string().contains(want), "{e}");
+        }
+        let opts = FigureOptions {
+            levels: Some(vec![3, 300]),
+            ..FigureOptions::default()
+        };
+        let e = zero_map(&cx, &opts, &tmp.path().join("z")).unwrap_err();
+        assert!(e.to_string().contains("up to 256"), "{e}");
+        assert!(!tmp.path().join("s.svg").exists());
     }
 
     #[test]
