@@ -323,7 +323,11 @@ mod tests {
             }))
             .unwrap()
         };
-        let runs = [mk(16.into(), 0.001, 0), mk(32.into(), 0.001, 0), mk(32.into(), 0.001, 1)];
+        let runs = [
+            mk(16.into(), 0.001, 0),
+            mk(32.into(), 0.001, 0),
+            mk(32.into(), 0.001, 1),
+        ];
         let refs: Vec<&RunResult> = runs.iter().collect();
         let g = group_runs(&refs, &[]);
         assert_eq!(g[&runs[0].run_id].label(), "plain hidden=16");
