@@ -70,6 +70,8 @@ pub struct SummaryRow<'a> {
     #[serde(rename = "oscillation.observe")]
     pub oscillation_observe: bool,
     pub dataset: String,
+    /// Hardware-aware training noise, in level spacings (0: off).
+    pub train_noise: f32,
     /// The run diverged (see `RunResult::diverged`).
     pub diverged: bool,
 }
@@ -160,6 +162,7 @@ pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
             oscillation_trajectory_steps: c.oscillation.trajectory_steps,
             oscillation_observe: c.oscillation.observe,
             dataset: c.dataset.to_string(),
+            train_noise: c.train_noise,
             diverged: r.diverged,
         })?;
     }
@@ -194,6 +197,7 @@ mod tests {
             batch: 64,
             init: InitKind::GlorotUniform,
             table_lr: 0.01,
+            train_noise: 0.25,
             ..Default::default()
         };
         let dir = tempfile::tempdir().unwrap();
