@@ -536,26 +536,8 @@ fn parse_kebab<T: serde::de::DeserializeOwned>(what: &str, v: &str, allowed: &st
 }
 
 /// The flag of the train flags that sets a config key.
-pub fn flag(field: Field) -> &'static str {
-    match field {
-        Field::Levels => "--levels",
-        Field::Epochs => "--epochs",
-        Field::Batch => "--batch",
-        Field::Hidden => "--hidden",
-        Field::Resolution => "--resolution",
-        Field::Lr => "--lr",
-        Field::TableLr => "--table-lr",
-        Field::Momentum => "--momentum",
-        Field::ZeroShiftEps => "--eps",
-        Field::InitScale => "--init-scale",
-        Field::OscillationEma => "--osc-ema",
-        Field::OscillationThreshold => "--osc-threshold",
-        Field::FreezeStartThreshold => "--freeze-start-threshold",
-        Field::FreezeWarmup => "--freeze-warmup",
-        Field::TrajectorySteps => "--trajectory-steps",
-        Field::Dampening => "--dampening",
-        Field::TrainNoise => "--train-noise",
-    }
+pub fn flag(field: Field) -> String {
+    format!("--{}", field.option())
 }
 
 /// A config error in the words of the command line: the flag instead of the key.
@@ -686,7 +668,7 @@ pub struct EvalArgs {
 
 impl EvalArgs {
     /// The validated evaluation spec.
-    pub fn to_spec(&self) -> Result<crate::analog::eval::EvalSpec, String> {
+    pub fn to_spec(&self) -> Result<crate::analog::eval::EvalSpec> {
         let spec = crate::analog::eval::EvalSpec {
             effects: crate::analog::Effects {
                 prog_noise: self.prog_noise,

@@ -198,6 +198,31 @@ pub enum Field {
 }
 
 impl Field {
+    /// The name of the option that sets this key in aqnn's front-ends: `aqnn train --NAME`
+    /// on the command line, `NAME` with `-` as `_` as a Python keyword. One table, so the two
+    /// front-ends cannot drift apart.
+    pub fn option(self) -> &'static str {
+        match self {
+            Field::Levels => "levels",
+            Field::Epochs => "epochs",
+            Field::Batch => "batch",
+            Field::Hidden => "hidden",
+            Field::Resolution => "resolution",
+            Field::Lr => "lr",
+            Field::TableLr => "table-lr",
+            Field::Momentum => "momentum",
+            Field::ZeroShiftEps => "eps",
+            Field::InitScale => "init-scale",
+            Field::OscillationEma => "osc-ema",
+            Field::OscillationThreshold => "osc-threshold",
+            Field::FreezeStartThreshold => "freeze-start-threshold",
+            Field::FreezeWarmup => "freeze-warmup",
+            Field::TrajectorySteps => "trajectory-steps",
+            Field::Dampening => "dampening",
+            Field::TrainNoise => "train-noise",
+        }
+    }
+
     /// The key, e.g. `levels` or `oscillation.ema`.
     pub fn key(self) -> &'static str {
         match self {

@@ -123,25 +123,8 @@ fn check_enum<T: serde::de::DeserializeOwned>(
 
 /// The flag of `aqnn train` that sets a config key (as the CLI's `cli::flag`, which is in the
 /// binary): the Python keyword is the flag with '-' as '_'.
-fn flag(field: Field) -> &'static str {
-    match field {
-        Field::Levels => "--levels",
-        Field::Epochs => "--epochs",
-        Field::Batch => "--batch",
-        Field::Hidden => "--hidden",
-        Field::Resolution => "--resolution",
-        Field::Lr => "--lr",
-        Field::TableLr => "--table-lr",
-        Field::Momentum => "--momentum",
-        Field::ZeroShiftEps => "--eps",
-        Field::InitScale => "--init-scale",
-        Field::OscillationEma => "--osc-ema",
-        Field::OscillationThreshold => "--osc-threshold",
-        Field::FreezeStartThreshold => "--freeze-start-threshold",
-        Field::FreezeWarmup => "--freeze-warmup",
-        Field::TrajectorySteps => "--trajectory-steps",
-        Field::Dampening => "--dampening",
-    }
+fn flag(field: Field) -> String {
+    format!("--{}", field.option())
 }
 
 /// A config error in the CLI's words (as `cli::config_error`).

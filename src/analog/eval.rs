@@ -44,28 +44,29 @@ pub struct EvalSpec {
 
 impl EvalSpec {
     /// Check everything; the error names the option.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> anyhow::Result<()> {
         self.effects.check()?;
         if self.repeats == 0 || self.repeats > MAX_REPEATS {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "--repeats {} is out of range: give 1 to {MAX_REPEATS}",
                 self.repeats
             ));
         }
         if self.times.is_empty() || self.times.len() > MAX_TIMES {
-            return Err(format!("--times needs 1 to {MAX_TIMES} values"));
+            return Err(anyhow::anyhow!("--times needs 1 to {MAX_TIMES} values"));
         }
         for w in self.times.windows(2) {
             if w[1] <= w[0] {
-                return Err(format!(
+                return Err(anyhow::anyhow!(
                     "--times must be strictly ascending: {} comes after {}",
-                    w[1], w[0]
+                    w[1],
+                    w[0]
                 ));
             }
         }
         for &t in &self.times {
             if !t.is_finite() || !(0.0..=1e12).contains(&t) {
-                return Err(format!(
+                return Err(anyhow::anyhow!(
                     "--times {t} is not a valid time: give seconds in [0, 1e12]"
                 ));
             }
@@ -75,12 +76,12 @@ impl EvalSpec {
 }
 
 /// Parse a comma-separated list of times in seconds ("0,1,3600,86400").
-pub fn parse_times(s: &str) -> Result<Vec<f64>, String> {
+pub fn parse_times(s: &str) -> Result<Vec<f64>> {
     s.split(',')
         .map(|p| {
             let p = p.trim();
             p.parse::<f64>()
-                .map_err(|_| format!("--times: '{p}' is not a number of seconds"))
+                .map_err(|_| anyhow::anyhow!("--times: '{p}' is not a number of seconds"))
         })
         .collect()
 }
@@ -452,13 +453,19 @@ mod tests {
         assert!(spec(0, vec![0.0])
             .check()
             .unwrap_err()
+            .to_string()
             .contains("--repeats"));
         assert!(spec(MAX_REPEATS + 1, vec![0.0]).check().is_err());
         assert!(spec(2, vec![1.0, 1.0])
             .check()
             .unwrap_err()
+            .to_string()
             .contains("--times"));
-        assert!(spec(2, vec![-1.0]).check().unwrap_err().contains("--times"));
+        assert!(spec(2, vec![-1.0])
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("--times"));
         assert!(parse_times("0, 1,3600").unwrap() == vec![0.0, 1.0, 3600.0]);
         assert!(parse_times("1,x").is_err());
     }

@@ -105,14 +105,16 @@ pub struct Effects {
 
 impl Effects {
     /// Check every parameter; the error names the option.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> anyhow::Result<()> {
         let sigma = |name: &str, v: f64| {
             if !v.is_finite() || v < 0.0 {
-                Err(format!(
+                Err(anyhow::anyhow!(
                     "{name} {v} is not a valid standard deviation: give a finite number >= 0"
                 ))
             } else if v > 1e6 {
-                Err(format!("{name} {v} is absurdly large: give at most 1e6"))
+                Err(anyhow::anyhow!(
+                    "{name} {v} is absurdly large: give at most 1e6"
+                ))
             } else {
                 Ok(())
             }
@@ -122,36 +124,42 @@ impl Effects {
         sigma("--dac-inl", self.dac_inl)?;
         sigma("--out-noise", self.out_noise)?;
         if !(0.0..=1.0).contains(&self.stuck) {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "--stuck {} is not a fraction: give a number in [0, 1]",
                 self.stuck
             ));
         }
         if let Some(m) = self.adc_levels {
             if m < 2 {
-                return Err(format!(
+                return Err(anyhow::anyhow!(
                     "--adc-levels {m} is too few: an ADC needs at least 2 levels"
                 ));
             }
             if m > 1 << 24 {
-                return Err(format!("--adc-levels {m} is too many: at most 2^24"));
+                return Err(anyhow::anyhow!(
+                    "--adc-levels {m} is too many: at most 2^24"
+                ));
             }
             if self.adc_range.is_none() {
-                return Err("--adc-levels needs --adc-range B (the ADC reads [-B, B])".into());
+                return Err(anyhow::anyhow!(
+                    "--adc-levels needs --adc-range B (the ADC reads [-B, B])"
+                ));
             }
         }
         if let Some(b) = self.adc_range {
             if !b.is_finite() || b <= 0.0 {
-                return Err(format!(
+                return Err(anyhow::anyhow!(
                     "--adc-range {b} is not a valid range: give a finite number > 0"
                 ));
             }
         }
         if self.dac_inl_weights && self.dac_inl == 0.0 {
-            return Err("--dac-inl-weights needs --dac-inl SIGMA > 0".into());
+            return Err(anyhow::anyhow!(
+                "--dac-inl-weights needs --dac-inl SIGMA > 0"
+            ));
         }
         if self.drift_compensation && self.drift == DriftModel::None {
-            return Err("--drift-compensation needs --drift pcm".into());
+            return Err(anyhow::anyhow!("--drift-compensation needs --drift pcm"));
         }
         Ok(())
     }
@@ -269,7 +277,7 @@ mod tests {
             ),
         ];
         for (e, name) in bad {
-            let msg = e.check().unwrap_err();
+            let msg = e.check().unwrap_err().to_string();
             assert!(msg.contains(name), "{msg}");
         }
     }

@@ -67,7 +67,7 @@ pub fn config_keys() -> Vec<String> {
 
 /// `key` as a config key: itself, or `oscillation.KEY` (so `dampening` works as in
 /// summary.csv). An unknown key is an error listing the keys.
-pub fn resolve_key(key: &str) -> Result<String, String> {
+pub fn resolve_key(key: &str) -> anyhow::Result<String> {
     let keys = config_keys();
     let key = key.trim();
     if keys.iter().any(|k| k == key) {
@@ -77,7 +77,7 @@ pub fn resolve_key(key: &str) -> Result<String, String> {
     if keys.contains(&nested) {
         return Ok(nested);
     }
-    Err(format!(
+    Err(anyhow::anyhow!(
         "unknown setting '{key}'; the settings are: {}",
         keys.join(", ")
     ))
@@ -182,7 +182,7 @@ pub struct Where(pub Vec<Condition>);
 /// Parse `key=value[,key=value...]` (several strings are joined): each key a config key
 /// ([`resolve_key`]), each value parsed by its key's type (whole number, number, true/false
 /// or a name). The error says which part is wrong and what was expected.
-pub fn parse_where(parts: &[String]) -> Result<Where, String> {
+pub fn parse_where(parts: &[String]) -> anyhow::Result<Where> {
     let defaults = config_entries(&TrainConfig::default());
     let mut out = Vec::new();
     for part in parts
@@ -192,11 +192,11 @@ pub fn parse_where(parts: &[String]) -> Result<Where, String> {
         .filter(|p| !p.is_empty())
     {
         let Some((k, v)) = part.split_once('=') else {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "--where: '{part}' is not KEY=VALUE; expected e.g. hidden=32,lr=0.003"
             ));
         };
-        let key = resolve_key(k).map_err(|e| format!("--where: {e}"))?;
+        let key = resolve_key(k).map_err(|e| anyhow::anyhow!("--where: {e}"))?;
         let v = v.trim();
         let value = match &defaults[&key] {
             Value::Bool(_) => v
@@ -215,11 +215,13 @@ pub fn parse_where(parts: &[String]) -> Result<Where, String> {
                 .map_err(|_| "a whole number"),
             _ => Ok(Value::from(v)),
         }
-        .map_err(|what| format!("--where: {key} takes {what}, not '{v}'"))?;
+        .map_err(|what| anyhow::anyhow!("--where: {key} takes {what}, not '{v}'"))?;
         out.push(Condition { key, value });
     }
     if out.is_empty() {
-        return Err("--where is empty; expected e.g. hidden=32,lr=0.003".into());
+        return Err(anyhow::anyhow!(
+            "--where is empty; expected e.g. hidden=32,lr=0.003"
+        ));
     }
     Ok(Where(out))
 }
@@ -275,7 +277,7 @@ mod tests {
         assert_eq!(value_text(&e["dataset"]), "kmnist");
         assert_eq!(value_text(&e["scheme"]), "plain");
         assert_eq!(resolve_key("dampening").unwrap(), "oscillation.dampening");
-        let err = resolve_key("width").unwrap_err();
+        let err = resolve_key("width").unwrap_err().to_string();
         assert!(err.contains("unknown setting 'width'") && err.contains("hidden"));
     }
 
@@ -295,12 +297,15 @@ mod tests {
         }));
         assert!(parse_where(&["hidden=abc".into()])
             .unwrap_err()
+            .to_string()
             .contains("hidden takes a whole number, not 'abc'"));
         assert!(parse_where(&["freeze=maybe".into()])
             .unwrap_err()
+            .to_string()
             .contains("oscillation.freeze takes true or false"));
         assert!(parse_where(&["width=3".into()])
             .unwrap_err()
+            .to_string()
             .contains("unknown setting 'width'"));
         assert!(parse_where(&["hidden".into()]).is_err());
     }

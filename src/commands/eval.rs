@@ -4,12 +4,12 @@
 use crate::analog::eval::{evaluate_run, load_run, write_robustness};
 use crate::cli::EvalArgs;
 use crate::data;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use std::time::Instant;
 
 /// Run the command. Every check happens before anything is written.
 pub fn run(a: &EvalArgs) -> Result<()> {
-    let spec = a.to_spec().map_err(|e| anyhow!(e))?;
+    let spec = a.to_spec()?;
     let run = load_run(&a.run_dir)?;
     let dir = data::resolve_data_dir(a.data.data_dir.as_deref());
     let ds = data::load(&dir, run.config.resolution)?;

@@ -217,11 +217,16 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// `aria-label` of `title` added; the drawing is unchanged. Errors when `doc` has no `<svg>`
 /// root element or holds anything that could reach outside the page (`href`, `<image>`,
 /// `<script>`, `<style>`, `<foreignObject>`).
-pub fn inline_svg(doc: &str, title: &str) -> std::result::Result<String, String> {
-    let start = doc.find("<svg").ok_or("no <svg> element")?;
-    let end = doc.rfind("</svg>").ok_or("no </svg> end tag")? + "</svg>".len();
+pub fn inline_svg(doc: &str, title: &str) -> anyhow::Result<String> {
+    let start = doc
+        .find("<svg")
+        .ok_or_else(|| anyhow::anyhow!("no <svg> element"))?;
+    let end = doc
+        .rfind("</svg>")
+        .ok_or_else(|| anyhow::anyhow!("no </svg> end tag"))?
+        + "</svg>".len();
     if end <= start {
-        return Err("</svg> before <svg>".into());
+        return Err(anyhow::anyhow!("</svg> before <svg>"));
     }
     let body = &doc[start..end];
     for bad in [
@@ -233,16 +238,18 @@ pub fn inline_svg(doc: &str, title: &str) -> std::result::Result<String, String>
         "url(",
     ] {
         if body.contains(bad) {
-            return Err(format!("the SVG contains {bad:?}"));
+            return Err(anyhow::anyhow!("the SVG contains {bad:?}"));
         }
     }
-    let open_end = body.find('>').ok_or("unterminated <svg> tag")?;
+    let open_end = body
+        .find('>')
+        .ok_or_else(|| anyhow::anyhow!("unterminated <svg> tag"))?;
     let (open, rest) = body.split_at(open_end);
     let open = open
         .replace(" xmlns=\"http://www.w3.org/2000/svg\"", "")
         .replace(" xmlns='http://www.w3.org/2000/svg'", "");
     if open.contains("xmlns") || open.contains("http") {
-        return Err("unexpected namespace on <svg>".into());
+        return Err(anyhow::anyhow!("unexpected namespace on <svg>"));
     }
     let open = open.trim_end_matches('/');
     let close = if body[..open_end].ends_with('/') {
@@ -405,7 +412,7 @@ fn render(cx: &FigureContext, figures: &[FigureOutcome], dirs: &[PathBuf], out: 
             Ok(doc) => inline_svg(&doc, f.title).unwrap_or_else(|why| {
                 format!(
                     "<p class=\"warn\">The figure could not be embedded ({}); it is in {}.</p>",
-                    esc(&why),
+                    esc(&why.to_string()),
                     esc(&svg.display().to_string())
                 )
             }),
