@@ -518,3 +518,29 @@ fn a_full_disk_prints_the_failed_runs_and_leaves_no_temp_files() {
         1 + RUNS
     );
 }
+
+/// `aqnn train --out DIR` takes the run's lock as a sweep does: while another process holds
+/// it, the command refuses with one line instead of writing into the same directory; once it
+/// is free, the same command trains.
+#[test]
+fn train_out_refuses_a_locked_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_dir(tmp.path(), 400, 100);
+    let out = tmp.path().join("one");
+    let held = aqnn::store::RunDir::new(&out)
+        .lock(false)
+        .unwrap()
+        .expect("the lock is free");
+    let o = run_train(&data, &out);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("another aqnn process"), "{err}");
+    assert!(
+        !out.join("config.json").exists(),
+        "nothing written while locked"
+    );
+    drop(held);
+    let o = run_train(&data, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("result.json").is_file());
+}

@@ -18,6 +18,17 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         !a.data.no_download,
     )?;
     let run_dir = a.out.as_ref().map(RunDir::new);
+    // The run's lock, as a sweep takes it: two writers never share one run directory.
+    let _lock = match &run_dir {
+        Some(rd) => Some(rd.lock(false)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} is being written by another aqnn process (its .lock is held): wait for it \
+                 to finish, or choose another --out",
+                rd.dir.display()
+            )
+        })?),
+        None => None,
+    };
     if let Some(rd) = &run_dir {
         rd.begin(&cfg, &command_line())?;
     }
