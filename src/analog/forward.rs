@@ -153,40 +153,16 @@ pub fn correct(
     labels: &[u8],
     rng: &mut ChaCha8Rng,
 ) -> usize {
-    match crate::cpu::isa() {
-        // SAFETY: `cpu::isa` names only a level the CPU runs.
-        #[cfg(target_arch = "x86_64")]
-        crate::cpu::Isa::Avx512 => unsafe { correct_avx512(p, q, read_var, images, labels, rng) },
-        #[cfg(target_arch = "x86_64")]
-        crate::cpu::Isa::Avx2 => unsafe { correct_avx2(p, q, read_var, images, labels, rng) },
-        _ => correct_impl(p, q, read_var, images, labels, rng),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn correct_avx512(
-    p: &Pass,
-    q: &[f32],
-    read_var: &[f32],
-    images: &[u8],
-    labels: &[u8],
-    rng: &mut ChaCha8Rng,
-) -> usize {
-    correct_impl(p, q, read_var, images, labels, rng)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn correct_avx2(
-    p: &Pass,
-    q: &[f32],
-    read_var: &[f32],
-    images: &[u8],
-    labels: &[u8],
-    rng: &mut ChaCha8Rng,
-) -> usize {
-    correct_impl(p, q, read_var, images, labels, rng)
+    crate::cpu::per_isa!(crate::cpu::isa(), fn(
+        p: &Pass = p,
+        q: &[f32] = q,
+        read_var: &[f32] = read_var,
+        images: &[u8] = images,
+        labels: &[u8] = labels,
+        rng: &mut ChaCha8Rng = rng,
+    ) -> usize {
+        correct_impl(p, q, read_var, images, labels, rng)
+    })
 }
 
 #[inline(always)]
