@@ -22,7 +22,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -383,10 +383,14 @@ def load_results(path: PathLike) -> List[Dict[str, Any]]:
     return json.loads(_warn(_aqnn.load_results_json(os.fspath(path))))
 
 
-def analyze(path: PathLike, out: Optional[PathLike] = None) -> List[Dict[str, Any]]:
+def analyze(path: PathLike, out: Optional[PathLike] = None, *, pool: Sequence[str] = (),
+            all_verdicts: bool = False) -> List[Dict[str, Any]]:
     """The verdicts of ``aqnn analyze`` on every complete run under ``path``: one dict per
     claim (id, claim, statistic, effect, status, reason, details). With ``out``, also
-    writes analysis.json and analysis.md there, as the CLI does.
+    writes analysis.json and analysis.md there, as the CLI does. As the CLI: one series per
+    configuration unless ``pool`` names settings to average over (``--pool``), and only the
+    claims these runs can test unless ``all_verdicts`` (``--all-verdicts``).
 
     Raises AqnnError when there is no complete run under ``path``."""
-    return json.loads(_warn(_aqnn.analyze(os.fspath(path), _fspath(out))))["verdicts"]
+    return json.loads(_warn(_aqnn.analyze(os.fspath(path), _fspath(out), list(pool),
+                                          bool(all_verdicts))))["verdicts"]

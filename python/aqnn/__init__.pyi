@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Mapping, Optional, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -158,5 +158,6 @@ def load_runs(path: PathLike) -> Any:
 def load_results(path: PathLike) -> List[Dict[str, Any]]:
     """The result.json of every complete run under path."""
 
-def analyze(path: PathLike, out: Optional[PathLike] = None) -> List[Dict[str, Any]]:
+def analyze(path: PathLike, out: Optional[PathLike] = None, *, pool: Sequence[str] = ...,
+            all_verdicts: bool = ...) -> List[Dict[str, Any]]:
     """The verdicts of `aqnn analyze` on the runs under path, one dict per claim."""

@@ -568,8 +568,13 @@ fn load_results_json(path: PathBuf) -> PyResult<(String, Vec<String>)> {
 /// computes it; written to `out` (analysis.json and analysis.md) when given. Returns the
 /// JSON and the loader's warnings.
 #[pyfunction]
-#[pyo3(signature = (path, out=None))]
-fn analyze(path: PathBuf, out: Option<PathBuf>) -> PyResult<(String, Vec<String>)> {
+#[pyo3(signature = (path, out=None, pool=Vec::new(), all_verdicts=false))]
+fn analyze(
+    path: PathBuf,
+    out: Option<PathBuf>,
+    pool: Vec<String>,
+    all_verdicts: bool,
+) -> PyResult<(String, Vec<String>)> {
     let run = || -> Result<(String, Vec<String>)> {
         let found = runs_under(&path)?;
         if found.runs.is_empty() {
@@ -578,7 +583,19 @@ fn analyze(path: PathBuf, out: Option<PathBuf>) -> PyResult<(String, Vec<String>
                 path.display()
             );
         }
-        let a = aqnn::analysis::analyze(&found.results());
+        // As `aqnn analyze`: one series per configuration unless `pool` names keys, and
+        // only the verdicts these runs can test unless `all_verdicts`.
+        let opts = aqnn::analysis::AnalysisOptions {
+            pool: pool
+                .iter()
+                .filter(|k| !k.trim().is_empty())
+                .map(|k| {
+                    aqnn::analysis::group::resolve_key(k).map_err(|e| anyhow::anyhow!("pool: {e}"))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            all_verdicts,
+        };
+        let a = aqnn::analysis::analyze_with(&found.results(), &opts);
         if let Some(o) = &out {
             aqnn::analysis::write(o, &a)?;
         }

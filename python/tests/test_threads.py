@@ -68,7 +68,7 @@ def test_ctrl_c_interrupts_training(tmp_path, data_dir):
     code = """
         import sys, aqnn
         print("go", flush=True)
-        aqnn.train(levels=4, epochs=200, resolution=14)
+        aqnn.train(levels=4, epochs=5000, resolution=14)
         print("finished", flush=True)
     """
     dt, err, rc = _interrupt(code, tmp_path, data_dir)
@@ -80,7 +80,7 @@ def test_ctrl_c_interrupts_sweep(tmp_path, data_dir):
     code = """
         import sys, aqnn
         print("go", flush=True)
-        aqnn.sweep({"name": "long", "train": {"epochs": 100, "resolution": 14},
+        aqnn.sweep({"name": "long", "train": {"epochs": 5000, "resolution": 14},
                     "grid": {"levels": [3, 4, 5, 6]}}, sys.argv[1] + "/long", jobs=2)
     """
     dt, err, rc = _interrupt(code, tmp_path, data_dir)
