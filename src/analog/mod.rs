@@ -9,6 +9,7 @@
 //!   INL) for the real-valued MLP.
 //! - [`normal`]: fast counter-based f32 normals (training noise, per-pass noise).
 //! - [`eval`]: loading a run, repeats x times, statistics, `robustness.json`.
+//! - [`stored`]: evaluations kept with a run, `eval/<eval-id>.json` (a sweep's `[eval]`).
 //!
 //! With every effect off, the evaluation is the trainer's own (`train::evaluate` on the
 //! stored quantized weights), so the accuracy is the run's test accuracy bit for bit.
@@ -17,6 +18,7 @@ pub mod chip;
 pub mod eval;
 pub mod forward;
 pub mod normal;
+pub mod stored;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
