@@ -490,6 +490,8 @@ impl Network for Mlp {
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod deep;
+#[cfg(target_arch = "x86_64")]
+mod deep_avx512;
 pub use deep::DeepMlp;
 
 #[cfg(test)]
