@@ -153,6 +153,9 @@ pub fn run_sweep_until(
     let mut cleaned = clean_stale_temp(&opts.out, STALE_TEMP_AGE);
     for c in &sweep.runs {
         cleaned += clean_stale_temp(&opts.out.join(c.run_id()), STALE_TEMP_AGE);
+        if !sweep.eval.is_empty() {
+            cleaned += clean_stale_temp(&opts.out.join(c.run_id()).join(EVAL_DIR), STALE_TEMP_AGE);
+        }
     }
     let mut manifest = serde_json::json!({
         "name": sweep.name,
