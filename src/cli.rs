@@ -102,7 +102,7 @@ pub struct BenchArgs {
     /// Repetitions (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
-    /// Also time hidden 16/64/256 x resolution 7/14/28.
+    /// Also time hidden 16/64/256 and "32,16" x resolution 7/14/28 (with GFLOP/s each).
     #[arg(long)]
     pub scaling: bool,
     /// Runs of the all-core sweep throughput test (0 = skip).
