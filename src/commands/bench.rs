@@ -127,6 +127,16 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             },
         ),
         (
+            // The output ADC in training (runs the general kernel, docs/ANALOG.md).
+            "mlp plain, --train-adc-levels 16".to_string(),
+            TrainConfig {
+                scheme: Scheme::Plain,
+                train_adc_levels: Some(16),
+                train_adc_range: Some(4.0),
+                ..base.clone()
+            },
+        ),
+        (
             "mlp learned".to_string(),
             TrainConfig {
                 scheme: Scheme::Learned,
