@@ -128,7 +128,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         ),
         (
             // The output ADC in training (runs the general kernel, docs/ANALOG.md).
-            "mlp plain, --train-adc-levels 16".to_string(),
+            "mlp plain, train ADC 16, B 4".to_string(),
             TrainConfig {
                 scheme: Scheme::Plain,
                 train_adc_levels: Some(16),

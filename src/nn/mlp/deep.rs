@@ -36,7 +36,7 @@
 use super::{Kernel, OutputKind, CLASSES};
 use crate::nn::act::{argmax, softmax_xent, tanh};
 use crate::nn::{BatchStats, Network, Segment};
-use crate::quant::Grid;
+use crate::quant::{Grid, Rounding};
 
 /// Units per chunk: one AVX-512 register (two AVX2 ones).
 const CH: usize = 16;
@@ -290,8 +290,9 @@ impl DeepMlp {
                     *v = tanh(*v);
                 }
                 let hq = &mut here[0];
-                if self.total == dout {
-                    // One hidden layer: the samples' keys run on without a gap.
+                if self.total == dout || act.rounding() != Rounding::Stochastic {
+                    // One hidden layer: the samples' keys run on without a gap; and only
+                    // stochastic rounding reads the keys.
                     act.quantize_slice(a, &mut hq[..m * dout], key);
                 } else {
                     for s in 0..m {
