@@ -109,7 +109,7 @@ pub struct BenchArgs {
     /// Repetitions (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
-    /// Also time hidden 16/64/256 x resolution 7/14/28.
+    /// Also time hidden 16/64/256 and "32,16" x resolution 7/14/28 (with GFLOP/s each).
     #[arg(long)]
     pub scaling: bool,
     /// Runs of the all-core sweep throughput test (0 = skip).
@@ -527,6 +527,14 @@ pub struct TrainArgs {
     /// sigma in units of the level spacing D (STE; 0 = off; see docs/ANALOG.md).
     #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
     pub train_noise: f32,
+    /// Hardware-aware training with the output ADC: every layer's sum W x read with M
+    /// levels over [-B, B] as `aqnn eval --adc-levels` reads it, STE inside (needs
+    /// --train-adc-range; 0 = off; see docs/ANALOG.md).
+    #[arg(long, value_name = "M")]
+    pub train_adc_levels: Option<u32>,
+    /// The range B > 0 of --train-adc-levels (the ADC reads [-B, B]).
+    #[arg(long, value_name = "B")]
+    pub train_adc_range: Option<f64>,
     #[command(flatten)]
     pub data: DataDirArg,
     /// Write config.json, metrics.jsonl, weights.npz and result.json here.
@@ -593,6 +601,8 @@ impl TrainArgs {
             seed: self.seed,
             dataset: self.data.dataset_id()?,
             train_noise: self.train_noise,
+            train_adc_levels: self.train_adc_levels,
+            train_adc_range: self.train_adc_range,
             ..TrainConfig::default()
         };
         cfg.oscillation.dampening = self.dampening;

@@ -78,6 +78,8 @@ TRAIN_OPTIONS: Dict[str, str] = {
     "freeze_start_threshold": "oscillation.freeze_start_threshold",
     "freeze_warmup": "oscillation.freeze_warmup",
     "trajectory_steps": "oscillation.trajectory_steps",
+    "train_adc_levels": "train_adc_levels",
+    "train_adc_range": "train_adc_range",
 }
 
 

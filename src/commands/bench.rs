@@ -21,7 +21,7 @@ fn print_row(t: &EpochTiming) {
         t.eval_seconds * 1e3,
         t.ns_per_mac,
         PYTORCH_EPOCH_SECONDS / t.epoch_seconds,
-        2.0 / t.ns_per_mac
+        t.gflops
     );
 }
 
@@ -127,6 +127,16 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             },
         ),
         (
+            // The output ADC in training (runs the general kernel, docs/ANALOG.md).
+            "mlp plain, train ADC 16, B 4".to_string(),
+            TrainConfig {
+                scheme: Scheme::Plain,
+                train_adc_levels: Some(16),
+                train_adc_range: Some(4.0),
+                ..base.clone()
+            },
+        ),
+        (
             "mlp learned".to_string(),
             TrainConfig {
                 scheme: Scheme::Learned,
@@ -165,10 +175,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             } else {
                 Arc::new(load(res)?)
             };
-            for hidden in [16usize, 64, 256] {
+            // One hidden layer (the hand-tuned kernels) and two (the general kernel).
+            for hidden in [vec![16usize], vec![64], vec![256], vec![32, 16]] {
+                let hidden = crate::nn::Hidden::new(hidden);
                 // The median of 3 epochs, so the first epoch's warm-up does not count.
                 let cfg = TrainConfig {
-                    hidden: hidden.into(),
+                    hidden: hidden.clone(),
                     resolution: res,
                     epochs: 3,
                     ..base.clone()

@@ -16,6 +16,13 @@
 //! `total` is the number of hidden units of all layers and `offset_k` that of the layers
 //! before k (one layer: `key + s * hidden + j`, as in the one-layer kernels).
 //!
+//! With an output ADC ([`Adc`], hardware-aware training, docs/ANALOG.md) every layer's
+//! sum starts from 0 instead of the bias and is read out as `aqnn eval` reads it
+//! (`analog/forward.rs`): clipped to [-B, B], rounded half to even to M levels, then the
+//! digital bias added; the backward is straight-through where -B < W x < B and 0 where
+//! the sum was clipped (the bias gradient is not masked). The trainer runs every network
+//! with an ADC here, one hidden layer included.
+//!
 //! One source, compiled per instruction set by [`crate::cpu::per_isa`], except the three
 //! loops of multiply-adds, which the AVX-512 kernel runs written by hand
 //! (`deep_avx512.rs`); every build gives the same bits. The loops are blocked so that
@@ -29,10 +36,27 @@
 use super::{Kernel, OutputKind, CLASSES};
 use crate::nn::act::{argmax, softmax_xent, tanh};
 use crate::nn::{BatchStats, Network, Segment};
-use crate::quant::Grid;
+use crate::quant::{Grid, Rounding};
 
 /// Units per chunk: one AVX-512 register (two AVX2 ones).
 const CH: usize = 16;
+
+/// The output ADC of every layer in training: `levels` M >= 2 over [-`range`, `range`]
+/// (the config's `train_adc_levels`, `train_adc_range`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adc {
+    pub levels: u32,
+    pub range: f64,
+}
+
+/// The ADC's reading of the sum `a` (without the bias): `aqnn eval`'s read-out
+/// (`analog/forward.rs`), operation for operation. `half = (M - 1) / (2B)`.
+#[inline(always)]
+fn adc_read(a: f32, b: f32, half: f32) -> f32 {
+    let a = a.clamp(-b, b);
+    let k = ((a + b) * half).round_ties_even();
+    k / half - b
+}
 
 /// The MLP of any depth: dimensions, output kind and scratch buffers (the parameters are
 /// flat and owned by the trainer).
@@ -70,6 +94,11 @@ pub struct DeepMlp {
     wt: Vec<f32>,
     /// The output layer's weight gradient of the batch, summed from 0.
     gout: Vec<f32>,
+    /// The output ADC as (B, (M - 1) / (2B)), if on; zeros to start its sums from; per
+    /// layer, whether each sum was inside (-B, B) (samples x width).
+    adc: Option<(f32, f32)>,
+    zeros: Vec<f32>,
+    inside: Vec<Vec<bool>>,
 }
 
 impl DeepMlp {
@@ -159,7 +188,23 @@ impl DeepMlp {
             dn: Vec::new(),
             wt: vec![0.0; wt],
             gout: vec![0.0; last * CLASSES],
+            adc: None,
+            zeros: Vec::new(),
+            inside: Vec::new(),
         }
+    }
+
+    /// The same network with the output ADC in every layer (`None`: without).
+    pub fn with_adc(mut self, adc: Option<Adc>) -> DeepMlp {
+        self.adc = adc.map(|a| {
+            let b = a.range as f32;
+            (b, (a.levels - 1) as f32 / (2.0 * b))
+        });
+        let widest = self.padded.iter().copied().max().unwrap_or(CH);
+        self.zeros = vec![0.0; widest];
+        self.inside = vec![Vec::new(); self.dims.len() - 1];
+        self.cap = 0;
+        self
     }
 
     /// Hidden layer widths.
@@ -179,6 +224,9 @@ impl DeepMlp {
         }
         let widest = self.padded.iter().copied().max().unwrap_or(CH);
         self.z.resize(m * CLASSES, 0.0);
+        for (k, inside) in self.inside.iter_mut().enumerate() {
+            inside.resize(m * self.dims[k + 1], false);
+        }
         self.d.resize(m * widest, 0.0);
         self.dn.resize(m * widest, 0.0);
         self.cap = m;
@@ -216,22 +264,35 @@ impl DeepMlp {
             } else {
                 &mut self.a[k - 1]
             };
-            B::forward(
-                &input[..m * din],
-                din,
-                &self.wp[k - 1],
-                &self.bp[k - 1],
-                dout,
-                &mut out[..m * dout],
-            );
+            let pw = self.padded[k];
+            let start = match self.adc {
+                Some(_) => &self.zeros[..pw],
+                None => &self.bp[k - 1][..pw],
+            };
+            let out = &mut out[..m * dout];
+            B::forward(&input[..m * din], din, &self.wp[k - 1], start, dout, out);
+            if let Some((b, half)) = self.adc {
+                let bias = &self.bp[k - 1][..dout];
+                let inside = &mut self.inside[k - 1][..m * dout];
+                for (row, ins) in out
+                    .chunks_exact_mut(dout)
+                    .zip(inside.chunks_exact_mut(dout))
+                {
+                    for ((a, i), &bj) in row.iter_mut().zip(ins.iter_mut()).zip(bias) {
+                        *i = *a > -b && *a < b;
+                        *a = adc_read(*a, b, half) + bj;
+                    }
+                }
+            }
             if k < nl {
                 let a = &mut self.a[k - 1][..m * dout];
                 for v in a.iter_mut() {
                     *v = tanh(*v);
                 }
                 let hq = &mut here[0];
-                if self.total == dout {
-                    // One hidden layer: the samples' keys run on without a gap.
+                if self.total == dout || act.rounding() != Rounding::Stochastic {
+                    // One hidden layer: the samples' keys run on without a gap; and only
+                    // stochastic rounding reads the keys.
                     act.quantize_slice(a, &mut hq[..m * dout], key);
                 } else {
                     for s in 0..m {
@@ -290,13 +351,24 @@ impl DeepMlp {
             let (din, dout) = (self.dims[k - 1], self.dims[k]);
             let (pi, po) = (self.padded[k - 1], self.padded[k]);
             let input: &[f32] = if k == 1 { xq } else { &self.hq[k - 2] };
-            let d = &self.d[..m * po];
             let gb = &mut grad[self.b_off[k - 1]..self.b_off[k - 1] + dout];
-            for s in 0..m {
-                for (g, &dv) in gb.iter_mut().zip(&d[s * po..s * po + dout]) {
-                    *g += dv;
+            bias_grad(&self.d[..m * po], po, gb);
+            if self.adc.is_some() {
+                // Straight through the ADC where the sum was inside (-B, B), 0 where clipped
+                // (the digital bias, added after the ADC, keeps its gradient).
+                let inside = &self.inside[k - 1][..m * dout];
+                for (row, ins) in self.d[..m * po]
+                    .chunks_exact_mut(po)
+                    .zip(inside.chunks_exact(dout))
+                {
+                    for (dv, &i) in row.iter_mut().zip(ins) {
+                        if !i {
+                            *dv = 0.0;
+                        }
+                    }
                 }
             }
+            let d = &self.d[..m * po];
             let w_range = self.w_off[k - 1]..self.w_off[k - 1] + din * dout;
             let gw: &mut [f32] = if k == nl {
                 self.gout.fill(0.0);
@@ -355,6 +427,25 @@ impl DeepMlp {
         for (s, o) in out.iter_mut().enumerate() {
             *o = argmax(&self.z[s * CLASSES..(s + 1) * CLASSES]) as u8;
         }
+    }
+}
+
+/// The bias gradient: `gb[j] += d[s * po + j]` for the samples s in order, 16 units at a
+/// time in a local accumulator.
+#[inline(always)]
+fn bias_grad(d: &[f32], po: usize, gb: &mut [f32]) {
+    let dout = gb.len();
+    for c in (0..dout).step_by(CH) {
+        let w = CH.min(dout - c);
+        let mut acc = [0.0f32; CH];
+        acc[..w].copy_from_slice(&gb[c..c + w]);
+        for row in d.chunks_exact(po) {
+            let dv: &[f32; CH] = row[c..c + CH].try_into().unwrap();
+            for (a, &v) in acc.iter_mut().zip(dv) {
+                *a += v;
+            }
+        }
+        gb[c..c + w].copy_from_slice(&acc[..w]);
     }
 }
 
@@ -696,149 +787,5 @@ impl Network for DeepMlp {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::Mlp;
-    use super::*;
-    use crate::quant::Rounding;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
-    /// Everything a training batch and a prediction produce, as bits.
-    #[derive(Debug, PartialEq)]
-    struct Outcome {
-        loss: u64,
-        correct: usize,
-        grad: Vec<u32>,
-        dx: Vec<u32>,
-        pred: Vec<u8>,
-    }
-
-    /// Train twice through the same buffers (the second call must not see the first), then
-    /// predict.
-    fn run(
-        net: &mut dyn Network,
-        q: &[f32],
-        x: &[f32],
-        y: &[u8],
-        grid: &Grid,
-        g0: &[f32],
-    ) -> Outcome {
-        let mut grad = g0.to_vec();
-        let mut dx = vec![f32::NAN; x.len()];
-        let mut stats = BatchStats::default();
-        for _ in 0..2 {
-            grad.copy_from_slice(g0);
-            stats = net.train_batch(q, x, y, grid, 77, &mut grad, Some(&mut dx));
-        }
-        let mut pred = vec![0u8; y.len()];
-        net.predict_batch(q, x, grid, 99, &mut pred);
-        Outcome {
-            loss: stats.loss_sum.to_bits(),
-            correct: stats.correct,
-            grad: grad.iter().map(|v| v.to_bits()).collect(),
-            dx: dx.iter().map(|v| v.to_bits()).collect(),
-            pred,
-        }
-    }
-
-    fn grids() -> [Grid; 4] {
-        [
-            Grid::full_precision(),
-            Grid::new(8, Rounding::HalfEven).unwrap(),
-            Grid::new(8, Rounding::Stochastic).unwrap(),
-            Grid::new(5, Rounding::HalfUp).unwrap(),
-        ]
-    }
-
-    fn random(rng: &mut ChaCha8Rng, n: usize, a: f32) -> Vec<f32> {
-        (0..n).map(|_| rng.gen_range(-a..a)).collect()
-    }
-
-    /// On one hidden layer the general kernel gives the seed model's kernels' bits (every
-    /// build), so it follows their arithmetic conventions exactly.
-    #[test]
-    fn one_layer_gives_the_one_layer_kernels_bits() {
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut cases = 0;
-        for (ni, nh) in [(49, 16), (7, 3), (20, 24), (17, 33)] {
-            for b in [1, 5, 32, 37] {
-                for output in [OutputKind::Linear, OutputKind::Tanh] {
-                    for grid in grids() {
-                        let mut deep = DeepMlp::new(ni, &[nh], output);
-                        let np = deep.n_params();
-                        let q = random(&mut rng, np, 1.0);
-                        let x = random(&mut rng, b * ni, 1.0);
-                        let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..10)).collect();
-                        let g0 = random(&mut rng, np, 0.01);
-                        let want = run(&mut deep, &q, &x, &y, &grid, &g0);
-                        for k in crate::cpu::available() {
-                            let mut one = Mlp::with_kernel(ni, nh, output, k);
-                            assert_eq!(one.segments(), deep.segments());
-                            let got = run(&mut one, &q, &x, &y, &grid, &g0);
-                            assert!(
-                                got == want,
-                                "{k:?}: ni {ni}, nh {nh}, batch {b}, {output:?}, grid {}",
-                                grid.n()
-                            );
-                            cases += 1;
-                        }
-                    }
-                }
-            }
-        }
-        assert!(cases >= 128);
-    }
-
-    /// Every build of the general kernel gives the portable build's bits on 2 and 3 hidden
-    /// layers (and the batch moves the gradient).
-    #[test]
-    fn builds_agree_on_deeper_networks() {
-        let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let kernels = crate::cpu::available();
-        // Widths around the 16-unit chunks, batches around the 4- and 8-sample groups, and
-        // input widths around the 4- and 8-row blocks of the weight gradients.
-        for (ni, hidden) in [
-            (13, &[32, 16][..]),
-            (13, &[5, 17, 9]),
-            (49, &[16, 16]),
-            (20, &[40, 33]),
-            (7, &[1, 64, 2]),
-        ] {
-            for b in [1, 4, 9, 33] {
-                for output in [OutputKind::Linear, OutputKind::Tanh] {
-                    for grid in grids() {
-                        let mut reference = DeepMlp::with_kernel(ni, hidden, output, kernels[0]);
-                        let np = reference.n_params();
-                        let q = random(&mut rng, np, 1.0);
-                        let x = random(&mut rng, b * ni, 1.0);
-                        let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..10)).collect();
-                        let g0 = random(&mut rng, np, 0.01);
-                        let want = run(&mut reference, &q, &x, &y, &grid, &g0);
-                        assert!(want.grad.iter().zip(&g0).any(|(g, o)| *g != o.to_bits()));
-                        for &k in &kernels[1..] {
-                            let mut net = DeepMlp::with_kernel(ni, hidden, output, k);
-                            let got = run(&mut net, &q, &x, &y, &grid, &g0);
-                            assert!(got == want, "{k:?}: {hidden:?}, batch {b}, {output:?}");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn segments_tile_the_parameters_layer_by_layer() {
-        let net = DeepMlp::new(49, &[32, 16], OutputKind::Linear);
-        let names: Vec<&str> = net.segments().iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["w1", "b1", "w2", "b2", "w3", "b3"]);
-        let mut end = 0;
-        for s in net.segments() {
-            assert_eq!(s.offset, end);
-            end += s.len();
-        }
-        assert_eq!(end, 49 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
-        assert_eq!(net.segments()[2].shape, [32, 16]);
-        assert_eq!(net.segments()[4].fans, (16, 10));
-        assert_eq!(net.hidden(), [32, 16]);
-    }
-}
+#[path = "deep_tests.rs"]
+mod tests;

@@ -57,7 +57,7 @@ pub(super) unsafe fn layer_forward(
 ) {
     let pw = bp.len();
     let m = out.len() / dout;
-    assert!(pw % CH == 0 && dout <= pw && wp.len() >= din * pw && x.len() >= m * din);
+    assert!(pw.is_multiple_of(CH) && dout <= pw && wp.len() >= din * pw && x.len() >= m * din);
     let mut s = 0;
     while s < m {
         if s + G <= m {
@@ -119,7 +119,7 @@ pub(super) unsafe fn layer_backward(
     dn: &mut [f32],
 ) {
     let m = dn.len() / pi;
-    assert!(pi % CH == 0 && din <= pi && dout <= po && wt.len() >= dout * pi);
+    assert!(pi.is_multiple_of(CH) && din <= pi && dout <= po && wt.len() >= dout * pi);
     assert!(d.len() >= m * po && a.is_none_or(|a| a.len() >= m * din));
     let mut s = 0;
     while s < m {
@@ -187,7 +187,7 @@ pub(super) unsafe fn weight_grad(
     gw: &mut [f32],
 ) {
     let m = h.len() / din;
-    assert!(po % CH == 0 && dout <= po && d.len() >= m * po && gw.len() >= din * dout);
+    assert!(po.is_multiple_of(CH) && dout <= po && d.len() >= m * po && gw.len() >= din * dout);
     let mut i = 0;
     while i < din {
         if i + R <= din {
