@@ -394,7 +394,7 @@ fn bad_input_fails_with_one_line_and_writes_nothing() {
 }
 
 /// The independent numpy check agrees with aqnn: each mean inside the other's 95% CI, for
-/// n = 4, 8, 9 and two noise levels (with an output ADC). Skips (one line) without python3
+/// n = 4, 8, 9 and two noise levels (with an output ADC), and with read and output noise. Skips (one line) without python3
 /// and numpy.
 #[test]
 fn independent_numpy_check_agrees() {
@@ -427,10 +427,20 @@ fn independent_numpy_check_agrees() {
             assert!(o.status.success());
             out
         };
-        for sigma in ["0.25", "0.5"] {
+        // Two programming-noise levels, and per-pass read and output noise (numpy draws the
+        // read noise per weight and sample; aqnn one normal per output).
+        for (sigma, read, out) in [
+            ("0.25", "0", "0"),
+            ("0.5", "0", "0"),
+            ("0.25", "0.5", "0.2"),
+        ] {
             let noise = [
                 "--prog-noise",
                 sigma,
+                "--read-noise",
+                read,
+                "--out-noise",
+                out,
                 "--adc-levels",
                 "64",
                 "--adc-range",
@@ -450,7 +460,7 @@ fn independent_numpy_check_agrees() {
             let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
             eprintln!(
-                "n={n} sigma={sigma}: aqnn {:.4} [{:.4}, {:.4}], numpy {:.4} [{:.4}, {:.4}]",
+                "n={n} sigma={sigma} read={read} out={out}: aqnn {:.4} [{:.4}, {:.4}], numpy {:.4} [{:.4}, {:.4}]",
                 f(&a, "mean"),
                 f(&a, "ci_low"),
                 f(&a, "ci_high"),
