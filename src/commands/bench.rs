@@ -69,6 +69,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         }
     };
     let ds7 = Arc::new(load(7)?);
+    if a.eval_only {
+        return bench_eval(&ds7, a.reps, a.json);
+    }
     let base = TrainConfig {
         levels: 8,
         batch: 32,
@@ -215,13 +218,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     };
     // aqnn eval on simulated chips (docs/ANALOG.md).
     let ev = crate::analog::eval::bench(&ds7, a.reps)?;
-    println!(
-        "\naqnn eval, one core, 25 chips x 6 times x {} test images:",
-        ds7.n_test()
-    );
-    for t in &ev {
-        println!("{:<36} {:>9.1} ms", t.name, t.seconds * 1e3);
-    }
+    print_eval(&ev, ds7.n_test());
     if a.json {
         println!(
             "{}",
@@ -229,4 +226,29 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `aqnn bench --eval-only`: the `aqnn eval` timings alone.
+fn bench_eval(ds: &data::Dataset, reps: usize, json: bool) -> Result<()> {
+    let ev = crate::analog::eval::bench(ds, reps)?;
+    print_eval(&ev, ds.n_test());
+    if json {
+        println!("{}", serde_json::json!({ "eval": ev }));
+    }
+    Ok(())
+}
+
+fn print_eval(ev: &[crate::analog::eval::EvalTiming], n_test: usize) {
+    println!(
+        "\naqnn eval, one core, 25 chips x 6 times x {n_test} test images (median wall, median CPU):"
+    );
+    for t in ev {
+        println!(
+            "{:<44} {:>9.1} ms {:>9} ms CPU",
+            t.name,
+            t.seconds * 1e3,
+            t.cpu_seconds
+                .map_or("?".to_string(), |c| format!("{:.1}", c * 1e3))
+        );
+    }
 }
