@@ -405,7 +405,8 @@ pub fn evaluate_missing(
             .and_then(|r| write_eval(dir, spec, &r));
         match r {
             Ok(_) => done += 1,
-            Err(e) => errors.push((spec, format!("{e:#}"))),
+            // In the names of the `[eval]` table (`prog_noise`, not `--prog-noise`).
+            Err(e) => errors.push((spec, super::eval_table::key_names(&format!("{e:#}")))),
         }
     }
     let failed = errors.first().map(|(spec, e)| {
