@@ -273,7 +273,19 @@ fn layer_key(noise: u64, k: usize) -> u64 {
 /// Number of correct predictions of `net` on the quantized inputs `xq` (`labels.len()`
 /// samples of `layers[0].n_in`), with the per-pass noise of stream `noise`.
 pub fn correct(net: &Net, p: &Pass, xq: &[f32], labels: &[u8], noise: u64) -> usize {
-    crate::cpu::per_isa!(crate::cpu::isa(), fn(
+    correct_on(crate::cpu::isa(), net, p, xq, labels, noise)
+}
+
+/// [`correct`] by the build of `isa` (every build gives the same result).
+pub fn correct_on(
+    isa: crate::cpu::Isa,
+    net: &Net,
+    p: &Pass,
+    xq: &[f32],
+    labels: &[u8],
+    noise: u64,
+) -> usize {
+    crate::cpu::per_isa!(isa, fn(
         net: &Net = net,
         p: &Pass = p,
         xq: &[f32] = xq,
@@ -578,6 +590,80 @@ fn mvm<const G: usize>(
         }
         for (g, av) in acc.iter().enumerate() {
             out[g * no + c..g * no + c + w].copy_from_slice(&av[..w]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::Rounding;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Every CPU build counts the same correct predictions with every in-pass effect on
+    /// (PCM read variances, output noise, per-layer ADC, stochastic activations), deep and
+    /// complex.
+    #[test]
+    fn every_build_gives_the_same_count() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let grid = Grid::new(6, Rounding::Stochastic).unwrap();
+        let m = 333;
+        let ni = 20;
+        let xq: Vec<f32> = (0..m * ni)
+            .map(|_| grid.level(rng.gen_range(0..6)))
+            .collect();
+        let labels: Vec<u8> = (0..m).map(|_| rng.gen_range(0..10)).collect();
+        let mut w =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.gen_range(-0.6f32..0.6)).collect() };
+        for (dims, complex) in [(vec![ni, 17, 9, 10], false), (vec![ni, 14, 20], true)] {
+            let fx = |k: usize| ArrayEffects {
+                read_sd: 0.0,
+                pcm_read: true,
+                out_sd: 0.05,
+                bias_on_chip: k == 0,
+                adc: Some(Adc {
+                    range: 3.0,
+                    levels: Some(16 << k),
+                }),
+            };
+            let layers: Vec<Layer> = dims
+                .windows(2)
+                .enumerate()
+                .map(|(k, d)| {
+                    let (wv, bv) = (w(d[0] * d[1]), w(d[1]));
+                    let var: Vec<f32> = w(d[0] * d[1]).iter().map(|v| v * v * 0.1).collect();
+                    let bvar = vec![0.01f32; d[1]];
+                    Layer::new(&wv, &bv, Some((&var, &bvar)), d[0], d[1], &fx(k))
+                })
+                .collect();
+            let net = Net {
+                layers,
+                head: if complex {
+                    Head::Complex {
+                        readout: Readout::Intensity,
+                        gain: 0.1,
+                    }
+                } else {
+                    Head::Logits
+                },
+                output: OutputKind::Tanh,
+            };
+            let pass = Pass {
+                act: &grid,
+                act_levels: None,
+                run_seed: 5,
+            };
+            let counts: Vec<usize> = crate::cpu::available()
+                .into_iter()
+                .map(|isa| correct_on(isa, &net, &pass, &xq, &labels, 77))
+                .collect();
+            assert!(counts.iter().all(|&c| c == counts[0]), "{counts:?}");
+            // Another noise stream, another count (the noise is on).
+            let other: Vec<usize> = (0..8u64)
+                .map(|k| correct(&net, &pass, &xq, &labels, k))
+                .collect();
+            assert!(other.iter().any(|&c| c != other[0]), "{other:?}");
         }
     }
 }

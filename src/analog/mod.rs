@@ -9,6 +9,7 @@
 //!   INL) for the real-valued MLP of any depth and the complex model.
 //! - [`normal`]: fast counter-based f32 normals (training noise, per-pass noise).
 //! - [`eval`]: loading a run, repeats x times, statistics, `robustness.json`.
+//! - [`speed`]: the `aqnn eval` rows of `aqnn bench`.
 //! - [`stored`]: evaluations kept with a run, `eval/<eval-id>.json` (a sweep's `[eval]`).
 //!
 //! With every effect off, the evaluation is the trainer's own (`train::evaluate` on the
@@ -18,6 +19,7 @@ pub mod chip;
 pub mod eval;
 pub mod forward;
 pub mod normal;
+pub mod speed;
 pub mod stored;
 
 use rand::RngCore;

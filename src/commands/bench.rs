@@ -217,7 +217,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         None
     };
     // aqnn eval on simulated chips (docs/ANALOG.md).
-    let ev = crate::analog::eval::bench(&ds7, a.reps)?;
+    let ev = crate::analog::speed::bench(&ds7, a.reps)?;
     print_eval(&ev, ds7.n_test());
     if a.json {
         println!(
@@ -230,7 +230,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
 
 /// `aqnn bench --eval-only`: the `aqnn eval` timings alone.
 fn bench_eval(ds: &data::Dataset, reps: usize, json: bool) -> Result<()> {
-    let ev = crate::analog::eval::bench(ds, reps)?;
+    let ev = crate::analog::speed::bench(ds, reps)?;
     print_eval(&ev, ds.n_test());
     if json {
         println!("{}", serde_json::json!({ "eval": ev }));
@@ -238,7 +238,7 @@ fn bench_eval(ds: &data::Dataset, reps: usize, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn print_eval(ev: &[crate::analog::eval::EvalTiming], n_test: usize) {
+fn print_eval(ev: &[crate::analog::speed::EvalTiming], n_test: usize) {
     println!(
         "\naqnn eval, one core, 25 chips x 6 times x {n_test} test images (median wall, median CPU):"
     );
