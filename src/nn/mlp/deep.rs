@@ -35,6 +35,7 @@
 
 use super::{Kernel, OutputKind, CLASSES};
 use crate::nn::act::{argmax, softmax_xent, tanh};
+use crate::nn::adc::AdcRead;
 use crate::nn::{BatchStats, Network, Segment};
 use crate::quant::{Grid, Rounding};
 
@@ -47,15 +48,6 @@ const CH: usize = 16;
 pub struct Adc {
     pub levels: u32,
     pub range: f64,
-}
-
-/// The ADC's reading of the sum `a` (without the bias): `aqnn eval`'s read-out
-/// (`analog/forward.rs`), operation for operation. `half = (M - 1) / (2B)`.
-#[inline(always)]
-fn adc_read(a: f32, b: f32, half: f32) -> f32 {
-    let a = a.clamp(-b, b);
-    let k = ((a + b) * half).round_ties_even();
-    k / half - b
 }
 
 /// The MLP of any depth: dimensions, output kind and scratch buffers (the parameters are
@@ -96,7 +88,7 @@ pub struct DeepMlp {
     gout: Vec<f32>,
     /// The output ADC as (B, (M - 1) / (2B)), if on; zeros to start its sums from; per
     /// layer, whether each sum was inside (-B, B) (samples x width).
-    adc: Option<(f32, f32)>,
+    adc: Option<AdcRead>,
     zeros: Vec<f32>,
     inside: Vec<Vec<bool>>,
 }
@@ -196,10 +188,7 @@ impl DeepMlp {
 
     /// The same network with the output ADC in every layer (`None`: without).
     pub fn with_adc(mut self, adc: Option<Adc>) -> DeepMlp {
-        self.adc = adc.map(|a| {
-            let b = a.range as f32;
-            (b, (a.levels - 1) as f32 / (2.0 * b))
-        });
+        self.adc = adc.map(|a| AdcRead::new(a.range as f32, Some(a.levels)));
         let widest = self.padded.iter().copied().max().unwrap_or(CH);
         self.zeros = vec![0.0; widest];
         self.inside = vec![Vec::new(); self.dims.len() - 1];
@@ -271,7 +260,8 @@ impl DeepMlp {
             };
             let out = &mut out[..m * dout];
             B::forward(&input[..m * din], din, &self.wp[k - 1], start, dout, out);
-            if let Some((b, half)) = self.adc {
+            if let Some(adc) = self.adc {
+                let b = adc.range();
                 let bias = &self.bp[k - 1][..dout];
                 let inside = &mut self.inside[k - 1][..m * dout];
                 for (row, ins) in out
@@ -280,7 +270,7 @@ impl DeepMlp {
                 {
                     for ((a, i), &bj) in row.iter_mut().zip(ins.iter_mut()).zip(bias) {
                         *i = *a > -b && *a < b;
-                        *a = adc_read(*a, b, half) + bj;
+                        *a = adc.read(*a) + bj;
                     }
                 }
             }
