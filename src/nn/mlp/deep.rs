@@ -23,9 +23,9 @@
 //! the sum was clipped (the bias gradient is not masked). The trainer runs every network
 //! with an ADC here, one hidden layer included.
 //!
-//! One source, compiled per instruction set by [`crate::cpu::per_isa`], except the three
-//! loops of multiply-adds, which the AVX-512 kernel runs written by hand
-//! (`deep_avx512.rs`); every build gives the same bits. The loops are blocked so that
+//! One source, compiled per instruction set by [`crate::cpu::per_isa`] (its blocks in
+//! `deep_portable.rs`), except the three loops of multiply-adds and the softmax, which the
+//! AVX-512 kernel runs written by hand (`deep_avx512.rs`); every build gives the same bits. The loops are blocked so that
 //! their sums sit in registers, not in memory: the forward pass and dL/dh run 16 units of
 //! a group of samples at once (one independent chain per sample), the weight gradients a
 //! group of samples (AVX-512: 8 rows of W over the whole batch) at once. The weights are
