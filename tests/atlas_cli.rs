@@ -33,7 +33,10 @@ fn atlas_quick_end_to_end_on_a_tiny_subset() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("reproduce --atlas --quick: 1 experiments, 288 runs"), "{err}");
+    assert!(
+        err.contains("reproduce --atlas --quick: 1 experiments, 288 runs"),
+        "{err}"
+    );
     eprintln!("atlas subset in {:.1} s", start.elapsed().as_secs_f64());
     let md = std::fs::read_to_string(out_dir.join("atlas.md")).unwrap();
     assert!(md.contains("288 runs in 2 cells"), "{md}");
@@ -53,11 +56,14 @@ fn atlas_quick_end_to_end_on_a_tiny_subset() {
                 "{v}"
             );
         }
-        assert!(c["black_share"].as_f64().is_some_and(|b| b > 0.0 && b < 1.0));
+        assert!(c["black_share"]
+            .as_f64()
+            .is_some_and(|b| b > 0.0 && b < 1.0));
     }
     let html = std::fs::read_to_string(out_dir.join("report").join("index.html")).unwrap();
     assert!(html.contains("<h2 id=\"atlas\">Where the observations hold</h2>"));
     assert!(html.contains("Figure A1") && html.contains("Figure A2"));
+    assert!(html.contains("aqnn reproduce --atlas --quick --out"));
     assert!(out_dir.join("report/figures/atlas.svg").is_file());
     assert!(out_dir.join("report/figures/atlas_dips.png").is_file());
 
@@ -69,7 +75,11 @@ fn atlas_quick_end_to_end_on_a_tiny_subset() {
         "--out",
         again.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("# Atlas: where the seed's observations hold"));
     assert_eq!(std::fs::read_to_string(again.join("atlas.md")).unwrap(), md);

@@ -183,11 +183,7 @@ pub struct Atlas {
 /// The cell of a run: (dataset, resolution, hidden), or None when the run is not one the
 /// atlas tests (complex model, other rounding, remedies, the learned table with SGD).
 pub fn cell_of(r: &RunResult) -> Option<(String, usize, String)> {
-    matches!(
-        series_name(r).as_str(),
-        "plain" | "zero-shift" | "learned"
-    )
-    .then(|| {
+    matches!(series_name(r).as_str(), "plain" | "zero-shift" | "learned").then(|| {
         (
             r.config.dataset.to_string(),
             r.resolution,
@@ -447,12 +443,7 @@ pub fn to_markdown(a: &Atlas) -> String {
         for claim in &a.claims {
             match c.verdict(claim.id) {
                 Some(v) => {
-                    let _ = write!(
-                        s,
-                        " **{}** {} |",
-                        v.status,
-                        effect_text(v.effect.as_ref())
-                    );
+                    let _ = write!(s, " **{}** {} |", v.status, effect_text(v.effect.as_ref()));
                 }
                 None => s.push_str(" — |"),
             }

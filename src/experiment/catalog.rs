@@ -79,7 +79,7 @@ pub const ATLAS: &[(&str, &str, Option<usize>)] = &[
     (
         "atlas-7-deep.toml",
         include_str!("../../experiments/atlas/atlas-7-deep.toml"),
-        Some(2),
+        Some(1),
     ),
     (
         "atlas-14.toml",
@@ -138,8 +138,11 @@ mod tests {
         use std::collections::BTreeSet;
         let full = atlas(false).unwrap();
         assert_eq!(full.len(), ATLAS.len());
-        let seed_names: BTreeSet<String> =
-            experiments(false).unwrap().into_iter().map(|s| s.name).collect();
+        let seed_names: BTreeSet<String> = experiments(false)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         let mut cells = BTreeSet::new();
         let mut runs = 0;
         for s in &full {
@@ -157,7 +160,10 @@ mod tests {
         for d in ["kmnist", "fashion-mnist"] {
             for res in [7, 14, 28] {
                 for h in ["16", "64", "32,16"] {
-                    assert!(cells.contains(&(d.to_string(), res, h.to_string())), "{d} {res} {h}");
+                    assert!(
+                        cells.contains(&(d.to_string(), res, h.to_string())),
+                        "{d} {res} {h}"
+                    );
                 }
             }
         }
@@ -166,7 +172,10 @@ mod tests {
             .iter()
             .flat_map(|s| s.runs.iter().map(|r| r.scheme.name()))
             .collect();
-        assert_eq!(schemes, ["learned", "plain", "zero-shift"].into_iter().collect());
+        assert_eq!(
+            schemes,
+            ["learned", "plain", "zero-shift"].into_iter().collect()
+        );
         // Quick: fewer files and epochs, never more.
         let quick = atlas(true).unwrap();
         assert_eq!(quick.len(), ATLAS.iter().filter(|a| a.2.is_some()).count());

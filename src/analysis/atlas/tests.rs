@@ -140,7 +140,10 @@ fn per_cell_verdicts_hold_in_one_cell_and_not_in_another() {
     assert_eq!(a.cells[0].black_share, Some(0.6));
     assert_eq!(a.cells[1].black_share, Some(0.3));
     let md = to_markdown(&a);
-    assert!(md.contains("| kmnist 7x7 h16 | 10 | 3 | 60.0% | **holds** -10.00 ["), "{md}");
+    assert!(
+        md.contains("| kmnist 7x7 h16 | 10 | 3 | 60.0% | **holds** -10.00 ["),
+        "{md}"
+    );
     assert!(md.contains("**not applicable**"), "{md}");
     let json = to_json(&a);
     assert!(json.contains("\"does-not-hold\"") && json.contains("\"not-applicable\""));
@@ -175,7 +178,11 @@ fn a_missing_scheme_is_not_applicable_and_mixed_settings_are_warned() {
     let a = atlas(&rs);
     assert_eq!(a.cells[1].label(), "kmnist 14x14 h16");
     assert_eq!(status(&a, 1, "period4-plain"), CellStatus::Holds);
-    for claim in ["zero-shift-even-beat-odd", "learned-rises", "learned-ceiling"] {
+    for claim in [
+        "zero-shift-even-beat-odd",
+        "learned-rises",
+        "learned-ceiling",
+    ] {
         let v = a.cells[1].verdict(claim).unwrap();
         assert_eq!(v.status, CellStatus::NotApplicable, "{claim}");
         assert!(v.reason.starts_with("not run"), "{}", v.reason);
@@ -193,10 +200,7 @@ fn a_missing_scheme_is_not_applicable_and_mixed_settings_are_warned() {
     let a = atlas(&mixed);
     assert_eq!(a.cells[0].epochs, vec![10, 20]);
     assert!(a.cells[0].warnings[0].contains("differ in more than"));
-    assert_eq!(
-        status(&a, 0, "period4-plain"),
-        CellStatus::NotApplicable
-    );
+    assert_eq!(status(&a, 0, "period4-plain"), CellStatus::NotApplicable);
 }
 
 #[test]

@@ -301,7 +301,10 @@ mod tests {
                 assert!(svg.contains("holds") && svg.contains("-10.00 pp"), "{svg}");
                 assert!(caption.contains("in 2 cells"), "{caption}");
             } else {
-                assert!(caption.contains("kmnist 7x7 h16 black 60.0%: -10.00 ["), "{caption}");
+                assert!(
+                    caption.contains("kmnist 7x7 h16 black 60.0%: -10.00 ["),
+                    "{caption}"
+                );
                 assert!(caption.contains("fashion-mnist 14x14 h16 black 40.0%: "));
             }
         }

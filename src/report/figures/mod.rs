@@ -323,10 +323,7 @@ pub const ATLAS_FIGURES: &[FigureDef] = &[
 
 /// The figure called `name` (of [`FIGURES`] or [`ATLAS_FIGURES`]).
 pub fn find(name: &str) -> Option<&'static FigureDef> {
-    FIGURES
-        .iter()
-        .chain(ATLAS_FIGURES)
-        .find(|f| f.name == name)
+    FIGURES.iter().chain(ATLAS_FIGURES).find(|f| f.name == name)
 }
 
 /// Synthetic runs for the figures' unit tests: results only (no files on disk), so the

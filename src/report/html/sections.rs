@@ -234,9 +234,12 @@ pub(super) fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Pat
         block,
         "# all experiments of the seed, the analysis and this report"
     );
+    // Runs of two or more atlas cells came from `aqnn reproduce --atlas`.
+    let atlas = crate::analysis::atlas::applies(&runs.results());
     let _ = writeln!(
         block,
-        "aqnn reproduce{} --out {root}",
+        "aqnn reproduce{}{} --out {root}",
+        if atlas { " --atlas" } else { "" },
         if quick { " --quick" } else { "" }
     );
     let _ = writeln!(block, "\n# only the analysis (analysis.md, analysis.json)");
@@ -295,7 +298,9 @@ pub(super) fn draw_atlas_figures(cx: &FigureContext, fig_dir: &Path) -> Vec<supe
                 Ok(Drawn::Figure { caption }) if stem.with_extension("svg").is_file() => {
                     (Some(stem.with_extension("svg")), caption)
                 }
-                Ok(Drawn::Figure { .. }) => (None, "drawing reported success but wrote no files".into()),
+                Ok(Drawn::Figure { .. }) => {
+                    (None, "drawing reported success but wrote no files".into())
+                }
                 Ok(Drawn::Unavailable(why)) => (None, why),
                 Err(e) => {
                     eprintln!("warning: figure {} failed: {e:#}", f.name);
@@ -396,7 +401,11 @@ pub(super) fn atlas(h: &mut String, cx: &FigureContext, figures: &[super::Figure
     let warned: Vec<String> = a
         .cells
         .iter()
-        .flat_map(|c| c.warnings.iter().map(move |w| format!("{}: {w}", c.label())))
+        .flat_map(|c| {
+            c.warnings
+                .iter()
+                .map(move |w| format!("{}: {w}", c.label()))
+        })
         .collect();
     if !warned.is_empty() {
         let _ = writeln!(
