@@ -371,6 +371,11 @@ pub struct ReproduceArgs {
     /// Only the experiments whose name contains this text.
     #[arg(long)]
     pub only: Option<String>,
+    /// Run the atlas instead of the seed's experiments: kmnist and fashion-mnist x 7, 14,
+    /// 28 pixels x hidden 16, 64, 32,16, each claim's verdict per cell (docs/ATLAS.md;
+    /// datasets from $AQNN_DATA_HOME).
+    #[arg(long)]
+    pub atlas: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

@@ -15,6 +15,7 @@
 //! Length: the code is under 500 lines; the rest are its unit tests (synthetic sweeps that
 //! check the grouping, pooling and verdict selection), kept beside the code they test.
 
+pub mod atlas;
 pub mod group;
 pub mod stats;
 pub mod verdicts;

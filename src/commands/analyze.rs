@@ -44,7 +44,8 @@ pub fn analyze_found(found: &FoundRuns, out: &Path) -> Result<()> {
 /// Analyze `found` with `opts`; write analysis.json and analysis.md to `out`; print the
 /// markdown.
 pub fn analyze_found_with(found: &FoundRuns, out: &Path, opts: &AnalysisOptions) -> Result<()> {
-    let a = crate::analysis::analyze_with(&found.results(), opts);
+    let results = found.results();
+    let a = crate::analysis::analyze_with(&results, opts);
     crate::analysis::write(out, &a)?;
     println!("{}", crate::analysis::to_markdown(&a));
     eprintln!(
@@ -52,6 +53,16 @@ pub fn analyze_found_with(found: &FoundRuns, out: &Path, opts: &AnalysisOptions)
         found.runs.len(),
         out.join("analysis.md").display()
     );
+    // Runs of several atlas cells (dataset x resolution x hidden): the verdicts per cell.
+    if let Some(atlas) = crate::analysis::atlas::atlas_if_applies(&results) {
+        crate::analysis::atlas::write(out, &atlas)?;
+        println!("{}", crate::analysis::atlas::to_markdown(&atlas));
+        eprintln!(
+            "atlas of {} cells written to {}",
+            atlas.cells.len(),
+            out.join("atlas.md").display()
+        );
+    }
     Ok(())
 }
 

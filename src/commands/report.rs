@@ -12,7 +12,9 @@ use crate::analysis::AnalysisOptions;
 use crate::cli::{PlotArgs, ReportArgs};
 use crate::experiment::spec::parse_range;
 use crate::report::figures::runs::ambiguous_configs;
-use crate::report::figures::{find, Drawn, FigureContext, FigureOptions, Runs, FIGURES};
+use crate::report::figures::{
+    find, Drawn, FigureContext, FigureOptions, Runs, ATLAS_FIGURES, FIGURES,
+};
 use crate::report::html::write_report_of;
 use anyhow::{anyhow, bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,7 +47,7 @@ pub fn parse_levels(s: &str) -> Result<Vec<u32>> {
 pub fn figure_list() -> String {
     let w = FIGURES.iter().map(|f| f.name.len()).max().unwrap_or(0);
     let mut s = String::new();
-    for f in FIGURES {
+    for f in FIGURES.iter().chain(ATLAS_FIGURES) {
         s.push_str(&format!(
             "{:w$}  {}{}\n",
             f.name,
@@ -68,6 +70,7 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
             "unknown figure '{name}'; expected one of: {} (see `aqnn plot --list`)",
             FIGURES
                 .iter()
+                .chain(ATLAS_FIGURES)
                 .map(|f| f.name)
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -1,9 +1,11 @@
-//! `aqnn reproduce`: every experiment of the seed, then the analysis (and the report).
+//! `aqnn reproduce`: every experiment of the seed, then the analysis (and the report);
+//! `--atlas`: the atlas' experiments instead (docs/ATLAS.md), whose analysis adds
+//! `atlas.md` and `atlas.json` (the claims per cell).
 
 use super::sweep::{jobs, load_data, report, run_sweep, RunOptions};
 use super::{command_line, interactive};
 use crate::cli::ReproduceArgs;
-use crate::experiment::catalog::experiments;
+use crate::experiment::catalog::{atlas, experiments};
 use crate::report::figures::{FigureContext, Runs};
 use crate::store::{find_runs, FoundRuns};
 use anyhow::{bail, Result};
@@ -44,7 +46,11 @@ fn stray_runs(out: &Path, found: &FoundRuns) -> Result<Vec<PathBuf>> {
 /// Run the command.
 pub fn run(a: &ReproduceArgs) -> Result<()> {
     let start = Instant::now();
-    let mut sweeps = experiments(a.quick)?;
+    let mut sweeps = if a.atlas {
+        atlas(a.quick)?
+    } else {
+        experiments(a.quick)?
+    };
     if let Some(only) = &a.only {
         sweeps.retain(|s| s.name.contains(only.as_str()));
         if sweeps.is_empty() {
@@ -52,14 +58,18 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         }
     }
     let refs: Vec<_> = sweeps.iter().collect();
-    if !a.data.dataset_id().is_ok_and(|d| d.is_kmnist()) {
+    if a.atlas && a.data.dataset.is_some() {
+        bail!("aqnn reproduce --atlas runs its own datasets (kmnist and fashion-mnist): --dataset does not apply");
+    }
+    if !a.atlas && !a.data.dataset_id().is_ok_and(|d| d.is_kmnist()) {
         bail!("aqnn reproduce runs the seed's KMNIST experiments: --dataset does not apply (use aqnn sweep --dataset ...)");
     }
     let data = load_data(&refs, a.data.data_dir.as_deref(), !a.data.no_download)?;
     let jobs = jobs(a.jobs)?;
     let total: usize = sweeps.iter().map(|s| s.runs.len()).sum();
     eprintln!(
-        "reproduce{}: {} experiments, {} runs, {} at a time, into {}",
+        "reproduce{}{}: {} experiments, {} runs, {} at a time, into {}",
+        if a.atlas { " --atlas" } else { "" },
         if a.quick { " --quick" } else { "" },
         sweeps.len(),
         total,

@@ -1,5 +1,6 @@
 //! The experiments of the seed, shipped in `experiments/*.toml` and compiled into the binary
-//! so `aqnn reproduce` runs anywhere.
+//! so `aqnn reproduce` runs anywhere; and the atlas (`experiments/atlas/*.toml`, run by
+//! `aqnn reproduce --atlas` only; see docs/ATLAS.md).
 
 use super::spec::{parse_toml, Sweep};
 use anyhow::Result;
@@ -64,9 +65,126 @@ pub fn experiments(quick: bool) -> Result<Vec<Sweep>> {
     Ok(out)
 }
 
+/// The atlas (issue 14, docs/ATLAS.md): dataset {kmnist, fashion-mnist} x resolution
+/// {7, 14, 28} x hidden {16, 64, "32,16"} cells, each with the schemes plain, zero-shift and
+/// learned at levels 3..=18 and 3 seeds. One file per group of cells that share a number of
+/// epochs (trimmed where a cell costs much: see each file's comment). Each entry: (file
+/// name, TOML text, epochs under `--quick`, or None when `--quick` leaves the file out).
+pub const ATLAS: &[(&str, &str, Option<usize>)] = &[
+    (
+        "atlas-7.toml",
+        include_str!("../../experiments/atlas/atlas-7.toml"),
+        Some(2),
+    ),
+    (
+        "atlas-7-deep.toml",
+        include_str!("../../experiments/atlas/atlas-7-deep.toml"),
+        Some(1),
+    ),
+    (
+        "atlas-14.toml",
+        include_str!("../../experiments/atlas/atlas-14.toml"),
+        Some(1),
+    ),
+    (
+        "atlas-14-deep.toml",
+        include_str!("../../experiments/atlas/atlas-14-deep.toml"),
+        Some(1),
+    ),
+    (
+        "atlas-28-h16.toml",
+        include_str!("../../experiments/atlas/atlas-28-h16.toml"),
+        Some(1),
+    ),
+    (
+        "atlas-28-h64.toml",
+        include_str!("../../experiments/atlas/atlas-28-h64.toml"),
+        None,
+    ),
+    (
+        "atlas-28-deep.toml",
+        include_str!("../../experiments/atlas/atlas-28-deep.toml"),
+        None,
+    ),
+];
+
+/// Parse the atlas' experiments; in quick mode leave out the files without quick epochs and
+/// cut the others' epochs to theirs (seeds stay 3).
+pub fn atlas(quick: bool) -> Result<Vec<Sweep>> {
+    let mut out = Vec::new();
+    for (file, text, quick_epochs) in ATLAS {
+        let mut sweep = parse_toml(text, &format!("experiments/atlas/{file}"))?;
+        if quick {
+            let Some(epochs) = quick_epochs else {
+                continue;
+            };
+            for r in &mut sweep.runs {
+                let mut c = r.config().clone();
+                c.epochs = c.epochs.min(*epochs);
+                *r = c.check()?;
+            }
+        }
+        out.push(sweep);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_atlas_has_the_intended_cells() {
+        use std::collections::BTreeSet;
+        let full = atlas(false).unwrap();
+        assert_eq!(full.len(), ATLAS.len());
+        let seed_names: BTreeSet<String> = experiments(false)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let mut cells = BTreeSet::new();
+        let mut runs = 0;
+        for s in &full {
+            assert!(!seed_names.contains(&s.name), "{}", s.name);
+            runs += s.runs.len();
+            for r in &s.runs {
+                cells.insert((r.dataset.to_string(), r.resolution, r.hidden.to_string()));
+                assert!((3..=18).contains(&r.levels) && r.seed < 3, "{}", r.label());
+            }
+            // Per cell: 3 schemes x 16 levels x 3 seeds, all with the same epochs.
+            let epochs: BTreeSet<usize> = s.runs.iter().map(|r| r.epochs).collect();
+            assert_eq!(epochs.len(), 1, "{}", s.name);
+        }
+        assert_eq!(cells.len(), 2 * 3 * 3);
+        for d in ["kmnist", "fashion-mnist"] {
+            for res in [7, 14, 28] {
+                for h in ["16", "64", "32,16"] {
+                    assert!(
+                        cells.contains(&(d.to_string(), res, h.to_string())),
+                        "{d} {res} {h}"
+                    );
+                }
+            }
+        }
+        assert_eq!(runs, 18 * 3 * 16 * 3);
+        let schemes: BTreeSet<&str> = full
+            .iter()
+            .flat_map(|s| s.runs.iter().map(|r| r.scheme.name()))
+            .collect();
+        assert_eq!(
+            schemes,
+            ["learned", "plain", "zero-shift"].into_iter().collect()
+        );
+        // Quick: fewer files and epochs, never more.
+        let quick = atlas(true).unwrap();
+        assert_eq!(quick.len(), ATLAS.iter().filter(|a| a.2.is_some()).count());
+        for q in &quick {
+            let f = full.iter().find(|s| s.name == q.name).unwrap();
+            assert_eq!(q.runs.len(), f.runs.len());
+            assert!(q.runs.iter().zip(&f.runs).all(|(a, b)| a.epochs < b.epochs));
+        }
+    }
 
     #[test]
     fn shipped_experiments_parse_and_have_distinct_names() {

@@ -18,13 +18,15 @@
 //! where 0 goes; no runs needed), [`inputs`](mod@inputs) (pixel values, the learned mapping),
 //! [`weights`](mod@weights) (histograms, positions between levels), [`oscillation`]
 //! (trajectories, frequencies, midpoint statistic, remedies), [`complex`] (the complex
-//! model); [`runs`] holds the loaded runs and how figures pick among them, `helpers` colours,
+//! model), [`atlas`](mod@atlas) (the atlas: verdicts per cell, dips against black pixels;
+//! drawn in the report's own section); [`runs`] holds the loaded runs and how figures pick among them, `helpers` colours,
 //! labels, display order and the like.
 //!
 //! Conventions: full precision in blue, quantized in orange (as the seed); accuracy in
 //! percent, mean over seeds with 95% confidence bars (Student t) from [`crate::analysis`].
 
 pub mod accuracy;
+pub mod atlas;
 pub mod complex;
 mod helpers;
 pub mod inputs;
@@ -297,9 +299,31 @@ pub const FIGURES: &[FigureDef] = &[
     },
 ];
 
-/// The figure called `name`.
+/// The atlas' figures (docs/ATLAS.md): drawn by `aqnn plot NAME` and in the report's
+/// section "Where the observations hold" when the runs hold two or more atlas cells, not
+/// among [`FIGURES`] (runs of one cell have no atlas).
+pub const ATLAS_FIGURES: &[FigureDef] = &[
+    FigureDef {
+        name: "atlas",
+        file: "atlas",
+        title: "Where the observations hold: verdict per cell and claim",
+        needs_runs: true,
+        one_run: false,
+        draw: atlas::atlas_heatmap,
+    },
+    FigureDef {
+        name: "atlas-dips",
+        file: "atlas_dips",
+        title: "The period-4 dip against the share of black pixels",
+        needs_runs: true,
+        one_run: false,
+        draw: atlas::atlas_dips,
+    },
+];
+
+/// The figure called `name` (of [`FIGURES`] or [`ATLAS_FIGURES`]).
 pub fn find(name: &str) -> Option<&'static FigureDef> {
-    FIGURES.iter().find(|f| f.name == name)
+    FIGURES.iter().chain(ATLAS_FIGURES).find(|f| f.name == name)
 }
 
 /// Synthetic runs for the figures' unit tests: results only (no files on disk), so the

@@ -107,7 +107,8 @@ pub fn write_report_of(cx: &FigureContext, dirs: &[PathBuf], out: &Path) -> Resu
         };
         figures.push(outcome);
     }
-    let html = render(cx, &figures, dirs, out);
+    let atlas_figures = sections::draw_atlas_figures(cx, &fig_dir);
+    let html = render(cx, &figures, &atlas_figures, dirs, out);
     let index = out.join("index.html");
     atomic_write(&index, html.as_bytes())?;
     Ok(Report {
@@ -325,7 +326,13 @@ summary { cursor: pointer; font-weight: 600; }
 ul.na li { margin: 0.25rem 0; }
 "#;
 
-fn render(cx: &FigureContext, figures: &[FigureOutcome], dirs: &[PathBuf], out: &Path) -> String {
+fn render(
+    cx: &FigureContext,
+    figures: &[FigureOutcome],
+    atlas_figures: &[FigureOutcome],
+    dirs: &[PathBuf],
+    out: &Path,
+) -> String {
     let (runs, a) = (&cx.runs, &cx.analysis);
     let mut h = String::new();
     let dir_args: Vec<String> = dirs.iter().map(|d| path_arg(d)).collect();
@@ -366,6 +373,12 @@ fn render(cx: &FigureContext, figures: &[FigureOutcome], dirs: &[PathBuf], out: 
         h,
         "<li><a href=\"#verdicts\">Verdicts on the seed's claims</a></li>"
     );
+    if !atlas_figures.is_empty() {
+        let _ = writeln!(
+            h,
+            "<li><a href=\"#atlas\">Where the observations hold</a></li>"
+        );
+    }
     for (i, f) in drawn.iter().enumerate() {
         let _ = writeln!(
             h,
@@ -398,6 +411,7 @@ fn render(cx: &FigureContext, figures: &[FigureOutcome], dirs: &[PathBuf], out: 
     }
 
     verdicts(&mut h, a);
+    sections::atlas(&mut h, cx, atlas_figures);
 
     // Figures.
     let _ = writeln!(h, "<h2 id=\"figures\">Figures</h2>");

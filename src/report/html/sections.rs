@@ -1,5 +1,7 @@
 //! The report's reference sections: the configurations (each experiment with its grid, one
-//! full configuration per series, the quantizer grids) and the commands that reproduce it.
+//! full configuration per series, the quantizer grids) and the commands that reproduce it;
+//! and, for runs of two or more atlas cells, the atlas' section "Where the observations
+//! hold" (docs/ATLAS.md).
 
 use super::{esc, levels_label, path_arg, ranges};
 use crate::quant::Rounding;
@@ -232,9 +234,12 @@ pub(super) fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Pat
         block,
         "# all experiments of the seed, the analysis and this report"
     );
+    // Runs of two or more atlas cells came from `aqnn reproduce --atlas`.
+    let atlas = crate::analysis::atlas::applies(&runs.results());
     let _ = writeln!(
         block,
-        "aqnn reproduce{} --out {root}",
+        "aqnn reproduce{}{} --out {root}",
+        if atlas { " --atlas" } else { "" },
         if quick { " --quick" } else { "" }
     );
     let _ = writeln!(block, "\n# only the analysis (analysis.md, analysis.json)");
@@ -273,5 +278,199 @@ pub(super) fn reproduce(h: &mut String, runs: &Runs, dirs: &[PathBuf], out: &Pat
             crate::experiment::catalog::QUICK_SEEDS,
             crate::experiment::catalog::QUICK_EPOCHS
         );
+    }
+}
+
+/// Draw the atlas' figures into `fig_dir` when the runs hold two or more atlas cells (none
+/// otherwise, so a report of the seed's experiments is unchanged).
+pub(super) fn draw_atlas_figures(cx: &FigureContext, fig_dir: &Path) -> Vec<super::FigureOutcome> {
+    use crate::report::figures::{Drawn, FigureOptions, ATLAS_FIGURES};
+    if !crate::analysis::atlas::applies(&cx.runs.results()) {
+        return Vec::new();
+    }
+    ATLAS_FIGURES
+        .iter()
+        .map(|f| {
+            let stem = fig_dir.join(f.file);
+            let _ = std::fs::remove_file(stem.with_extension("svg"));
+            let _ = std::fs::remove_file(stem.with_extension("png"));
+            let (svg, text) = match (f.draw)(cx, &FigureOptions::default(), &stem) {
+                Ok(Drawn::Figure { caption }) if stem.with_extension("svg").is_file() => {
+                    (Some(stem.with_extension("svg")), caption)
+                }
+                Ok(Drawn::Figure { .. }) => {
+                    (None, "drawing reported success but wrote no files".into())
+                }
+                Ok(Drawn::Unavailable(why)) => (None, why),
+                Err(e) => {
+                    eprintln!("warning: figure {} failed: {e:#}", f.name);
+                    (None, format!("drawing failed: {e:#}"))
+                }
+            };
+            super::FigureOutcome {
+                name: f.name,
+                title: f.title,
+                svg,
+                text,
+            }
+        })
+        .collect()
+}
+
+/// The report's section "Where the observations hold" (the atlas: each claim per cell),
+/// with the atlas' figures; nothing when the runs make no atlas.
+pub(super) fn atlas(h: &mut String, cx: &FigureContext, figures: &[super::FigureOutcome]) {
+    use crate::analysis::atlas::{atlas_if_applies, effect_text, CellStatus};
+    let Some(a) = atlas_if_applies(&cx.runs.results()) else {
+        return;
+    };
+    let _ = writeln!(
+        h,
+        "<h2 id=\"atlas\">Where the observations hold</h2>\n<p>The atlas: each of the seed's \
+         claims tested on each cell (dataset x resolution x hidden widths) with that cell's \
+         runs alone, by the same verdict code as above ({} runs in {} cells). Each entry: the \
+         verdict, the effect and its 95% CI in percentage points. <em>not applicable</em>: \
+         the claim cannot be tested in that cell (runs missing, or plain shows no period-4 \
+         dips for the zero shift to remove). <em>black</em>: the share of exactly black (0) \
+         training pixels after downsampling, on which the seed's explanation of the dips \
+         turns. Fewer epochs than the seed's 30 in every cell (the budget; see \
+         docs/ATLAS.md).</p>",
+        a.runs,
+        a.cells.len()
+    );
+    let _ = write!(
+        h,
+        "<div class=\"wide\"><table><thead><tr><th>cell</th><th>epochs</th><th>seeds</th>\
+         <th>black</th>"
+    );
+    for c in &a.claims {
+        let _ = write!(h, "<th>{}</th>", esc(c.name));
+    }
+    let _ = writeln!(h, "</tr></thead><tbody>");
+    for c in &a.cells {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            esc(&c.label()),
+            c.epochs
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            c.min_seeds,
+            c.black_share
+                .map(|b| format!("{:.1}%", 100.0 * b))
+                .unwrap_or_else(|| "—".into())
+        );
+        for claim in &a.claims {
+            match c.verdict(claim.id) {
+                Some(v) => {
+                    let (r, g, b) = crate::report::figures::atlas::status_fill(v.status);
+                    let class = match v.status {
+                        CellStatus::Holds => "holds",
+                        CellStatus::DoesNotHold => "does-not-hold",
+                        CellStatus::Inconclusive => "inconclusive",
+                        CellStatus::NotApplicable => "not-run",
+                    };
+                    let _ = write!(
+                        h,
+                        "<td style=\"background:#{r:02x}{g:02x}{b:02x}\" title=\"{}\">\
+                         <span class=\"badge {class}\">{}</span><br><small>{}</small></td>",
+                        esc(&v.reason),
+                        esc(&v.status.to_string()),
+                        esc(&effect_text(v.effect.as_ref()))
+                    );
+                }
+                None => h.push_str("<td>—</td>"),
+            }
+        }
+        let _ = writeln!(h, "</tr>");
+    }
+    let _ = writeln!(h, "</tbody></table></div>");
+    if let Some(c) = &a.dip_vs_black {
+        let _ = writeln!(
+            h,
+            "<p>Period-4 dip against black-pixel share across the {} cells: Pearson r = {:.3}{}.</p>",
+            c.cells,
+            c.r,
+            c.ci95
+                .map(|[lo, hi]| format!(" (95% CI [{lo:.3}, {hi:.3}], Fisher z)"))
+                .unwrap_or_default()
+        );
+    }
+    let warned: Vec<String> = a
+        .cells
+        .iter()
+        .flat_map(|c| {
+            c.warnings
+                .iter()
+                .map(move |w| format!("{}: {w}", c.label()))
+        })
+        .collect();
+    if !warned.is_empty() {
+        let _ = writeln!(
+            h,
+            "<div class=\"warn\"><strong>Cells with warnings:</strong><ul>{}</ul></div>",
+            warned
+                .iter()
+                .map(|w| format!("<li>{}</li>", esc(w)))
+                .collect::<String>()
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<details><summary>Each cell's reasons</summary>{}</details>",
+        a.cells
+            .iter()
+            .map(|c| format!(
+                "<h3>{}</h3><ul>{}</ul>",
+                esc(&c.label()),
+                a.claims
+                    .iter()
+                    .zip(&c.verdicts)
+                    .map(|(cl, v)| format!(
+                        "<li>{} (<strong>{}</strong>): {}</li>",
+                        esc(cl.name),
+                        esc(&v.status.to_string()),
+                        esc(&v.reason)
+                    ))
+                    .collect::<String>()
+            ))
+            .collect::<String>()
+    );
+    for (i, f) in figures.iter().enumerate() {
+        let num = format!("A{}", i + 1);
+        match &f.svg {
+            Some(svg) => {
+                let image = std::fs::read_to_string(svg)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|doc| super::inline_svg(&doc, f.title))
+                    .unwrap_or_else(|why| {
+                        format!(
+                            "<p class=\"warn\">The figure could not be embedded ({}); it is in {}.</p>",
+                            esc(&why.to_string()),
+                            esc(&svg.display().to_string())
+                        )
+                    });
+                let _ = writeln!(
+                    h,
+                    "<figure id=\"fig-{name}\">\n<h3>Figure {num}: {title}</h3>\n{image}\n\
+                     <figcaption><strong>Figure {num}.</strong> {cap}<span class=\"redraw\">\
+                     Redraw: <code>aqnn plot {name} RUNS</code></span></figcaption>\n</figure>",
+                    name = f.name,
+                    title = esc(f.title),
+                    cap = esc(&f.text),
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    h,
+                    "<p><strong>{}</strong> (<code>aqnn plot {}</code>): not available: {}</p>",
+                    esc(f.title),
+                    f.name,
+                    esc(&f.text)
+                );
+            }
+        }
     }
 }

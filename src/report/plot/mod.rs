@@ -48,10 +48,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
+
+pub use grid::{tile_grid, Tile, TileGrid};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 mod frame;
+mod grid;
 mod heat;
 mod hist;
 mod line;
