@@ -232,7 +232,9 @@ fn midpoint_samples_labelled(
                     layers.push((l.layer, m, v));
                 }
             }
-            if r.levels < 2 || inside == 0 {
+            // A run that started dead (a layer all zero at initialisation) never moves its
+            // weights: where they sit says nothing about QAT, so it is left out.
+            if r.levels < 2 || inside == 0 || r.dead_start {
                 return None;
             }
             Some(MidpointSample {
@@ -857,6 +859,34 @@ mod tests {
         assert!(!md.contains("**not run**"), "{md}");
         assert!(md.contains("`aqnn analyze --all-verdicts` lists them"));
         assert!(!to_markdown(&all).contains("--all-verdicts"));
+    }
+
+    /// A dead-start run's weights never moved: it is left out of the weight statistics.
+    #[test]
+    fn dead_starts_are_left_out_of_the_midpoint_statistic() {
+        let mut runs = sweep(&cfg(Scheme::Plain), [8], |_| 0.6);
+        for r in &mut runs {
+            r.oscillation_layers = vec![crate::oscillation::LayerOscillation {
+                layer: 1,
+                weights: 100,
+                counts: crate::oscillation::MidpointCounts {
+                    inside: 100,
+                    midpoint: 40,
+                    level: 10,
+                },
+                midpoint_fraction: Some(0.4),
+                level_fraction: Some(0.1),
+                oscillating_fraction: 0.0,
+                frozen_fraction: 0.0,
+            }];
+            r.oscillating_fraction = Some(0.0);
+        }
+        let n = runs.len();
+        assert_eq!(midpoint_samples(&runs).len(), n);
+        runs[0].dead_start = true;
+        let samples = midpoint_samples(&runs);
+        assert_eq!(samples.len(), n - 1);
+        assert!(samples.iter().all(|s| s.seed != runs[0].seed));
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct SummaryRow<'a> {
     pub dataset: String,
     /// Hardware-aware training noise, in level spacings (0: off).
     pub train_noise: f32,
+    /// The output ADC inside training: levels and range (empty: off).
+    pub train_adc_levels: Option<u32>,
+    pub train_adc_range: Option<f64>,
     /// The run diverged (see `RunResult::diverged`).
     pub diverged: bool,
 }
@@ -180,6 +183,11 @@ fn summary_bytes(results: &[RunResult]) -> Result<Vec<u8>> {
             oscillation_observe: c.oscillation.observe,
             dataset: c.dataset.to_string(),
             train_noise: c.train_noise,
+            train_adc_levels: c.train_adc_levels.filter(|&m| m != 0),
+            train_adc_range: c
+                .train_adc_levels
+                .filter(|&m| m != 0)
+                .and(c.train_adc_range),
             diverged: r.diverged,
         })?;
     }
@@ -354,6 +362,8 @@ mod tests {
             init: InitKind::GlorotUniform,
             table_lr: 0.01,
             train_noise: 0.25,
+            train_adc_levels: Some(16),
+            train_adc_range: Some(4.0),
             ..Default::default()
         };
         let dir = tempfile::tempdir().unwrap();

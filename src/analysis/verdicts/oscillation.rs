@@ -45,7 +45,8 @@ pub fn weights_at_midpoints(samples: &[MidpointSample]) -> Verdict {
         "per run m = midpoint_fraction - level_fraction (each 0.2 for uniformly spread weights); \
          g(n) = mean of m over seeds on series plain at n; effect = mean of g(n) over n in \
          {3, 8, 9} run. Holds: CI lower > 0; does not hold: CI upper <= 0. Details also give \
-         midpoint_fraction - 0.2 per n.",
+         midpoint_fraction - 0.2 per n. Runs that started dead (a layer all zero at \
+         initialisation: its weights never move) are left out of every weight statistic.",
     );
     let mut groups = Vec::new();
     for n in MIDPOINT_LEVELS {
