@@ -16,6 +16,7 @@
 //! check the grouping, pooling and verdict selection), kept beside the code they test.
 
 pub mod group;
+pub mod robustness;
 pub mod stats;
 pub mod verdicts;
 
@@ -110,6 +111,10 @@ pub struct Analysis {
     /// The configuration label of each run (by run id), as in [`PointStats::series`].
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
+    /// The analog-hardware analysis ([`robustness`]): set by the caller, which knows where
+    /// the runs' stored evaluations are (absent from the JSON when None).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analog: Option<robustness::AnalogAnalysis>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -387,6 +392,7 @@ pub fn analyze_with(runs: &[RunResult], opts: &AnalysisOptions) -> Analysis {
         mixed_points,
         verdicts_omitted,
         labels: configs.into_iter().map(|(id, c)| (id, c.label())).collect(),
+        analog: None,
     }
 }
 
@@ -416,8 +422,17 @@ fn cell(s: &str) -> String {
 }
 
 /// The analysis as Markdown: one table per series, then the verdict table and each
-/// verdict's details.
+/// verdict's details; then the analog-hardware part, when there is one.
 pub fn to_markdown(a: &Analysis) -> String {
+    let mut s = seed_markdown(a);
+    if let Some(x) = &a.analog {
+        s.push_str(&x.to_markdown());
+    }
+    s
+}
+
+/// The seed's part of [`to_markdown`].
+fn seed_markdown(a: &Analysis) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Analysis\n");
     let _ = writeln!(

@@ -1,19 +1,35 @@
-//! `aqnn reproduce`: every experiment of the seed, then the analysis (and the report).
+//! `aqnn reproduce`: every experiment of the seed and the analog-hardware experiments, then
+//! the analysis (and the report).
+//!
+//! The analog experiments (`experiments/analog-*.toml`, [`catalog::is_analog`]) are
+//! analysed apart: the seed's analysis, tables and figures are those of the seed's
+//! experiments alone (their bits do not change), and `analysis.md` and the report gain an
+//! "Analog hardware" part computed from the analog experiments' runs and their stored
+//! evaluations ([`crate::analysis::robustness`]). Until sweep files evaluate their runs
+//! themselves, this command evaluates the analog experiments' runs with the settings of
+//! their `[eval]` tables ([`catalog::eval_specs`]), skipping settings already stored.
 
 use super::sweep::{jobs, load_data, report, run_sweep, RunOptions};
 use super::{command_line, interactive};
+use crate::analog::eval::{evaluate_run, load_run, EvalSpec};
+use crate::analog::stored::{read_eval, write_eval};
+use crate::analysis::{robustness, AnalysisOptions};
 use crate::cli::ReproduceArgs;
-use crate::experiment::catalog::experiments;
+use crate::data::{DataKey, Dataset};
+use crate::experiment::catalog::{self, experiments, EXPERIMENTS};
+use crate::experiment::spec::Sweep;
 use crate::report::figures::{FigureContext, Runs};
 use crate::store::{find_runs, FoundRuns};
 use anyhow::{bail, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The runs under `out` that are not among `found` (e.g. a run trained with
 /// `aqnn train --out runs/one`): printed on one line, and returned.
-fn stray_runs(out: &Path, found: &FoundRuns) -> Result<Vec<PathBuf>> {
-    let ids: std::collections::BTreeSet<&str> = found.ids().into_iter().collect();
+fn stray_runs(out: &Path, found: &[&FoundRuns]) -> Result<Vec<PathBuf>> {
+    let ids: std::collections::BTreeSet<&str> = found.iter().flat_map(|f| f.ids()).collect();
     let strays: Vec<PathBuf> = find_runs(&[out.to_path_buf()])?
         .runs
         .into_iter()
@@ -67,6 +83,7 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         a.out.display()
     );
     let mut dirs = Vec::new();
+    let mut analog_dirs = Vec::new();
     for s in &sweeps {
         let opts = RunOptions {
             out: a.out.join(&s.name),
@@ -77,13 +94,44 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         };
         let r = run_sweep(s, &data, &opts)?;
         report(s, &r)?;
+        if catalog::is_analog(&s.name) {
+            evaluate_sweep(s, &opts.out, a.quick, &data)?;
+            analog_dirs.push(opts.out.clone());
+        }
         dirs.push(opts.out);
     }
-    // The analysis and the report are of exactly the runs of these experiments.
-    let found = super::analyze::found_runs(&dirs)?;
-    let strays = stray_runs(&a.out, &found)?;
-    super::analyze::analyze_found(&found, &a.out)?;
-    let cx = FigureContext::new(Runs::from_found(found));
+    // The analysis and the report are of exactly the runs of these experiments: the seed's
+    // part of the seed's experiments (all of them when only analog ones were selected), the
+    // analog part of the analog experiments.
+    let seed_dirs: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|d| !analog_dirs.contains(d))
+        .cloned()
+        .collect();
+    let main_dirs = if seed_dirs.is_empty() {
+        &dirs
+    } else {
+        &seed_dirs
+    };
+    let found = super::analyze::found_runs(main_dirs)?;
+    let found_analog = if analog_dirs.is_empty() {
+        FoundRuns::default()
+    } else {
+        super::analyze::found_runs(&analog_dirs)?
+    };
+    let strays = stray_runs(&a.out, &[&found, &found_analog])?;
+    let mut analysis = crate::analysis::analyze_with(&found.results(), &AnalysisOptions::default());
+    analysis.analog = robustness::load(&analog_dirs, &found_analog.results(), true);
+    crate::analysis::write(&a.out, &analysis)?;
+    println!("{}", crate::analysis::to_markdown(&analysis));
+    eprintln!(
+        "analysis of {} runs ({} in the analog experiments) written to {}",
+        found.runs.len(),
+        found_analog.runs.len(),
+        a.out.join("analysis.md").display()
+    );
+    let mut cx = FigureContext::new(Runs::from_found(found));
+    cx.analysis.analog = analysis.analog;
     // The report names the output root when it holds nothing else, else the experiments.
     let shown = if strays.is_empty() {
         vec![a.out.clone()]
@@ -93,6 +141,65 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     super::report::write_and_print(&cx, &shown, &a.out.join("report"))?;
     eprintln!(
         "reproduce finished in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Evaluate every run of analog experiment `s` (in `out`) with the settings of its file's
+/// `[eval]` table, each stored as `<run>/eval/<eval-id>.json`; settings already stored are
+/// skipped. Runs are evaluated in parallel (and each evaluation's chips too); the numbers do
+/// not depend on the threads.
+fn evaluate_sweep(
+    s: &Sweep,
+    out: &Path,
+    quick: bool,
+    data: &BTreeMap<DataKey, Arc<Dataset>>,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let Some((file, text)) = EXPERIMENTS
+        .iter()
+        .find(|(f, _)| f.trim_end_matches(".toml") == s.name)
+    else {
+        return Ok(());
+    };
+    let specs: Vec<EvalSpec> = catalog::eval_specs(text, &format!("experiments/{file}"), quick)?;
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let done: Vec<Result<usize>> = s
+        .runs
+        .par_iter()
+        .map(|c| -> Result<usize> {
+            let dir = out.join(c.run_id());
+            let todo: Vec<&EvalSpec> = specs
+                .iter()
+                .filter(|sp| read_eval(&dir, sp).is_none())
+                .collect();
+            if todo.is_empty() {
+                return Ok(0);
+            }
+            let run = load_run(&dir)?;
+            let ds = data
+                .get(&(c.dataset.clone(), c.resolution))
+                .ok_or_else(|| anyhow::anyhow!("no test data loaded for {}", dir.display()))?;
+            for sp in &todo {
+                let r = evaluate_run(&run, sp, &ds.test_x, &ds.test_y)?;
+                write_eval(&dir, sp, &r)?;
+            }
+            Ok(todo.len())
+        })
+        .collect();
+    let mut n = 0;
+    for d in done {
+        n += d?;
+    }
+    eprintln!(
+        "{}: {n} evaluation(s) of {} run(s) x {} setting(s) in {:.1} s",
+        s.name,
+        s.runs.len(),
+        specs.len(),
         start.elapsed().as_secs_f64()
     );
     Ok(())
