@@ -170,8 +170,14 @@ fn labels(runs: &[&RunResult]) -> BTreeMap<String, String> {
 
 type CellKey = (String, u32, u32, String, u64);
 
+/// A run's `train_noise` as the number written in its config (f32 0.1 is 0.1, not
+/// 0.10000000149...).
 fn tn(r: &RunResult) -> f64 {
-    r.config.train_noise as f64
+    f32_value(r.config.train_noise)
+}
+
+fn f32_value(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(x as f64)
 }
 
 /// Build the cells from runs and their evaluations (by run id).
@@ -243,7 +249,7 @@ fn build_cells(
                 let per_seed: Vec<f64> = by_seed.values().map(|v| v.0).collect();
                 Cell {
                     series,
-                    train_noise: f32::from_bits(tnb) as f64,
+                    train_noise: f32_value(f32::from_bits(tnb)),
                     levels,
                     effects: effects_of
                         .get(&ek)
@@ -298,7 +304,7 @@ fn build_midpoints(runs: &[&RunResult], labels: &BTreeMap<String, String>) -> Ve
         .into_iter()
         .map(|((series, tnb, levels), ss)| MidCell {
             series,
-            train_noise: f32::from_bits(tnb) as f64,
+            train_noise: f32_value(f32::from_bits(tnb)),
             levels,
             midpoint: Moments::of(&ss.iter().map(|s| s.midpoint_fraction).collect::<Vec<_>>()),
             excess: Moments::of(
@@ -543,7 +549,11 @@ fn pivot(
         let r = row(c);
         let (k, _) = col(c);
         let j = keys.iter().position(|x| *x == k).expect("listed");
-        let text = format!("{} ({}x{})", mean_ci(&c.acc), c.acc.n, c.chips);
+        let text = if c.chips == 0 {
+            format!("{} ({})", mean_ci(&c.acc), c.acc.n)
+        } else {
+            format!("{} ({}x{})", mean_ci(&c.acc), c.acc.n, c.chips)
+        };
         match rows.iter_mut().find(|(rk, _)| *rk == r) {
             Some((_, vals)) => vals[j] = text,
             None => {
@@ -606,7 +616,7 @@ impl AnalogAnalysis {
             tables.push(pivot(
                 format!(
                     "Gaussian programming noise (sigma in D): `{}`",
-                    config_label(series, f32::from_bits(*tnb) as f64)
+                    config_label(series, f32_value(f32::from_bits(*tnb)))
                 ),
                 &["levels", "t"],
                 &of,
@@ -692,6 +702,9 @@ impl AnalogAnalysis {
                 |c| vec![config_label(&c.series, c.train_noise)],
                 |c| (c.levels as u64, levels_label(c.levels)),
             ));
+        }
+        if !tables.is_empty() {
+            let _ = writeln!(s, "### Accuracy on simulated chips\n");
         }
         for t in &tables {
             t.write(&mut s);

@@ -382,9 +382,9 @@ pub fn dips_survive_noise(cells: &[Cell]) -> Verdict {
 /// Claim 2: Hardware-aware training against plain QAT, under the same programming noise: one
 /// verdict per (configuration, training noise > 0) evaluated.
 pub fn hwa_vs_plain(cells: &[Cell]) -> Vec<Verdict> {
-    let mut keys: Vec<(String, u32)> = Vec::new();
+    let mut keys: Vec<(String, f64)> = Vec::new();
     for c in cells {
-        let k = (c.series.clone(), (c.train_noise as f32).to_bits());
+        let k = (c.series.clone(), c.train_noise);
         if c.train_noise > 0.0 && prog_only(&c.effects).is_some() && !keys.contains(&k) {
             keys.push(k);
         }
@@ -396,9 +396,7 @@ pub fn hwa_vs_plain(cells: &[Cell]) -> Vec<Verdict> {
             .into();
         return vec![v];
     }
-    keys.iter()
-        .map(|(s, b)| hwa_one(cells, s, f32::from_bits(*b) as f64))
-        .collect()
+    keys.iter().map(|(s, tn)| hwa_one(cells, s, *tn)).collect()
 }
 
 fn hwa_verdict(series: &str, tn: Option<f64>) -> Verdict {
@@ -840,12 +838,14 @@ pub fn adc_saturates(cells: &[Cell], reference: &[Cell]) -> Verdict {
     let mut v = Verdict::new(
         "adc-saturates",
         "accuracy saturates in the output ADC's levels m: from some tested m on, the ADC costs \
-         less than 0.5 pp",
+         at most 0.5 pp",
         "on the ADC evaluations (ADC alone; one configuration, n = 8 preferred, one range B): \
          d(m) = acc(ADC with m levels) - the runs' own test accuracy (no ADC), paired by seed. \
-         m* = the smallest tested m such that d(m') has CI lower > -0.5 pp for every tested \
-         m' >= m. Holds: m* exists (effect = d(m*)); does not hold: d at the largest m has CI \
-         upper < -0.5 pp (effect = that d); otherwise inconclusive.",
+         m* = the smallest tested m such that for every tested m' >= m the loss is within \
+         0.5 pp (d(m') >= -0.5 pp) and not significantly larger (CI upper >= -0.5 pp). Holds: \
+         m* exists (effect = d(m*)); does not hold: d at the largest m has CI upper < -0.5 pp \
+         (effect = that d); otherwise inconclusive. The reason also names the largest m whose \
+         loss is significant (CI upper < 0).",
     );
     let adc: Vec<(&Cell, u32, f64)> = cells
         .iter()
@@ -899,7 +899,16 @@ pub fn adc_saturates(cells: &[Cell], reference: &[Cell]) -> Verdict {
             ),
         });
     }
-    let ok = |e: &Estimate| ci(e).is_some_and(|[lo, _]| lo > -NO_CHANGE_BAND);
+    let ok = |e: &Estimate| {
+        e.value >= -NO_CHANGE_BAND && ci(e).is_some_and(|[_, hi]| hi >= -NO_CHANGE_BAND)
+    };
+    let lossy = ds
+        .iter()
+        .filter(|d| sig_neg(&d.1))
+        .map(|d| d.0)
+        .max()
+        .map(|m| format!("the loss is significant (CI below 0) up to m = {m}"))
+        .unwrap_or_else(|| "no m loses significantly".into());
     let mut star = None;
     for i in (0..ds.len()).rev() {
         if ok(&ds[i].1) {
@@ -922,8 +931,8 @@ pub fn adc_saturates(cells: &[Cell], reference: &[Cell]) -> Verdict {
         Some(i) => {
             v.status = Status::Holds;
             v.reason = format!(
-                "{what}: saturates at m* = {} ({:.1} bits): from there on the ADC costs less \
-                 than 0.5 pp (CI lower > -0.5 pp); at m = {} it costs {} pp {}",
+                "{what}: saturates at m* = {} ({:.1} bits): from there on the ADC costs at most \
+                 0.5 pp; {lossy}; at m = {} it costs {} pp {}",
                 ds[i].0,
                 (ds[i].0 as f64).log2(),
                 ds[0].0,
@@ -939,7 +948,8 @@ pub fn adc_saturates(cells: &[Cell], reference: &[Cell]) -> Verdict {
                 Status::Inconclusive
             };
             v.reason = format!(
-                "{what}: not saturated within the tested m: at m = {} the ADC costs {} pp {}",
+                "{what}: not saturated within the tested m: at m = {} the ADC costs {} pp {}; \
+                 {lossy}",
                 last.0,
                 pp(last.1.value),
                 ci_text(&last.1)

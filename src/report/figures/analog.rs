@@ -641,7 +641,9 @@ mod tests {
             let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
             well_formed(&svg).unwrap_or_else(|e| panic!("{name}: {e}"));
             let bands = svg.matches("<polygon opacity=\"0.18\"").count();
-            assert!(bands >= 2, "{name}: {bands} bands");
+            // One band per curve: the ADC figure has one curve, the others two or more.
+            let want = if name == "adc" { 1 } else { 2 };
+            assert!(bands >= want, "{name}: {bands} bands");
             assert!(stem.with_extension("png").is_file(), "{name}");
         }
     }
