@@ -169,6 +169,7 @@ pub fn sweep_throughput(
                 .check()
             })
             .collect::<Result<_, _>>()?,
+        eval: Vec::new(),
     };
     let mut map = BTreeMap::new();
     map.insert((crate::data::DatasetId::Kmnist, data.side), data);

@@ -92,6 +92,13 @@ pub struct ReportArgs {
     /// Where to write index.html and figures/ [default: <first directory>/report].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Only runs with these settings, e.g. hidden=32,lr=0.003 (any config key; repeatable).
+    #[arg(long = "where", value_name = "KEY=VALUE,...")]
+    pub select: Vec<String>,
+    /// Average runs that differ in these settings into one point (e.g. --pool epochs);
+    /// without it, every setting that varies gets its own series.
+    #[arg(long, value_name = "KEY", value_delimiter = ',')]
+    pub pool: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -563,11 +563,37 @@ pub fn copy_run_dir(src: &Path, dst: &Path) -> Result<()> {
             files.push(e.file_name());
         }
     }
-    // result.json last: it is what marks the copy complete.
-    files.sort_by_key(|f| f == "result.json");
+    // result.json last: it is what marks the copy complete. The stored evaluations (`eval/`,
+    // a sweep's `[eval]`) travel with the run, before it.
+    let (last, files): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f == "result.json");
     for f in files {
         std::fs::copy(src.join(&f), dst.join(&f))
             .with_context(|| format!("cannot copy {}", src.join(&f).display()))?;
+    }
+    copy_eval_dir(src, dst)?;
+    for f in last {
+        std::fs::copy(src.join(&f), dst.join(&f))
+            .with_context(|| format!("cannot copy {}", src.join(&f).display()))?;
+    }
+    Ok(())
+}
+
+/// Copy the files of `src/eval/` (a run's stored evaluations; hidden and temporary files
+/// aside) into `dst/eval/`; nothing when there is none.
+fn copy_eval_dir(src: &Path, dst: &Path) -> Result<()> {
+    let (from, to) = (src.join("eval"), dst.join("eval"));
+    let Ok(entries) = std::fs::read_dir(&from) else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
+    for e in entries {
+        let e = e?;
+        let name = e.file_name();
+        let skip = name.to_str().is_none_or(skipped_name);
+        if e.file_type()?.is_file() && !skip {
+            std::fs::copy(e.path(), to.join(&name))
+                .with_context(|| format!("cannot copy {}", e.path().display()))?;
+        }
     }
     Ok(())
 }

@@ -428,3 +428,62 @@ fn inline_svg_drops_the_namespace_url_and_refuses_outside_references() {
         assert!(inline_svg(bad, "t").is_err(), "{bad}");
     }
 }
+
+/// `aqnn report --where` draws the whole report from the selected runs only, and a selection
+/// that matches nothing is one error line that lists the values present.
+#[test]
+fn report_where_selects_the_runs_and_refuses_an_empty_selection() {
+    let out = tempdir();
+    let bin = env!("CARGO_BIN_EXE_aqnn");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("report")
+            .arg(fixture())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let all = run(&["--out", out.path().join("all").to_str().unwrap()]);
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    let sel = run(&[
+        "--where",
+        "levels=8",
+        "--out",
+        out.path().join("sel").to_str().unwrap(),
+    ]);
+    assert!(
+        sel.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sel.stderr)
+    );
+    let count = |o: &std::process::Output| -> usize {
+        let e = String::from_utf8_lossy(&o.stderr);
+        let line = e
+            .lines()
+            .find(|l| l.starts_with("report of "))
+            .unwrap()
+            .to_string();
+        line["report of ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (n_all, n_sel) = (count(&all), count(&sel));
+    assert!(n_sel > 0 && n_sel < n_all, "{n_sel} of {n_all}");
+    let bad = run(&[
+        "--where",
+        "levels=99",
+        "--out",
+        out.path().join("bad").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(e.contains("--where") && e.contains("levels = "), "{e}");
+    assert!(!out.path().join("bad").exists());
+}

@@ -106,6 +106,20 @@ pub fn read_evals(run_dir: &Path) -> (Vec<StoredEval>, Vec<String>) {
     (ok, skipped)
 }
 
+/// Copy the valid stored evaluations of `src` (a run directory) that `dst` lacks (missing or
+/// damaged there) into `dst/eval/`, atomically each; returns how many. (`aqnn collect`: the
+/// evaluations travel with a run, also into a copy already there.)
+pub fn copy_missing_evals(src: &Path, dst: &Path) -> Result<usize> {
+    let mut n = 0;
+    for s in read_evals(src).0 {
+        if read_eval(dst, &s.spec).is_none() {
+            write_eval(dst, &s.spec, &s.result)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +181,12 @@ mod tests {
         // A damaged file for a setting reads as missing (the sweep redoes it).
         std::fs::write(eval_path(dir.path(), &b), "[]").unwrap();
         assert!(read_eval(dir.path(), &b).is_none());
+        // Copying to another run: the valid ones, only where missing or damaged.
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(copy_missing_evals(dir.path(), other.path()).unwrap(), 1);
+        assert_eq!(read_eval(other.path(), &a).unwrap().spec, a);
+        assert_eq!(copy_missing_evals(dir.path(), other.path()).unwrap(), 0);
+        std::fs::write(eval_path(other.path(), &a), "{").unwrap();
+        assert_eq!(copy_missing_evals(dir.path(), other.path()).unwrap(), 1);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::cli::{DataCommand, DataDirArg};
 use crate::data::{self, source, DatasetId};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 
 /// The built-in dataset `--dataset` names and its folder (`data fetch` and `data info` work
 /// on the official files, so `npz:` is refused).
@@ -42,7 +42,7 @@ pub fn run(c: &DataCommand) -> Result<()> {
                 );
             }
             // What the seed's explanation turns on: exactly black pixels after downsampling.
-            let id: DatasetId = spec.name.parse().map_err(|e: String| anyhow!(e))?;
+            let id: DatasetId = spec.name.parse()?;
             let full = data::load_dataset(&id, Some(&loc.dir), 28, false)?;
             println!("share of exactly black (0) pixels after downsampling (train / test):");
             for side in data::RESOLUTIONS {

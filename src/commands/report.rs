@@ -3,7 +3,8 @@
 //! `aqnn plot --where hidden=32,lr=0.003` draws from the runs with those settings only (any
 //! config key, values parsed by the key's type); a figure of one run refuses a selection
 //! that holds several configurations of a series and lists them. `--pool KEY` averages
-//! runs that differ in KEY (the accuracy figures; warned in the caption).
+//! runs that differ in KEY (the accuracy figures; warned in the caption). `aqnn report`
+//! takes the same `--where` and `--pool`: the whole report is drawn from the selection.
 
 use super::analyze::{found_runs, pool_keys};
 use crate::analysis::group::{config_entries, parse_where, value_text, Where};
@@ -215,6 +216,16 @@ pub fn write_and_print(cx: &FigureContext, dirs: &[PathBuf], out: &Path) -> Resu
 /// Run `aqnn report`.
 pub fn run(a: &ReportArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| a.dirs[0].join("report"));
-    let cx = FigureContext::new(Runs::from_found(found_runs(&a.dirs)?));
+    let runs = Runs::from_found(found_runs(&a.dirs)?);
+    let runs = if a.select.is_empty() {
+        runs
+    } else {
+        select(runs, &parse_where(&a.select).map_err(|e| anyhow!(e))?)?
+    };
+    let analysis = AnalysisOptions {
+        pool: pool_keys(&a.pool)?,
+        ..AnalysisOptions::default()
+    };
+    let cx = FigureContext::with_options(runs, &analysis);
     write_and_print(&cx, &a.dirs, &out)
 }

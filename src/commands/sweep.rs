@@ -1,11 +1,13 @@
 //! `aqnn sweep`, `aqnn collect`: run a grid; merge sharded outputs.
 
 use super::{command_line, interactive};
+use crate::analog::eval::EvalSpec;
 use crate::cli::{CollectArgs, FlagKind, SweepArgs};
 use crate::data::{self, DataKey, Dataset};
+use crate::experiment::eval_table::{plan_line, setting_text, time_text, varying_keys};
 use crate::experiment::runner::{self, Progress, SweepReport};
 use crate::experiment::spec::{self, Sweep};
-use crate::experiment::summary::{load_results, write_summary};
+use crate::experiment::summary::{load_results, write_summary, write_summary_with_evals};
 use crate::store::{copy_run_dir, differing_fields, find_runs, RunDir};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,9 +37,12 @@ pub struct RunOptions {
 /// A sweep's progress bar: runs done of the runs to train, the last run's accuracy (drawn
 /// from the moment the runner knows how many runs it will train).
 #[derive(Default)]
-struct Bar(OnceLock<ProgressBar>);
+struct Bar(OnceLock<ProgressBar>, OnceLock<usize>);
 
 impl Progress for Bar {
+    fn eval_plan(&self, settings: &[EvalSpec]) {
+        let _ = self.1.set(settings.len());
+    }
     fn start(&self, name: &str, runs: usize) {
         let pb = ProgressBar::new(runs as u64);
         pb.set_style(
@@ -47,7 +52,10 @@ impl Progress for Bar {
             .expect("valid template")
             .progress_chars("=> "),
         );
-        pb.set_prefix(name.to_string());
+        match self.1.get() {
+            Some(n) => pb.set_prefix(format!("{name} (+ eval, {n} settings)")),
+            None => pb.set_prefix(name.to_string()),
+        }
         let _ = self.0.set(pb);
     }
     fn run_done(&self, label: &str, test_accuracy: Option<f64>) {
@@ -79,6 +87,10 @@ struct LinesState {
     total: AtomicUsize,
     done: AtomicUsize,
     failed: AtomicUsize,
+    /// `[eval]`: the plan's line, the settings stored so far, the runs whose evaluation failed.
+    eval: OnceLock<String>,
+    evaluated: AtomicUsize,
+    eval_failed: AtomicUsize,
     start: Mutex<Option<Instant>>,
     stop: (Mutex<bool>, Condvar),
 }
@@ -106,8 +118,23 @@ impl LinesState {
         } else {
             String::new()
         };
+        let eval = match self.eval.get() {
+            Some(plan) => {
+                let f = self.eval_failed.load(Ordering::Relaxed);
+                let f = if f > 0 {
+                    format!(", {f} runs failed to evaluate")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "; eval: {plan}: {} evaluations stored{f}",
+                    self.evaluated.load(Ordering::Relaxed)
+                )
+            }
+            None => String::new(),
+        };
         format!(
-            "{name}: {done}/{total} runs done{failed}, {left} left, {} elapsed, eta {eta}",
+            "{name}: {done}/{total} runs done{failed}, {left} left, {} elapsed, eta {eta}{eval}",
             duration_text(elapsed)
         )
     }
@@ -132,6 +159,9 @@ impl Lines {
                 total: AtomicUsize::new(0),
                 done: AtomicUsize::new(0),
                 failed: AtomicUsize::new(0),
+                eval: OnceLock::new(),
+                evaluated: AtomicUsize::new(0),
+                eval_failed: AtomicUsize::new(0),
                 start: Mutex::new(None),
                 stop: (Mutex::new(false), Condvar::new()),
             }),
@@ -141,6 +171,15 @@ impl Lines {
 }
 
 impl Progress for Lines {
+    fn eval_plan(&self, settings: &[EvalSpec]) {
+        let _ = self.state.eval.set(plan_line(settings));
+    }
+    fn run_evaluated(&self, _label: &str, evaluated: usize, failed: bool) {
+        self.state.evaluated.fetch_add(evaluated, Ordering::Relaxed);
+        if failed {
+            self.state.eval_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     fn start(&self, name: &str, runs: usize) {
         if let Ok(mut n) = self.state.name.lock() {
             *n = name.to_string();
@@ -400,8 +439,29 @@ pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
             r.cleaned
         );
     }
-    if !r.failed.is_empty() {
+    if !sweep.eval.is_empty() {
+        eprintln!(
+            "  eval: {}; {} evaluations stored now; robustness: {}",
+            plan_line(&sweep.eval),
+            r.evaluated,
+            r.robustness
+                .as_deref()
+                .unwrap_or(Path::new("robustness.csv"))
+                .display()
+        );
+    }
+    if !r.failed.is_empty() || !r.eval_failed.is_empty() {
         print_failures(r);
+    }
+    if !r.eval_failed.is_empty() && r.failed.is_empty() {
+        bail!(
+            "{} of {} runs could not be evaluated (see above); their training is complete and \
+             saved: fix the cause and rerun the same command to evaluate them",
+            r.eval_failed.len(),
+            r.total
+        );
+    }
+    if !r.failed.is_empty() {
         bail!(
             "{} of {} runs failed (see above); the others are saved, rerun the same command to retry",
             r.failed.len(),
@@ -414,10 +474,45 @@ pub fn report(sweep: &Sweep, r: &SweepReport) -> Result<()> {
     Ok(())
 }
 
-/// One line per failed run, on stderr.
+/// One line per failed run, and per run whose evaluation failed, on stderr.
 fn print_failures(r: &SweepReport) {
     for (label, e) in &r.failed {
         eprintln!("  failed: {label}: {e}");
+    }
+    for (label, e) in &r.eval_failed {
+        eprintln!("  eval failed: {label}: {e}");
+    }
+}
+
+/// The plan of a sweep with an `[eval]` table, on stderr: what each run is evaluated on and
+/// where each result goes (nothing without `[eval]`).
+pub fn print_eval_plan(sweep: &Sweep, out: &Path) {
+    if sweep.eval.is_empty() {
+        return;
+    }
+    eprintln!(
+        "{}: {} runs, each evaluated after training on {}; results in {}/<run>/eval/<eval-id>.json, \
+         summary.csv and robustness.csv",
+        sweep.name,
+        sweep.runs.len(),
+        plan_line(&sweep.eval),
+        out.display()
+    );
+    let keys = varying_keys(&sweep.eval);
+    for s in &sweep.eval {
+        let times: Vec<String> = s.times.iter().map(|&t| time_text(t)).collect();
+        let what = if keys.is_empty() {
+            crate::experiment::eval_table::effects_on(s)
+        } else {
+            setting_text(s, &keys)
+        };
+        eprintln!(
+            "  eval {}: {what} ({} chips, t = {} s, seed {})",
+            s.eval_id(),
+            s.repeats,
+            times.join(", "),
+            s.seed
+        );
     }
 }
 
@@ -459,6 +554,7 @@ pub fn run(a: &SweepArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&sweep.name));
     let data = load_data(&[&sweep], a.data.data_dir.as_deref(), !a.data.no_download)?;
+    print_eval_plan(&sweep, &out);
     let opts = RunOptions {
         out,
         jobs: jobs(a.jobs)?,
@@ -487,8 +583,37 @@ pub fn run(a: &SweepArgs) -> Result<()> {
     report(&sweep, &r)
 }
 
+/// The evaluation settings of the sweeps that wrote `dirs` (their `sweep.json`'s `eval`, in
+/// order, each once): what `aqnn collect` writes the robustness columns of.
+pub fn manifest_evals(dirs: &[PathBuf]) -> Vec<EvalSpec> {
+    let mut out: Vec<EvalSpec> = Vec::new();
+    for d in dirs {
+        let Ok(text) = std::fs::read_to_string(d.join("sweep.json")) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let Some(evals) = v
+            .get("eval")
+            .and_then(|e| serde_json::from_value::<Vec<EvalSpec>>(e.clone()).ok())
+        else {
+            continue;
+        };
+        for s in evals {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
 /// `aqnn collect`: copy every complete run of the given directories into `--out` (result.json
 /// last, so a copy interrupted midway is not taken as complete) and write one summary.
+/// A run's stored evaluations (`eval/`) travel with it, also into a copy already complete in
+/// `--out`; when the inputs were written by sweeps with an `[eval]` table, the summary gets
+/// their robustness columns and `robustness.csv` is written beside it.
 /// Identical copies of a run (the same result apart from timings) are collected once; two
 /// different copies of one run id, in the inputs or in `--out` already, are refused before
 /// anything is copied, naming both.
@@ -537,15 +662,34 @@ pub fn collect(a: &CollectArgs) -> Result<()> {
     let mut copied = 0;
     for r in &found.runs {
         let dst = a.out.join(&r.result.run_id);
-        if dst == r.dir || RunDir::new(&dst).load_complete().is_some() {
+        if dst == r.dir {
+            continue;
+        }
+        if RunDir::new(&dst).load_complete().is_some() {
+            crate::analog::stored::copy_missing_evals(&r.dir, &dst)?;
             continue;
         }
         let _ = std::fs::remove_file(dst.join("result.json"));
         copy_run_dir(&r.dir, &dst)?;
         copied += 1;
     }
-    let all = load_results(std::slice::from_ref(&a.out))?;
-    write_summary(&a.out.join("summary.csv"), &all)?;
+    let evals = manifest_evals(&a.dirs);
+    if evals.is_empty() {
+        let all = load_results(std::slice::from_ref(&a.out))?;
+        write_summary(&a.out.join("summary.csv"), &all)?;
+    } else {
+        write_summary_with_evals(
+            &a.out,
+            &a.out.join("summary.csv"),
+            &a.out.join("robustness.csv"),
+            &evals,
+        )?;
+        eprintln!(
+            "  eval: {}; robustness: {}",
+            plan_line(&evals),
+            a.out.join("robustness.csv").display()
+        );
+    }
     let identical = if found.identical_copies > 0 {
         format!(", {} identical copies kept once", found.identical_copies)
     } else {

@@ -70,14 +70,25 @@ impl std::fmt::Display for DatasetId {
     }
 }
 
-impl FromStr for DatasetId {
-    type Err = String;
+/// Why a dataset name does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatasetParseError {
+    #[error(
+        "dataset 'npz:' needs a file: npz:PATH (an .npz with x_train, y_train, x_test, y_test)"
+    )]
+    NpzWithoutPath,
+    #[error("unknown dataset '{0}'; expected one of: kmnist, fashion-mnist, mnist, npz:PATH")]
+    Unknown(String),
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl FromStr for DatasetId {
+    type Err = DatasetParseError;
+
+    fn from_str(s: &str) -> Result<Self, DatasetParseError> {
         let t = s.trim();
         if let Some(p) = t.strip_prefix("npz:") {
             if p.is_empty() {
-                return Err("dataset 'npz:' needs a file: npz:PATH (an .npz with x_train, y_train, x_test, y_test)".into());
+                return Err(DatasetParseError::NpzWithoutPath);
             }
             return Ok(DatasetId::Npz(PathBuf::from(p)));
         }
@@ -85,9 +96,7 @@ impl FromStr for DatasetId {
             "kmnist" => Ok(DatasetId::Kmnist),
             "fashion-mnist" | "fashion_mnist" | "fashionmnist" => Ok(DatasetId::FashionMnist),
             "mnist" => Ok(DatasetId::Mnist),
-            _ => Err(format!(
-                "unknown dataset '{s}'; expected one of: kmnist, fashion-mnist, mnist, npz:PATH"
-            )),
+            _ => Err(DatasetParseError::Unknown(s.to_string())),
         }
     }
 }
@@ -367,11 +376,12 @@ mod tests {
             assert_eq!(serde_json::from_str::<DatasetId>(&j).unwrap(), id);
         }
         assert_eq!("Fashion_MNIST".parse(), Ok(DatasetId::FashionMnist));
-        let e = "cifar".parse::<DatasetId>().unwrap_err();
+        let e = "cifar".parse::<DatasetId>().unwrap_err().to_string();
         assert!(e.contains("cifar") && e.contains("fashion-mnist"), "{e}");
         assert!("npz:"
             .parse::<DatasetId>()
             .unwrap_err()
+            .to_string()
             .contains("npz:PATH"));
         assert!(serde_json::from_str::<DatasetId>("\"svhn\"").is_err());
     }

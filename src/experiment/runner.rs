@@ -8,12 +8,22 @@
 //! runs are complete on disk. A sweep starts by removing the temporary files of dead writers
 //! (a kill, a full disk) from its output directory and run directories.
 //!
+//! A sweep with an `[eval]` table ([`Sweep::eval`]) evaluates each run on every setting after
+//! training it, still under the run's lock, and stores each result as
+//! `<run>/eval/<eval-id>.json` ([`crate::analog::stored`]); a run that was complete already
+//! is evaluated on the settings whose file is missing or damaged, so a resumed sweep redoes
+//! exactly those. An evaluation that fails is reported with its run ([`SweepReport::eval_failed`]);
+//! the run's training stays complete.
+//!
 //! [`run_sweep_until`] can be stopped (e.g. on Ctrl-C in the Python package): no run starts
 //! after the stop flag is set, and the runs in progress leave at their next epoch end, their
 //! directories incomplete (a rerun trains them).
 
+use super::eval_table::setting_text;
 use super::spec::Sweep;
-use super::summary::{load_results, write_summary};
+use super::summary::{load_results, write_summary, write_summary_with_evals};
+use crate::analog::eval::{evaluate_run, EvalSpec};
+use crate::analog::stored::{read_eval, write_eval, EVAL_DIR};
 use crate::config::CheckedConfig;
 use crate::data::{DataKey, Dataset};
 use crate::store::{atomic_write, clean_stale_temp, copy_run_dir, to_json, RunDir, RunResult};
@@ -58,6 +68,16 @@ pub trait Progress: Sync {
     fn run_done(&self, label: &str, test_accuracy: Option<f64>) {
         let _ = (label, test_accuracy);
     }
+    /// The sweep evaluates each run on these settings (its `[eval]` table) after training it;
+    /// called before [`Progress::start`], only when the sweep has an `[eval]` table.
+    fn eval_plan(&self, settings: &[EvalSpec]) {
+        let _ = settings;
+    }
+    /// A run's evaluation is done (called before [`Progress::run_done`] of the run, only when
+    /// the sweep has an `[eval]` table): settings evaluated now, and whether any failed.
+    fn run_evaluated(&self, label: &str, evaluated: usize, failed: bool) {
+        let _ = (label, evaluated, failed);
+    }
     /// Every run finished.
     fn finish(&self) {}
 }
@@ -86,6 +106,12 @@ pub struct SweepReport {
     pub cleaned: usize,
     /// Runs that failed: (label, error).
     pub failed: Vec<(String, String)>,
+    /// Evaluation settings stored now (`[eval]`), over all runs.
+    pub evaluated: usize,
+    /// Runs whose evaluation failed (their training is complete): (label, error), one per run.
+    pub eval_failed: Vec<(String, String)>,
+    /// Where the long table of the evaluations went (`robustness.csv`; `[eval]` only).
+    pub robustness: Option<PathBuf>,
     /// Wall time.
     pub seconds: f64,
     /// Where the summary went.
@@ -128,19 +154,30 @@ pub fn run_sweep_until(
     for c in &sweep.runs {
         cleaned += clean_stale_temp(&opts.out.join(c.run_id()), STALE_TEMP_AGE);
     }
-    let manifest = serde_json::json!({
+    let mut manifest = serde_json::json!({
         "name": sweep.name,
         "description": sweep.description,
         "runs": sweep.runs.iter().map(|r| r.run_id()).collect::<Vec<_>>(),
     });
+    if !sweep.eval.is_empty() {
+        // What `aqnn collect` reads to write the evaluation columns of the merged summary.
+        manifest["eval"] = serde_json::to_value(&sweep.eval)?;
+    }
     atomic_write(&opts.out.join("sweep.json"), to_json(&manifest).as_bytes())?;
 
-    let mut pending = Vec::new();
+    // (run, whether to train it): the runs to train, and the complete runs that lack an
+    // evaluation (`[eval]` only).
+    let mut pending: Vec<(&CheckedConfig, bool)> = Vec::new();
     let mut reused = 0;
+    let evals = &sweep.eval;
+    let needs_eval = |dir: &Path| evals.iter().any(|s| read_eval(dir, s).is_none());
     for c in &sweep.runs {
         let id = c.run_id();
         let dst = opts.out.join(&id);
         if RunDir::new(&dst).load_complete().is_some() {
+            if needs_eval(&dst) {
+                pending.push((c, false));
+            }
             continue;
         }
         let sources: Vec<PathBuf> = opts
@@ -164,13 +201,17 @@ pub fn run_sweep_until(
                 {
                     copy_run_dir(src, &dst)?;
                     reused += 1;
+                    if needs_eval(&dst) {
+                        pending.push((c, false));
+                    }
                     continue;
                 }
             }
         }
-        pending.push(c);
+        pending.push((c, true));
     }
-    for c in &pending {
+    let to_train = pending.iter().filter(|(_, train)| *train).count();
+    for (c, _) in &pending {
         if !data.contains_key(&(c.dataset.clone(), c.resolution)) {
             return Err(anyhow!(
                 "no data loaded for dataset {} at resolution {}",
@@ -178,6 +219,9 @@ pub fn run_sweep_until(
                 c.resolution
             ));
         }
+    }
+    if !evals.is_empty() {
+        progress.eval_plan(evals);
     }
     progress.start(&sweep.name, pending.len());
     let pool = rayon::ThreadPoolBuilder::new()
@@ -187,10 +231,10 @@ pub fn run_sweep_until(
     // First pass: every run whose lock is free; the runs another process holds are put off.
     // Second pass: wait for each of those, then train it unless it is complete by then.
     let held: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-    let work = |i: usize, wait: bool| -> Option<Outcome> {
-        let cfg: &CheckedConfig = pending[i];
+    let work = |i: usize, wait: bool| -> Option<(Outcome, Option<Evaluated>)> {
+        let (cfg, _) = pending[i];
         if stop.load(Ordering::Relaxed) {
-            return Some(Outcome::Failed(cfg.label(), STOPPED.to_string()));
+            return Some((Outcome::Failed(cfg.label(), STOPPED.to_string()), None));
         }
         let rd = RunDir::new(opts.out.join(cfg.run_id()));
         let lock = match rd.lock(wait) {
@@ -199,28 +243,41 @@ pub fn run_sweep_until(
                 held.lock().unwrap_or_else(|e| e.into_inner()).push(i);
                 return None;
             }
-            Err(e) => return Some(Outcome::Failed(cfg.label(), format!("{e:#}"))),
+            Err(e) => return Some((Outcome::Failed(cfg.label(), format!("{e:#}")), None)),
         };
+        let ds = &data[&(cfg.dataset.clone(), cfg.resolution)];
         let o = match rd.load_complete() {
-            Some(r) => Outcome::ByOther(r),
+            Some(r) if pending[i].1 => Outcome::ByOther(r),
+            Some(r) => Outcome::Complete(r),
             None => {
-                let ds = &data[&(cfg.dataset.clone(), cfg.resolution)];
+                // Evaluations of an earlier, unfinished copy of the run go with it.
+                let _ = std::fs::remove_dir_all(rd.dir.join(EVAL_DIR));
                 match run_one_until(cfg, ds, &rd, &opts.command, stop) {
                     Ok(r) => Outcome::Trained(r),
                     Err(e) => Outcome::Failed(cfg.label(), format!("{e:#}")),
                 }
             }
         };
+        let ev = match &o {
+            Outcome::Trained(r) | Outcome::ByOther(r) | Outcome::Complete(r)
+                if !evals.is_empty() =>
+            {
+                let ev = evaluate_missing(&rd.dir, evals, ds, stop);
+                progress.run_evaluated(&r.label, ev.0, ev.1.is_some());
+                Some(ev)
+            }
+            _ => None,
+        };
         drop(lock);
         match &o {
-            Outcome::Trained(r) | Outcome::ByOther(r) => {
+            Outcome::Trained(r) | Outcome::ByOther(r) | Outcome::Complete(r) => {
                 progress.run_done(&r.label, Some(r.test_accuracy))
             }
             Outcome::Failed(label, _) => progress.run_done(label, None),
         }
-        Some(o)
+        Some((o, ev))
     };
-    let mut outcomes: Vec<Outcome> = pool.install(|| {
+    let mut outcomes: Vec<(Outcome, Option<Evaluated>)> = pool.install(|| {
         (0..pending.len())
             .into_par_iter()
             .filter_map(|i| work(i, false))
@@ -237,22 +294,45 @@ pub fn run_sweep_until(
     progress.finish();
     let mut report = SweepReport {
         total: sweep.runs.len(),
-        skipped: sweep.runs.len() - pending.len() - reused,
+        skipped: sweep.runs.len() - to_train - reused,
         reused,
         cleaned,
         ..Default::default()
     };
-    for o in outcomes {
-        match o {
-            Outcome::Trained(_) => report.ran += 1,
-            Outcome::ByOther(_) => report.by_others += 1,
-            Outcome::Failed(label, e) => report.failed.push((label, e)),
+    for (o, ev) in outcomes {
+        let label = match o {
+            Outcome::Trained(r) => {
+                report.ran += 1;
+                r.label
+            }
+            Outcome::ByOther(r) => {
+                report.by_others += 1;
+                r.label
+            }
+            Outcome::Complete(r) => r.label,
+            Outcome::Failed(label, e) => {
+                report.failed.push((label, e));
+                continue;
+            }
+        };
+        if let Some((n, failed)) = ev {
+            report.evaluated += n;
+            if let Some(e) = failed {
+                report.eval_failed.push((label, e));
+            }
         }
     }
     // The summary, from the runs on disk (every run of this sweep is complete or failed now).
     report.summary = opts.out.join("summary.csv");
-    let written = load_results(std::slice::from_ref(&opts.out))
-        .and_then(|results| write_summary(&report.summary, &results));
+    let written = if evals.is_empty() {
+        load_results(std::slice::from_ref(&opts.out))
+            .and_then(|results| write_summary(&report.summary, &results))
+    } else {
+        let robustness = opts.out.join("robustness.csv");
+        let w = write_summary_with_evals(&opts.out, &report.summary, &robustness, evals);
+        report.robustness = Some(robustness);
+        w
+    };
     report.seconds = start.elapsed().as_secs_f64();
     if stop.load(Ordering::Relaxed) {
         let left = report.failed.iter().filter(|(_, e)| e == STOPPED).count();
@@ -274,8 +354,75 @@ enum Outcome {
     Trained(RunResult),
     /// Found complete once its lock was free: another process trained it.
     ByOther(RunResult),
+    /// Complete before the sweep started (taken only to evaluate it).
+    Complete(RunResult),
     /// Failed: (label, error).
     Failed(String, String),
+}
+
+/// A run's evaluation: the settings stored now, and the error (one line for the run) when
+/// some could not be.
+type Evaluated = (usize, Option<String>);
+
+/// Evaluate the complete run in `dir` on each setting of `evals` whose stored file is
+/// missing or damaged, storing each result; the test set is the run's own (`ds`). Stops
+/// before the next setting when `stop` is set (the rest is left for a rerun).
+pub fn evaluate_missing(
+    dir: &Path,
+    evals: &[EvalSpec],
+    ds: &Dataset,
+    stop: &AtomicBool,
+) -> Evaluated {
+    let missing: Vec<&EvalSpec> = evals
+        .iter()
+        .filter(|s| read_eval(dir, s).is_none())
+        .collect();
+    if missing.is_empty() {
+        return (0, None);
+    }
+    let run = match crate::analog::eval::load_run(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                0,
+                Some(format!(
+                    "cannot load the run to evaluate it ({} settings left): {e:#}",
+                    missing.len()
+                )),
+            )
+        }
+    };
+    let keys = super::eval_table::varying_keys(evals);
+    let (mut done, mut errors) = (0, Vec::new());
+    for spec in &missing {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let r = evaluate_run(&run, spec, &ds.test_x, &ds.test_y)
+            .and_then(|r| write_eval(dir, spec, &r));
+        match r {
+            Ok(_) => done += 1,
+            Err(e) => errors.push((spec, format!("{e:#}"))),
+        }
+    }
+    let failed = errors.first().map(|(spec, e)| {
+        let which = if keys.is_empty() {
+            format!("eval {}", spec.eval_id())
+        } else {
+            format!("eval {} ({})", spec.eval_id(), setting_text(spec, &keys))
+        };
+        let more = if errors.len() > 1 {
+            format!(
+                " ({} of {} settings failed; the first:)",
+                errors.len(),
+                evals.len()
+            )
+        } else {
+            String::new()
+        };
+        format!("{which}{more}: {e}")
+    });
+    (done, failed)
 }
 
 /// The runs of a sweep are done (trained, or failed) but its summary could not be written
@@ -433,6 +580,104 @@ mod tests {
         let r = run_sweep(&sw, &data(), &opts(dir.path()), &NoProgress).unwrap();
         assert_eq!((r.skipped, r.ran), (1, 2));
         assert_eq!(complete(dir.path(), &sw), 3);
+    }
+
+    /// A sweep over `levels` with an `[eval]` table of two settings.
+    fn eval_sweep(levels: Value) -> Sweep {
+        let mut sw = sweep(levels);
+        let t =
+            obj(json!({"repeats": 2, "times": [0, 60], "prog_noise": [0.0, 0.5], "drift": "pcm"}));
+        sw.eval = super::super::eval_table::parse_eval(&t, "test").unwrap();
+        sw
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        let Value::Object(m) = v else { unreachable!() };
+        m
+    }
+
+    fn eval_files(out: &Path, sw: &Sweep) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        for c in &sw.runs {
+            for s in &sw.eval {
+                let p = crate::analog::stored::eval_path(&out.join(c.run_id()), s);
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                v.push((p, bytes));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn eval_files_are_written_and_only_missing_or_damaged_ones_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let sw = eval_sweep(json!([3, 4]));
+        let r = run_sweep(&sw, &data(), &opts(dir.path()), &NoProgress).unwrap();
+        assert_eq!((r.ran, r.evaluated), (2, 4));
+        assert!(r.eval_failed.is_empty(), "{:?}", r.eval_failed);
+        let files = eval_files(dir.path(), &sw);
+        assert!(files.iter().all(|(_, b)| !b.is_empty()));
+        for c in &sw.runs {
+            let d = dir.path().join(c.run_id());
+            assert!(sw.eval.iter().all(|s| read_eval(&d, s).is_some()));
+        }
+        let summary = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
+        let header = summary.lines().next().unwrap();
+        assert!(header.ends_with(",eval prog_noise=0 t=0 mean,eval prog_noise=0 t=0 std,eval prog_noise=0 t=60 mean,eval prog_noise=0 t=60 std,eval prog_noise=0.5 t=0 mean,eval prog_noise=0.5 t=0 std,eval prog_noise=0.5 t=60 mean,eval prog_noise=0.5 t=60 std"), "{header}");
+        let long = std::fs::read_to_string(dir.path().join("robustness.csv")).unwrap();
+        assert_eq!(long.lines().count(), 1 + 2 * 2 * 2, "{long}");
+        let manifest = std::fs::read_to_string(dir.path().join("sweep.json")).unwrap();
+        assert!(manifest.contains("\"eval\""));
+        // Complete: nothing to do.
+        let r = run_sweep(&sw, &data(), &opts(dir.path()), &NoProgress).unwrap();
+        assert_eq!((r.skipped, r.ran, r.evaluated), (2, 0, 0));
+        // One file deleted, one damaged: exactly those two are redone, to the same bytes.
+        std::fs::remove_file(&files[1].0).unwrap();
+        std::fs::write(&files[2].0, "{").unwrap();
+        let before = std::fs::metadata(&files[0].0).unwrap().modified().unwrap();
+        let r = run_sweep(&sw, &data(), &opts(dir.path()), &NoProgress).unwrap();
+        assert_eq!((r.skipped, r.ran, r.evaluated), (2, 0, 2));
+        assert_eq!(eval_files(dir.path(), &sw), files);
+        let after = std::fs::metadata(&files[0].0).unwrap().modified().unwrap();
+        assert_eq!(before, after, "an intact evaluation was rewritten");
+        // Without [eval], the same runs: no robustness columns, no robustness.csv.
+        let plain = tempfile::tempdir().unwrap();
+        let sw0 = sweep(json!([3, 4]));
+        let r = run_sweep(&sw0, &data(), &opts(plain.path()), &NoProgress).unwrap();
+        assert_eq!((r.evaluated, r.robustness.is_none()), (0, true));
+        assert!(!plain.path().join("robustness.csv").exists());
+        assert!(!plain
+            .path()
+            .join(sw0.runs[0].run_id())
+            .join("eval")
+            .exists());
+        let s0 = std::fs::read_to_string(plain.path().join("summary.csv")).unwrap();
+        assert!(!s0.contains("eval"));
+        assert_eq!(
+            s0.lines().next().unwrap(),
+            &header[..s0.lines().next().unwrap().len()]
+        );
+    }
+
+    #[test]
+    fn an_eval_failure_is_reported_per_run_and_keeps_the_training() {
+        let dir = tempfile::tempdir().unwrap();
+        // Gaussian programming noise is in units of D: undefined at full precision (levels 0).
+        let sw = eval_sweep(json!([0, 3]));
+        let r = run_sweep(&sw, &data(), &opts(dir.path()), &NoProgress).unwrap();
+        assert_eq!((r.ran, r.failed.len()), (2, 0));
+        assert_eq!(r.eval_failed.len(), 1, "{:?}", r.eval_failed);
+        let (label, e) = &r.eval_failed[0];
+        assert_eq!(label, &sw.runs[0].label());
+        assert!(
+            e.contains("prog_noise=0.5") && e.contains("full precision"),
+            "{e}"
+        );
+        assert_eq!(complete(dir.path(), &sw), 2);
+        // The setting that works for it is stored; a rerun tries only the failed one again.
+        assert_eq!(r.evaluated, 3);
+        let r = run_sweep(&sw, &data(), &opts(dir.path()), &NoProgress).unwrap();
+        assert_eq!((r.ran, r.evaluated, r.eval_failed.len()), (0, 0, 1));
     }
 
     #[test]

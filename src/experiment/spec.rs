@@ -10,6 +10,8 @@
 //! levels = [0, "3..=18"]        # integers and ranges ("a..=b" or "a..b") mix
 //! scheme = ["plain"]
 //! seeds = 5                     # seeds 0..5 (or a list: [0, 7, 9])
+//! [eval]                        # optional: evaluate every run on simulated chips
+//! prog_noise = [0, 0.1, 0.5]    # (see [`super::eval_table`])
 //! ```
 //!
 //! Keys may be dotted for nested tables (`oscillation.dampening`). [`Overrides`] (the
@@ -17,6 +19,7 @@
 //! is checked and the grid's size counted before the grid is expanded; more than
 //! [`DEFAULT_MAX_RUNS`] runs (or the caller's limit) is refused.
 
+use crate::analog::eval::EvalSpec;
 use crate::config::{CheckedConfig, TrainConfig};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
@@ -122,6 +125,9 @@ pub struct Sweep {
     pub description: String,
     /// The runs, in deterministic grid order.
     pub runs: Vec<CheckedConfig>,
+    /// The evaluation settings of its `[eval]` table, in order (empty: no `[eval]` table;
+    /// the runs are only trained).
+    pub eval: Vec<EvalSpec>,
 }
 
 /// The training parameters a grid may vary, in expansion order (outermost first).
@@ -301,6 +307,7 @@ pub fn build_limited(
         name: name.to_string(),
         description: description.to_string(),
         runs,
+        eval: Vec::new(),
     })
 }
 
@@ -318,12 +325,31 @@ pub fn parse_toml_with(
 ) -> Result<Sweep> {
     let v: toml::Value =
         toml::from_str(text).map_err(|e| anyhow!("{origin}: invalid TOML: {e}"))?;
-    let table = v
-        .as_table()
-        .ok_or_else(|| anyhow!("{origin}: expected a table at the top level"))?;
+    if !v.is_table() {
+        bail!("{origin}: expected a table at the top level");
+    }
+    from_json_with(toml_to_json(v), origin, overrides, max_runs)
+}
+
+/// A sweep from a JSON object shaped like a sweep file (`name`, `description`, `train`,
+/// `grid`, `eval`), e.g. the Python package's dict; `origin` prefixes every error.
+pub fn from_json(v: Value, origin: &str) -> Result<Sweep> {
+    from_json_with(v, origin, &Overrides::default(), DEFAULT_MAX_RUNS)
+}
+
+/// [`from_json`] with command-line overrides and a limit on the number of runs.
+pub fn from_json_with(
+    v: Value,
+    origin: &str,
+    overrides: &Overrides,
+    max_runs: usize,
+) -> Result<Sweep> {
+    let Value::Object(table) = v else {
+        bail!("{origin}: expected a table at the top level");
+    };
     for key in table.keys() {
-        if !["name", "description", "train", "grid"].contains(&key.as_str()) {
-            bail!("{origin}: unknown top-level key '{key}'; allowed: name, description, [train], [grid]");
+        if !["name", "description", "train", "grid", "eval"].contains(&key.as_str()) {
+            bail!("{origin}: unknown top-level key '{key}'; allowed: name, description, [train], [grid], [eval]");
         }
     }
     let name = table
@@ -337,16 +363,19 @@ pub fn parse_toml_with(
     let as_map = |key: &str| -> Result<Map<String, Value>> {
         match table.get(key) {
             None => Ok(Map::new()),
-            Some(toml::Value::Table(t)) => match toml_to_json(toml::Value::Table(t.clone())) {
-                Value::Object(m) => Ok(m),
-                _ => bail!("{origin}: [{key}] could not be read"),
-            },
+            Some(Value::Object(m)) => Ok(m.clone()),
             Some(_) => bail!("{origin}: '{key}' must be a table: [{key}]"),
         }
     };
     let (mut fixed, mut grid) = (as_map("train")?, as_map("grid")?);
+    let eval = match table.get("eval") {
+        None => Vec::new(),
+        Some(_) => super::eval_table::parse_eval(&as_map("eval")?, origin)?,
+    };
     overrides.apply(&mut fixed, &mut grid);
-    build_limited(name, description, fixed, grid, origin, max_runs)
+    let mut sweep = build_limited(name, description, fixed, grid, origin, max_runs)?;
+    sweep.eval = eval;
+    Ok(sweep)
 }
 
 /// Read and parse a sweep file.

@@ -6,7 +6,18 @@
 //! The column order is fixed: the original columns first in their original order (old
 //! readers keep working), then the other settings, named by their key (`lr`,
 //! `oscillation.ema`, ...), appended.
+//!
+//! A sweep with an `[eval]` table appends the robustness columns at the end, two per
+//! evaluation setting and time: `eval <setting> t=<seconds> mean` and `... std` (the
+//! setting named by the chip-model keys that vary among the settings, e.g.
+//! `eval prog_noise=0.5 t=0 mean`; `eval t=0 mean` for a single setting), and writes
+//! `robustness.csv` beside it: one row per run x setting x time, with the run's config
+//! columns, the eval id, every chip-model key, repeats, seed, t, the run's test accuracy and
+//! mean, std, ci_low, ci_high over the chips ([`write_summary_with_evals`]).
 
+use super::eval_table::{effect_value, setting_text, time_text, varying_keys, EFFECT_KEYS};
+use crate::analog::eval::EvalSpec;
+use crate::analog::stored::read_eval;
 pub use crate::store::sort_results;
 use crate::store::{atomic_write, find_runs, serde_plain, RunResult};
 use anyhow::{Context, Result};
@@ -116,6 +127,11 @@ pub fn dead_start_warning(summary: &Path) -> Option<String> {
 
 /// Write `summary.csv` atomically.
 pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
+    atomic_write(path, &summary_bytes(results)?)
+}
+
+/// The bytes of `summary.csv` for `results` (nothing when there are none).
+fn summary_bytes(results: &[RunResult]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in results {
         let (midpoint_fraction, level_fraction) = pooled(r);
@@ -166,8 +182,147 @@ pub fn write_summary(path: &Path, results: &[RunResult]) -> Result<()> {
             diverged: r.diverged,
         })?;
     }
-    let bytes = w.into_inner().context("cannot build summary.csv")?;
-    atomic_write(path, &bytes)
+    w.into_inner().context("cannot build summary.csv")
+}
+
+/// The summary's column names of the config keys (`dampening` for `oscillation.dampening`).
+fn config_columns() -> Vec<String> {
+    crate::analysis::group::config_keys()
+        .into_iter()
+        .map(|k| {
+            COLUMN_KEYS
+                .iter()
+                .find(|(_, key)| *key == k)
+                .map_or(k.clone(), |(c, _)| c.to_string())
+        })
+        .collect()
+}
+
+/// The name of each evaluation setting in the summary's columns: the chip-model keys that
+/// vary among `evals` (`prog_noise=0.5`), or the eval id when that does not tell them apart
+/// (settings that differ only in repeats, times or seed, e.g. collected from two sweeps).
+pub fn eval_names(evals: &[EvalSpec]) -> Vec<String> {
+    let keys = varying_keys(evals);
+    let names: Vec<String> = evals.iter().map(|s| setting_text(s, &keys)).collect();
+    let unique = names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
+    if unique {
+        names
+    } else {
+        evals
+            .iter()
+            .map(|s| format!("id={}", s.eval_id()))
+            .collect()
+    }
+}
+
+/// A number as the evaluation columns write it (shortest text that reads back the same).
+fn num(x: f64) -> String {
+    format!("{x}")
+}
+
+/// Write `summary.csv` of the runs in `runs_dir` with the robustness columns of `evals`
+/// appended, and `robustness.csv` (long form), both atomically. A run without a stored
+/// evaluation of a setting has empty cells in the summary and no rows in robustness.csv.
+pub fn write_summary_with_evals(
+    runs_dir: &Path,
+    summary: &Path,
+    robustness: &Path,
+    evals: &[EvalSpec],
+) -> Result<()> {
+    let found = find_runs(&[runs_dir.to_path_buf()])?;
+    let bytes = summary_bytes(&found.results())?;
+    let mut rows: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&bytes[..])
+        .records()
+        .collect::<std::result::Result<_, _>>()
+        .context("cannot read back summary.csv")?;
+    let names = eval_names(evals);
+    let mut long = csv::Writer::from_writer(Vec::new());
+    if let Some(header) = rows.first().cloned() {
+        let config = config_columns();
+        let keep: Vec<usize> = (0..header.len())
+            .filter(|&i| header[i] == *"run_id" || config.iter().any(|c| *c == header[i]))
+            .collect();
+        let mut long_header: Vec<String> = keep.iter().map(|&i| header[i].to_string()).collect();
+        long_header.push("eval_id".into());
+        long_header.extend(EFFECT_KEYS.iter().map(|k| k.to_string()));
+        for c in [
+            "repeats",
+            "seed",
+            "t",
+            "test_accuracy",
+            "mean",
+            "std",
+            "ci_low",
+            "ci_high",
+        ] {
+            long_header.push(c.into());
+        }
+        long.write_record(&long_header)?;
+        let head = &mut rows[0];
+        for (spec, name) in evals.iter().zip(&names) {
+            for &t in &spec.times {
+                let setting = if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("{name} ")
+                };
+                for stat in ["mean", "std"] {
+                    head.push_field(&format!("eval {setting}t={} {stat}", time_text(t)));
+                }
+            }
+        }
+        for (row, run) in rows[1..].iter_mut().zip(&found.runs) {
+            let config_cells: Vec<String> = keep.iter().map(|&i| row[i].to_string()).collect();
+            for spec in evals {
+                let stored = read_eval(&run.dir, spec);
+                for &t in &spec.times {
+                    let point = stored
+                        .as_ref()
+                        .and_then(|s| s.result.accuracy.iter().find(|p| p.t == t));
+                    match point {
+                        Some(p) => {
+                            row.push_field(&num(p.mean));
+                            row.push_field(&num(p.std));
+                        }
+                        None => {
+                            row.push_field("");
+                            row.push_field("");
+                        }
+                    }
+                    let (Some(s), Some(p)) = (&stored, point) else {
+                        continue;
+                    };
+                    let mut line = config_cells.clone();
+                    line.push(s.eval_id.clone());
+                    for k in EFFECT_KEYS {
+                        let v = effect_value(spec, k);
+                        line.push(if v == "none" { String::new() } else { v });
+                    }
+                    line.extend([
+                        spec.repeats.to_string(),
+                        spec.seed.to_string(),
+                        num(t),
+                        num(s.result.test_accuracy),
+                        num(p.mean),
+                        num(p.std),
+                        num(p.ci_low),
+                        num(p.ci_high),
+                    ]);
+                    long.write_record(&line)?;
+                }
+            }
+        }
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in &rows {
+        w.write_record(r)?;
+    }
+    let summary_bytes = w.into_inner().context("cannot build summary.csv")?;
+    let long_bytes = long.into_inner().context("cannot build robustness.csv")?;
+    atomic_write(robustness, &long_bytes)?;
+    atomic_write(summary, &summary_bytes)
 }
 
 #[cfg(test)]
