@@ -5,25 +5,18 @@
 //! analysed apart: the seed's analysis, tables and figures are those of the seed's
 //! experiments alone (their bits do not change), and `analysis.md` and the report gain an
 //! "Analog hardware" part computed from the analog experiments' runs and their stored
-//! evaluations ([`crate::analysis::robustness`]). Until sweep files evaluate their runs
-//! themselves, this command evaluates the analog experiments' runs with the settings of
-//! their `[eval]` tables ([`catalog::eval_specs`]), skipping settings already stored.
+//! evaluations ([`crate::analysis::robustness`]); the sweep runner evaluates their runs
+//! with the settings of their `[eval]` tables (`<run>/eval/<eval-id>.json`).
 
 use super::sweep::{jobs, load_data, report, run_sweep, RunOptions};
 use super::{command_line, interactive};
-use crate::analog::eval::{evaluate_run, load_run, EvalSpec};
-use crate::analog::stored::{read_eval, write_eval};
 use crate::analysis::{robustness, AnalysisOptions};
 use crate::cli::ReproduceArgs;
-use crate::data::{DataKey, Dataset};
-use crate::experiment::catalog::{self, experiments, EXPERIMENTS};
-use crate::experiment::spec::Sweep;
+use crate::experiment::catalog::{self, experiments};
 use crate::report::figures::{FigureContext, Runs};
 use crate::store::{find_runs, FoundRuns};
 use anyhow::{bail, Result};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The runs under `out` that are not among `found` (e.g. a run trained with
@@ -95,7 +88,6 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         let r = run_sweep(s, &data, &opts)?;
         report(s, &r)?;
         if catalog::is_analog(&s.name) {
-            evaluate_sweep(s, &opts.out, a.quick, &data)?;
             analog_dirs.push(opts.out.clone());
         }
         dirs.push(opts.out);
@@ -141,65 +133,6 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
     super::report::write_and_print(&cx, &shown, &a.out.join("report"))?;
     eprintln!(
         "reproduce finished in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-/// Evaluate every run of analog experiment `s` (in `out`) with the settings of its file's
-/// `[eval]` table, each stored as `<run>/eval/<eval-id>.json`; settings already stored are
-/// skipped. Runs are evaluated in parallel (and each evaluation's chips too); the numbers do
-/// not depend on the threads.
-fn evaluate_sweep(
-    s: &Sweep,
-    out: &Path,
-    quick: bool,
-    data: &BTreeMap<DataKey, Arc<Dataset>>,
-) -> Result<()> {
-    use rayon::prelude::*;
-    let Some((file, text)) = EXPERIMENTS
-        .iter()
-        .find(|(f, _)| f.trim_end_matches(".toml") == s.name)
-    else {
-        return Ok(());
-    };
-    let specs: Vec<EvalSpec> = catalog::eval_specs(text, &format!("experiments/{file}"), quick)?;
-    if specs.is_empty() {
-        return Ok(());
-    }
-    let start = Instant::now();
-    let done: Vec<Result<usize>> = s
-        .runs
-        .par_iter()
-        .map(|c| -> Result<usize> {
-            let dir = out.join(c.run_id());
-            let todo: Vec<&EvalSpec> = specs
-                .iter()
-                .filter(|sp| read_eval(&dir, sp).is_none())
-                .collect();
-            if todo.is_empty() {
-                return Ok(0);
-            }
-            let run = load_run(&dir)?;
-            let ds = data
-                .get(&(c.dataset.clone(), c.resolution))
-                .ok_or_else(|| anyhow::anyhow!("no test data loaded for {}", dir.display()))?;
-            for sp in &todo {
-                let r = evaluate_run(&run, sp, &ds.test_x, &ds.test_y)?;
-                write_eval(&dir, sp, &r)?;
-            }
-            Ok(todo.len())
-        })
-        .collect();
-    let mut n = 0;
-    for d in done {
-        n += d?;
-    }
-    eprintln!(
-        "{}: {n} evaluation(s) of {} run(s) x {} setting(s) in {:.1} s",
-        s.name,
-        s.runs.len(),
-        specs.len(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

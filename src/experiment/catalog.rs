@@ -72,112 +72,6 @@ pub fn is_analog(name: &str) -> bool {
 /// Chips per evaluation setting in quick mode (at most).
 pub const QUICK_REPEATS: usize = 5;
 
-/// The `[eval]` table of an experiment file as evaluation settings: every key but `repeats`,
-/// `times` and `seed` is an [`crate::analog::Effects`] parameter, and a list makes an axis
-/// (cartesian product, in key order). Quick mode caps the repeats at [`QUICK_REPEATS`].
-///
-/// Interim, until sweep files carry `[eval]` themselves: `reproduce` evaluates the runs with
-/// these settings (`analog::eval::evaluate_run` + `analog::stored::write_eval`).
-pub fn eval_specs(
-    text: &str,
-    origin: &str,
-    quick: bool,
-) -> Result<Vec<crate::analog::eval::EvalSpec>> {
-    use anyhow::{anyhow, Context};
-    use serde_json::Value;
-    let v: toml::Value =
-        toml::from_str(text).map_err(|e| anyhow!("{origin}: invalid TOML: {e}"))?;
-    let Some(eval) = v.get("eval") else {
-        return Ok(Vec::new());
-    };
-    let table = eval
-        .as_table()
-        .ok_or_else(|| anyhow!("{origin}: [eval] must be a table"))?;
-    let json = |v: &toml::Value| serde_json::to_value(v).unwrap_or(Value::Null);
-    let Ok(Value::Object(mut fixed)) = serde_json::to_value(crate::analog::Effects::default())
-    else {
-        unreachable!("Effects serialise to an object")
-    };
-    let known: Vec<String> = fixed.keys().cloned().collect();
-    let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
-    let (mut repeats, mut times, mut seed) = (10usize, vec![0.0], 0u64);
-    for (k, v) in table {
-        match k.as_str() {
-            "repeats" => {
-                repeats = v
-                    .as_integer()
-                    .and_then(|x| usize::try_from(x).ok())
-                    .ok_or_else(|| anyhow!("{origin}: eval.repeats must be a whole number"))?
-            }
-            "seed" => {
-                seed = v
-                    .as_integer()
-                    .and_then(|x| u64::try_from(x).ok())
-                    .ok_or_else(|| anyhow!("{origin}: eval.seed must be a whole number"))?
-            }
-            "times" => {
-                times = serde_json::from_value(json(v))
-                    .with_context(|| format!("{origin}: eval.times must be a list of seconds"))?
-            }
-            _ if !known.contains(k) => {
-                return Err(anyhow!(
-                    "{origin}: unknown [eval] key '{k}'; the keys are repeats, times, seed, {}",
-                    known.join(", ")
-                ))
-            }
-            _ => match v {
-                toml::Value::Array(a) => axes.push((k.clone(), a.iter().map(json).collect())),
-                other => {
-                    fixed.insert(k.clone(), json(other));
-                }
-            },
-        }
-    }
-    if quick {
-        repeats = repeats.min(QUICK_REPEATS);
-    }
-    let mut combos = vec![fixed];
-    for (k, vs) in &axes {
-        combos = combos
-            .iter()
-            .flat_map(|c| {
-                vs.iter().map(move |v| {
-                    let mut m = c.clone();
-                    m.insert(k.clone(), v.clone());
-                    m
-                })
-            })
-            .collect();
-    }
-    combos
-        .into_iter()
-        .map(|c| {
-            let effects: crate::analog::Effects = serde_json::from_value(Value::Object(c))
-                .map_err(|e| anyhow!("{origin}: [eval]: {e}"))?;
-            let spec = crate::analog::eval::EvalSpec {
-                effects,
-                repeats,
-                times: times.clone(),
-                seed,
-            };
-            spec.check().map_err(|e| anyhow!("{origin}: [eval]: {e}"))?;
-            Ok(spec)
-        })
-        .collect()
-}
-
-/// `text` without its `[eval]` table (what the sweep parser reads).
-fn without_eval(text: &str, origin: &str) -> Result<String> {
-    let mut v: toml::Value =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: invalid TOML: {e}"))?;
-    let removed = v.as_table_mut().and_then(|t| t.remove("eval")).is_some();
-    if removed {
-        Ok(toml::to_string(&v)?)
-    } else {
-        Ok(text.to_string())
-    }
-}
-
 /// Settings of `reproduce --quick`: fewer seeds and epochs, same grids.
 pub const QUICK_SEEDS: u64 = 3;
 /// Epochs per run in quick mode.
@@ -187,14 +81,16 @@ pub const QUICK_EPOCHS: usize = 8;
 pub fn experiments(quick: bool) -> Result<Vec<Sweep>> {
     let mut out = Vec::new();
     for (file, text) in EXPERIMENTS {
-        let origin = format!("experiments/{file}");
-        let mut sweep = parse_toml(&without_eval(text, &origin)?, &origin)?;
+        let mut sweep = parse_toml(text, &format!("experiments/{file}"))?;
         if quick {
             sweep.runs.retain(|r| r.seed < QUICK_SEEDS);
             for r in &mut sweep.runs {
                 let mut c = r.config().clone();
                 c.epochs = c.epochs.min(QUICK_EPOCHS);
                 *r = c.check()?;
+            }
+            for e in &mut sweep.eval {
+                e.repeats = e.repeats.min(QUICK_REPEATS);
             }
         }
         out.push(sweep);
@@ -234,29 +130,30 @@ mod tests {
         }
         let mid = get(&all, "analog-midpoints");
         assert_eq!(mid.runs.len(), 6 * 5 * 5);
-        // Evaluation settings.
-        let specs = |file: &str, quick: bool| {
-            let text = EXPERIMENTS.iter().find(|(f, _)| *f == file).unwrap().1;
-            eval_specs(text, file, quick).unwrap()
-        };
-        let noise = specs("analog-noise.toml", false);
+        // Evaluation settings ([eval] tables), repeats capped in quick mode.
+        let quick = experiments(true).unwrap();
+        let specs = |all: &[Sweep], name: &str| get(all, name).eval;
+        let noise = specs(&all, "analog-noise");
         assert_eq!(noise.len(), 5);
         assert_eq!(noise[2].effects.prog_noise, 0.25);
         assert_eq!((noise[0].repeats, &noise[0].times), (10, &vec![0.0]));
-        assert_eq!(specs("analog-noise.toml", true)[0].repeats, QUICK_REPEATS);
-        assert_eq!(specs("analog-hwa.toml", false), noise);
-        let drift = specs("analog-drift.toml", false);
+        assert_eq!(specs(&quick, "analog-noise")[0].repeats, QUICK_REPEATS);
+        assert_eq!(specs(&all, "analog-hwa"), noise);
+        let drift = specs(&all, "analog-drift");
         assert_eq!(drift.len(), 2);
         assert!(!drift[0].effects.drift_compensation && drift[1].effects.drift_compensation);
         assert_eq!(drift[0].times.len(), 6);
-        let adc = specs("analog-adc.toml", false);
+        let adc = specs(&all, "analog-adc");
         assert_eq!(adc.len(), 9);
         assert_eq!(adc[0].effects.adc_levels, Some(4));
         assert_eq!(adc[8].effects.adc_range, Some(6.0));
-        assert!(specs("plain.toml", false).is_empty());
-        assert!(specs("analog-midpoints.toml", false).is_empty());
-        assert!(eval_specs("[eval]\nprog_noise = -1", "x", false).is_err());
-        assert!(eval_specs("[eval]\nbogus = 1", "x", false).is_err());
+        assert_eq!(specs(&quick, "analog-adc")[0].repeats, 1);
+        for s in &all {
+            assert_eq!(
+                s.eval.is_empty(),
+                !is_analog(&s.name) || s.name == "analog-midpoints"
+            );
+        }
     }
 
     #[test]
