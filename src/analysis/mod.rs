@@ -41,7 +41,8 @@ use std::path::Path;
 /// - "/ROUNDING" when the quantizer's rounding is not the default half-even, e.g.
 ///   "plain/half-up".
 /// - "+damp" when oscillation dampening is on (lambda > 0), "+freeze" when iterative
-///   freezing is on (in that order).
+///   freezing is on, "+hwa" when trained with weight noise (`train_noise` > 0; in that
+///   order).
 ///
 /// Everything else (epochs, learning rate, width, ...) is not part of the name; when runs of
 /// a series differ in such settings the analysis splits it into one series per combination
@@ -66,8 +67,16 @@ pub fn series_name(r: &RunResult) -> String {
     if c.oscillation.freeze {
         s.push_str("+freeze");
     }
+    if c.train_noise > 0.0 {
+        s.push_str(HWA_SUFFIX);
+    }
     s
 }
+
+/// The series suffix of hardware-aware training (`train_noise > 0`): such runs are a series
+/// of their own (`plain+hwa`), so adding them beside plain QAT runs leaves the seed's series
+/// and verdicts as they are.
+pub const HWA_SUFFIX: &str = "+hwa";
 
 /// Statistics of one (series, levels) point over its seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -651,6 +660,8 @@ mod tests {
         c.oscillation.dampening = 0.1;
         c.oscillation.freeze = true;
         assert_eq!(name(&c), "complex:plain/half-up+damp+freeze");
+        c.train_noise = 0.5;
+        assert_eq!(name(&c), "complex:plain/half-up+damp+freeze+hwa");
     }
 
     #[test]

@@ -160,11 +160,11 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// The label of every run (by run id) without `train_noise`.
+/// The label of every run (by run id) without `train_noise` (nor the series' `+hwa`).
 fn labels(runs: &[&RunResult]) -> BTreeMap<String, String> {
     group::group_runs(runs, &["train_noise".to_string()])
         .into_iter()
-        .map(|(id, g)| (id, g.label()))
+        .map(|(id, g)| (id, g.label().replacen(super::HWA_SUFFIX, "", 1)))
         .collect()
 }
 
