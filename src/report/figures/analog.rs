@@ -130,7 +130,7 @@ pub fn analog_noise(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Re
         sig_all.extend(sig);
         used.extend(cells);
         panels.push(LineChart {
-            title: format!("{s} (plain QAT weights)"),
+            title: format!("{s} (trained without noise)"),
             x_label: "number of levels n".into(),
             y_label: "test accuracy on chips (%)".into(),
             series: lines,
@@ -164,8 +164,8 @@ pub fn analog_noise(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Re
     ))
 }
 
-/// Hardware-aware training against plain QAT: accuracy against n, one panel per
-/// programming-noise level, one curve per training noise.
+/// Hardware-aware training against plain QAT: the difference of their accuracies on the
+/// same chips against n, one curve per programming-noise level (and per training noise).
 pub fn analog_hwa(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Result<Drawn> {
     let Some(a) = analog(cx) else {
         return Drawn::unavailable(NO_EVALS);
@@ -191,73 +191,82 @@ pub fn analog_hwa(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resu
             "no plain-QAT (train_noise 0) runs of {series} evaluated to compare with"
         ));
     }
-    let by_tn: Vec<(f64, Vec<&Cell>)> = noises
-        .iter()
-        .map(|&tn| {
-            (
-                tn,
-                prog(a, &series, tn)
-                    .into_iter()
-                    .filter(|c| opts.levels.as_ref().is_none_or(|l| l.contains(&c.levels)))
-                    .collect(),
-            )
-        })
-        .collect();
-    let sig = distinct(by_tn[0].1.iter().map(|c| c.effects.prog_noise));
-    let mut panels = Vec::new();
+    let keep = |c: &&Cell| opts.levels.as_ref().is_none_or(|l| l.contains(&c.levels));
+    let qat: Vec<&Cell> = prog(a, &series, 0.0).into_iter().filter(keep).collect();
+    let sig = distinct(qat.iter().map(|c| c.effects.prog_noise));
+    let mut lines = Vec::new();
     let mut used = Vec::new();
-    for sg in &sig {
-        let mut lines = Vec::new();
-        for (k, (tn, cells)) in by_tn.iter().enumerate() {
-            let pts: Vec<(f64, &Moments)> = cells
-                .iter()
-                .filter(|c| c.effects.prog_noise == *sg)
-                .map(|c| (c.levels as f64, &c.acc))
-                .collect();
-            if pts.is_empty() {
+    let hwa_noises: Vec<f64> = noises.iter().copied().filter(|x| *x > 0.0).collect();
+    for tn in &hwa_noises {
+        let hwa: Vec<&Cell> = prog(a, &series, *tn).into_iter().filter(keep).collect();
+        for sg in &sig {
+            let (mut x, mut y, mut band) = (Vec::new(), Vec::new(), Vec::new());
+            for h in hwa.iter().filter(|c| c.effects.prog_noise == *sg) {
+                let Some(q) = qat
+                    .iter()
+                    .find(|c| c.levels == h.levels && c.effects.prog_noise == *sg)
+                else {
+                    continue;
+                };
+                let d = crate::analysis::stats::linear(&[(1.0, &h.acc), (-1.0, &q.acc)]);
+                let v = 100.0 * d.value;
+                x.push(h.levels as f64);
+                y.push(v);
+                band.push(
+                    d.ci95
+                        .map(|[lo, hi]| (100.0 * lo, 100.0 * hi))
+                        .unwrap_or((v, v)),
+                );
+                used.push(*h);
+                used.push(*q);
+            }
+            if x.is_empty() {
                 continue;
             }
-            used.extend(
-                cells
-                    .iter()
-                    .filter(|c| c.effects.prog_noise == *sg)
-                    .copied(),
+            let k = lines.len();
+            lines.push(
+                Series::new(
+                    if hwa_noises.len() > 1 {
+                        format!("train {} D, chip {} D", num(*tn), num(*sg))
+                    } else {
+                        format!("chip noise {} D", num(*sg))
+                    },
+                    x,
+                    y,
+                )
+                .with_band(band)
+                .with_style(SeriesStyle::LineWithMarkers)
+                .with_color(k),
             );
-            lines.push(curve(
-                if *tn == 0.0 {
-                    "plain QAT".into()
-                } else {
-                    format!("trained with noise {} D", num(*tn))
-                },
-                &pts,
-                k,
-            ));
         }
-        panels.push(LineChart {
-            title: format!("chip noise sigma = {} D", num(*sg)),
-            x_label: "number of levels n".into(),
-            y_label: "test accuracy on chips (%)".into(),
-            series: lines,
-            integer_x_ticks: true,
-            ..Default::default()
-        });
     }
-    line_chart_panels_shared_legend(
+    line_chart(
         stem,
-        &format!("Hardware-aware training against plain QAT ({series})"),
-        &panels,
-        panels.len().min(3),
+        &LineChart {
+            title: format!("Hardware-aware training minus plain QAT on the same chips ({series})"),
+            x_label: "number of levels n".into(),
+            y_label: "accuracy difference (pp)".into(),
+            series: lines,
+            hlines: vec![HLine {
+                label: "no difference".into(),
+                y: 0.0,
+                color: None,
+            }],
+            integer_x_ticks: true,
+            legend: LegendPos::OutsideRight,
+            ..Default::default()
+        },
     )?;
     Drawn::figure(format!(
-        "Configuration `{series}` trained without noise (plain QAT) and with a fresh Gaussian \
-         perturbation of sigma_train = {} D on the quantized weights at every batch \
-         (`--train-noise`, aihwkit's ADD_NORMAL modifier), each evaluated on the same chip \
-         models: Gaussian programming noise of the sigma in the panel title. Mean over seeds \
-         of the runs' chip means ({}), shaded 95% CI over chips and seeds. The verdicts \
-         `hwa-beats-qat-*` say which wins, by how much and at which n.",
-        noises
+        "Configuration `{series}` trained with a fresh Gaussian perturbation of sigma_train = \
+         {} D on the quantized weights at every batch (`--train-noise`, aihwkit's ADD_NORMAL \
+         modifier) minus the same configuration trained without noise (plain QAT), both \
+         evaluated on the same chip model: Gaussian programming noise of the sigma in the \
+         legend. Above 0: hardware-aware training wins at that n. Difference of the means \
+         over seeds of the runs' chip means ({}), shaded 95% CI (Welch, over chips and \
+         seeds). The verdicts `hwa-beats-qat-*` average the difference over n.",
+        hwa_noises
             .iter()
-            .filter(|x| **x > 0.0)
             .map(|x| num(*x))
             .collect::<Vec<_>>()
             .join(", "),
@@ -282,7 +291,14 @@ pub fn analog_midpoints(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -
         .filter(|m| m.series == series)
         .filter(|m| opts.levels.as_ref().is_none_or(|l| l.contains(&m.levels)))
         .collect();
-    let ns: BTreeSet<u32> = of.iter().map(|m| m.levels).collect();
+    // The n run at the most training noises (the others only at two: not a curve).
+    let count = |n: u32| of.iter().filter(|m| m.levels == n).count();
+    let most = of.iter().map(|m| count(m.levels)).max().unwrap_or(0);
+    let ns: BTreeSet<u32> = of
+        .iter()
+        .map(|m| m.levels)
+        .filter(|n| count(*n) == most)
+        .collect();
     let mut lines = Vec::new();
     for (k, n) in ns.iter().enumerate() {
         let pts: Vec<(f64, &Moments)> = of
@@ -313,8 +329,8 @@ pub fn analog_midpoints(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -
         "Share of the full-precision weights within 0.1 index units of a decision threshold \
          (the midpoint statistic of Observation 3, all layers pooled) at the end of training, \
          against the training noise sigma_train (0 = plain QAT), configuration `{series}`, one \
-         curve per n; mean over {} seeds with the shaded 95% CI. The dashed line is the 20% of \
-         uniformly spread weights. The verdict `train-noise-changes-midpoints-*` tests the \
+         curve per n run at every training noise; mean over {} seeds with the shaded 95% CI. \
+         The dashed line is the 20% of uniformly spread weights. The verdict `train-noise-changes-midpoints-*` tests the \
          change at the largest training noise.",
         seeds
             .iter()
