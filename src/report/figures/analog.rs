@@ -243,7 +243,7 @@ pub fn analog_hwa(cx: &FigureContext, opts: &FigureOptions, stem: &Path) -> Resu
     line_chart(
         stem,
         &LineChart {
-            title: format!("Hardware-aware training minus plain QAT on the same chips ({series})"),
+            title: format!("HWA training minus plain QAT, same chips ({series})"),
             x_label: "number of levels n".into(),
             y_label: "accuracy difference (pp)".into(),
             series: lines,
