@@ -4,10 +4,12 @@
 Reads a run's weights.npz (q_w1, q_b1, q_w2, q_b2, q_table) and config.json, and the KMNIST
 test set (IDX .gz files in --data-dir or $AQNN_DATA_DIR), downsampled 28 -> side by a box
 mean rounded half-to-even. On each of R simulated chips it adds Gaussian programming noise
-to every weight (sigma in units of the level spacing D = 2 / (n - 1); biases exact) and
-reads every layer's W x through an output ADC (clip to [-B, B], M levels; the bias is added
-digitally after), then runs the whole test set. Prints the mean accuracy and its 95%
-Student-t CI over the chips (one JSON object with --json).
+to every weight (sigma in units of the level spacing D = 2 / (n - 1); biases exact); at every
+product it draws fresh Gaussian read noise on every weight of every sample (--read-noise,
+units of D; drawn per weight, as the physics says, not per output as aqnn does) and output
+noise on every output (--out-noise), then reads W x through an output ADC (clip to [-B, B],
+M levels; the bias is added digitally after), and runs the whole test set. Prints the mean
+accuracy and its 95% Student-t CI over the chips (one JSON object with --json).
 
 Only the real-valued MLP with half-to-even rounding is modelled (the seed's plain runs).
 
@@ -69,6 +71,8 @@ def main():
     ap.add_argument("run_dir")
     ap.add_argument("--data-dir", default=os.environ.get("AQNN_DATA_DIR"))
     ap.add_argument("--prog-noise", type=float, default=0.0)
+    ap.add_argument("--read-noise", type=float, default=0.0)
+    ap.add_argument("--out-noise", type=float, default=0.0)
     ap.add_argument("--adc-levels", type=int, default=None)
     ap.add_argument("--adc-range", type=float, default=None)
     ap.add_argument("--repeats", type=int, default=25)
@@ -92,19 +96,31 @@ def main():
     rng = np.random.default_rng(a.seed)
     tanh_out = cfg.get("output", "linear") == "tanh"
     digital = a.adc_range is not None
+
+    def product(inp, v):
+        """inp @ v with fresh read noise on every weight per sample, and output noise."""
+        z = inp @ v
+        if a.read_noise > 0:
+            for s in range(0, len(inp), 1000):
+                e = rng.standard_normal((min(1000, len(inp) - s),) + v.shape)
+                z[s:s + len(e)] += a.read_noise * d * np.einsum("si,sij->sj", inp[s:s + len(e)], e)
+        if a.out_noise > 0:
+            z += a.out_noise * rng.standard_normal(z.shape)
+        return z
+
     accs = []
     for _ in range(a.repeats):
         v1 = w1 + a.prog_noise * d * rng.standard_normal(w1.shape)
         v2 = w2 + a.prog_noise * d * rng.standard_normal(w2.shape)
         if digital:
-            z1 = adc(x @ v1, a.adc_levels, a.adc_range) + b1
+            z1 = adc(product(x, v1), a.adc_levels, a.adc_range) + b1
         else:
-            z1 = x @ v1 + b1
+            z1 = product(x, v1) + b1
         h = quantize(np.tanh(z1), n)
         if digital:
-            z2 = adc(h @ v2, a.adc_levels, a.adc_range) + b2
+            z2 = adc(product(h, v2), a.adc_levels, a.adc_range) + b2
         else:
-            z2 = h @ v2 + b2
+            z2 = product(h, v2) + b2
         if tanh_out:
             z2 = np.tanh(z2)
         accs.append(float(np.mean(np.argmax(z2, axis=1) == labels)))
@@ -112,13 +128,15 @@ def main():
     mean = float(accs.mean())
     sd = float(accs.std(ddof=1)) if len(accs) > 1 else 0.0
     h = t975(len(accs) - 1) * sd / np.sqrt(len(accs)) if len(accs) > 1 else 0.0
-    out = {"levels": n, "prog_noise": a.prog_noise, "adc_levels": a.adc_levels,
+    out = {"levels": n, "prog_noise": a.prog_noise, "read_noise": a.read_noise,
+           "out_noise": a.out_noise, "adc_levels": a.adc_levels,
            "adc_range": a.adc_range, "repeats": a.repeats, "mean": mean, "std": sd,
            "ci_low": mean - h, "ci_high": mean + h}
     if a.json:
         print(json.dumps(out))
     else:
-        print(f"n={n} prog_noise={a.prog_noise} adc={a.adc_levels}/{a.adc_range}: "
+        print(f"n={n} prog_noise={a.prog_noise} read_noise={a.read_noise} "
+              f"out_noise={a.out_noise} adc={a.adc_levels}/{a.adc_range}: "
               f"accuracy {mean:.4f} +- {sd:.4f} (95% CI {mean - h:.4f} .. {mean + h:.4f}) "
               f"over {a.repeats} chips")
 

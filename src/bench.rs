@@ -54,6 +54,9 @@ pub struct EpochTiming {
     pub eval_seconds: f64,
     /// Nanoseconds per multiply-add.
     pub ns_per_mac: f64,
+    /// Floating-point operations per second of the training epoch (a multiply-add is two),
+    /// in GFLOP/s: the kernels' efficiency, comparable across configurations.
+    pub gflops: f64,
 }
 
 /// Multiply-adds per training sample: forward, weight gradients, and the backward to the
@@ -124,6 +127,7 @@ pub fn time_epoch(
         epoch_seconds: epoch,
         eval_seconds: eval_s,
         ns_per_mac: epoch * 1e9 / (macs as f64 * data.n_train() as f64),
+        gflops: 2.0 * macs as f64 * data.n_train() as f64 / epoch / 1e9,
     })
 }
 

@@ -109,7 +109,7 @@ pub struct BenchArgs {
     /// Repetitions (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
-    /// Also time hidden 16/64/256 x resolution 7/14/28.
+    /// Also time hidden 16/64/256 and "32,16" x resolution 7/14/28 (with GFLOP/s each).
     #[arg(long)]
     pub scaling: bool,
     /// Runs of the all-core sweep throughput test (0 = skip).
@@ -121,6 +121,9 @@ pub struct BenchArgs {
     /// Also print the numbers as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Time only `aqnn eval` on simulated chips (skip the training benchmarks).
+    #[arg(long)]
+    pub eval_only: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }
@@ -527,6 +530,14 @@ pub struct TrainArgs {
     /// sigma in units of the level spacing D (STE; 0 = off; see docs/ANALOG.md).
     #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
     pub train_noise: f32,
+    /// Hardware-aware training with the output ADC: every layer's sum W x read with M
+    /// levels over [-B, B] as `aqnn eval --adc-levels` reads it, STE inside (needs
+    /// --train-adc-range; 0 = off; see docs/ANALOG.md).
+    #[arg(long, value_name = "M")]
+    pub train_adc_levels: Option<u32>,
+    /// The range B > 0 of --train-adc-levels (the ADC reads [-B, B]).
+    #[arg(long, value_name = "B")]
+    pub train_adc_range: Option<f64>,
     #[command(flatten)]
     pub data: DataDirArg,
     /// Write config.json, metrics.jsonl, weights.npz and result.json here.
@@ -593,6 +604,8 @@ impl TrainArgs {
             seed: self.seed,
             dataset: self.data.dataset_id()?,
             train_noise: self.train_noise,
+            train_adc_levels: self.train_adc_levels,
+            train_adc_range: self.train_adc_range,
             ..TrainConfig::default()
         };
         cfg.oscillation.dampening = self.dampening;
@@ -645,12 +658,14 @@ pub struct EvalArgs {
     /// Where stuck weights sit: a random level, 0, or -1/+1.
     #[arg(long, value_enum, default_value = "random")]
     pub stuck_mode: crate::analog::StuckMode,
-    /// Output ADC levels M (needs --adc-range).
-    #[arg(long, value_name = "M")]
-    pub adc_levels: Option<u32>,
-    /// Output ADC range: pre-activations are clipped to [-B, B].
-    #[arg(long, value_name = "B")]
-    pub adc_range: Option<f64>,
+    /// Output ADC levels M (needs --adc-range): one value for every layer, or a comma list
+    /// with one per layer (e.g. 16,32).
+    #[arg(long, value_name = "M[,M...]")]
+    pub adc_levels: Option<String>,
+    /// Output ADC range: pre-activations are clipped to [-B, B]; one value for every layer,
+    /// or a comma list with one per layer (e.g. 4,8).
+    #[arg(long, value_name = "B[,B...]")]
+    pub adc_range: Option<String>,
     /// Additive Gaussian output noise before the ADC (pre-activation units).
     #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
     pub out_noise: f64,
@@ -688,8 +703,16 @@ impl EvalArgs {
                 drift_compensation: self.drift_compensation,
                 stuck: self.stuck,
                 stuck_mode: self.stuck_mode,
-                adc_levels: self.adc_levels,
-                adc_range: self.adc_range,
+                adc_levels: self
+                    .adc_levels
+                    .as_deref()
+                    .map(|s| crate::analog::PerLayer::parse(s, "--adc-levels"))
+                    .transpose()?,
+                adc_range: self
+                    .adc_range
+                    .as_deref()
+                    .map(|s| crate::analog::PerLayer::parse(s, "--adc-range"))
+                    .transpose()?,
                 out_noise: self.out_noise,
                 bias_noise: self.bias_noise,
             },

@@ -140,11 +140,29 @@ pub struct TrainConfig {
     /// left out of the canonical JSON, so adding it kept every earlier run id.
     #[serde(skip_serializing_if = "is_zero")]
     pub train_noise: f32,
+    /// Hardware-aware training with the output ADC: every layer's sum W x (without the
+    /// digital bias) clipped to [-B, B] and read with M levels, as `aqnn eval --adc-levels
+    /// M --adc-range B` reads it, then the bias added; straight-through backward inside
+    /// (-B, B), 0 where clipped (docs/ANALOG.md). M >= 2, or None/0 = off, and then left
+    /// out of the canonical JSON (as `train_adc_range` when None), so every earlier run id
+    /// stays the same. Needs `train_adc_range`; the real MLP only.
+    #[serde(skip_serializing_if = "adc_off")]
+    pub train_adc_levels: Option<u32>,
+    /// The range B > 0 of the training ADC (`train_adc_levels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_adc_range: Option<f64>,
 }
 
 fn is_zero(v: &f32) -> bool {
     *v == 0.0
 }
+
+fn adc_off(v: &Option<u32>) -> bool {
+    matches!(v, None | Some(0))
+}
+
+/// Most levels of the training ADC (as `aqnn eval --adc-levels`).
+pub const MAX_ADC_LEVELS: u32 = 1 << 24;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -170,6 +188,8 @@ impl Default for TrainConfig {
             oscillation: OscillationConfig::default(),
             dataset: DatasetId::Kmnist,
             train_noise: 0.0,
+            train_adc_levels: None,
+            train_adc_range: None,
         }
     }
 }
@@ -195,6 +215,8 @@ pub enum Field {
     TrajectorySteps,
     Dampening,
     TrainNoise,
+    TrainAdcLevels,
+    TrainAdcRange,
 }
 
 impl Field {
@@ -220,6 +242,8 @@ impl Field {
             Field::TrajectorySteps => "trajectory-steps",
             Field::Dampening => "dampening",
             Field::TrainNoise => "train-noise",
+            Field::TrainAdcLevels => "train-adc-levels",
+            Field::TrainAdcRange => "train-adc-range",
         }
     }
 
@@ -243,6 +267,8 @@ impl Field {
             Field::TrajectorySteps => "oscillation.trajectory_steps",
             Field::Dampening => "oscillation.dampening",
             Field::TrainNoise => "train_noise",
+            Field::TrainAdcLevels => "train_adc_levels",
+            Field::TrainAdcRange => "train_adc_range",
         }
     }
 }
@@ -468,10 +494,67 @@ impl TrainConfig {
             self.train_noise,
             "is in units of the level spacing D, which a full-precision run (levels = 0) does not have: quantize (levels >= 2) or drop the training noise",
         )?;
+        self.check_adc()?;
         if !o.observe && (o.dampening > 0.0 || o.freeze) {
             return Err(ConfigError::RemediesNeedObservers);
         }
         Ok(grid)
+    }
+
+    /// The training ADC's keys: both or neither, M in 2..=2^24, B finite and > 0, the real
+    /// MLP.
+    fn check_adc(&self) -> Result<(), ConfigError> {
+        let levels = self.train_adc_levels.filter(|&m| m != 0);
+        match (levels, self.train_adc_range) {
+            (None, None) => Ok(()),
+            (None, Some(b)) => Err(ConfigError::Invalid {
+                field: Field::TrainAdcRange,
+                value: b.to_string(),
+                expected: "is the range of the training ADC, which is off: give its levels \
+                           too (train_adc_levels M >= 2), or drop the range"
+                    .into(),
+            }),
+            (Some(m), b) => {
+                ensure(
+                    (2..=MAX_ADC_LEVELS).contains(&m),
+                    Field::TrainAdcLevels,
+                    m,
+                    "an ADC needs 2..=16777216 levels (0 turns it off)",
+                )?;
+                ensure(
+                    self.model == ModelKind::Mlp,
+                    Field::TrainAdcLevels,
+                    m,
+                    "the complex model has no output ADC in training: train the real MLP, or \
+                     drop the ADC",
+                )?;
+                let Some(b) = b else {
+                    return Err(ConfigError::Invalid {
+                        field: Field::TrainAdcLevels,
+                        value: m.to_string(),
+                        expected: "needs the ADC's range too (train_adc_range B > 0: it reads \
+                                   [-B, B])"
+                            .into(),
+                    });
+                };
+                ensure(
+                    b.is_finite() && b > 0.0,
+                    Field::TrainAdcRange,
+                    b,
+                    "must be a finite range B > 0 (the ADC reads [-B, B])",
+                )
+            }
+        }
+    }
+
+    /// The training ADC, when on.
+    pub fn train_adc(&self) -> Option<crate::nn::mlp::Adc> {
+        match (self.train_adc_levels, self.train_adc_range) {
+            (Some(levels), Some(range)) if levels != 0 => {
+                Some(crate::nn::mlp::Adc { levels, range })
+            }
+            _ => None,
+        }
     }
 
     /// Canonical JSON (field order fixed by the struct).
@@ -654,6 +737,64 @@ mod tests {
             .field(),
             Some(Field::Hidden)
         );
+    }
+
+    #[test]
+    fn train_adc_stays_out_of_the_run_id_when_off_and_is_checked() {
+        let c = TrainConfig::default();
+        let id = c.run_id();
+        let mut off = c.clone();
+        off.train_adc_levels = Some(0);
+        assert_eq!(off.run_id(), id, "0 levels is off");
+        assert!(!off.canonical_json().contains("adc"));
+        off.check_ref().unwrap();
+        assert_eq!(off.train_adc(), None);
+        let mut on = c.clone();
+        on.train_adc_levels = Some(16);
+        on.train_adc_range = Some(4.0);
+        on.check_ref().unwrap();
+        assert!(on
+            .canonical_json()
+            .ends_with(",\"train_adc_levels\":16,\"train_adc_range\":4.0}"));
+        assert_ne!(on.run_id(), id);
+        let back: TrainConfig = serde_json::from_str(&on.canonical_json()).unwrap();
+        assert_eq!(back, on);
+        assert_eq!(
+            on.train_adc(),
+            Some(crate::nn::mlp::Adc {
+                levels: 16,
+                range: 4.0
+            })
+        );
+        // Each bad value: one error naming its key.
+        let bad = |levels: Option<u32>, range: Option<f64>, model: ModelKind| {
+            let d = TrainConfig {
+                train_adc_levels: levels,
+                train_adc_range: range,
+                model,
+                ..c.clone()
+            };
+            d.check_ref().unwrap_err()
+        };
+        let mlp = ModelKind::Mlp;
+        for (levels, range, field) in [
+            (Some(1), Some(4.0), Field::TrainAdcLevels),
+            (Some(MAX_ADC_LEVELS + 1), Some(4.0), Field::TrainAdcLevels),
+            (Some(16), None, Field::TrainAdcLevels),
+            (Some(16), Some(0.0), Field::TrainAdcRange),
+            (Some(16), Some(-1.0), Field::TrainAdcRange),
+            (Some(16), Some(f64::NAN), Field::TrainAdcRange),
+            (Some(16), Some(f64::INFINITY), Field::TrainAdcRange),
+            (None, Some(4.0), Field::TrainAdcRange),
+            (Some(0), Some(4.0), Field::TrainAdcRange),
+        ] {
+            let e = bad(levels, range, mlp);
+            assert_eq!(e.field(), Some(field), "{levels:?} {range:?}: {e}");
+            assert!(!e.to_string().contains('\n'));
+        }
+        let e = bad(Some(16), Some(4.0), ModelKind::Complex);
+        assert_eq!(e.field(), Some(Field::TrainAdcLevels));
+        assert!(e.to_string().contains("complex"), "{e}");
     }
 
     #[test]

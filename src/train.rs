@@ -140,9 +140,12 @@ impl TrainOutcome {
 pub fn build_network(cfg: &CheckedConfig, inputs: usize) -> Result<Box<dyn Network>> {
     match cfg.model {
         // One hidden layer: the seed model's hand-tuned kernels; more: the general ones.
-        ModelKind::Mlp => Ok(match cfg.hidden.single() {
-            Some(nh) => Box::new(Mlp::new(inputs, nh, cfg.output)),
-            None => Box::new(DeepMlp::new(inputs, cfg.hidden.widths(), cfg.output)),
+        // The output ADC in training runs in the general kernel, one layer included.
+        ModelKind::Mlp => Ok(match (cfg.hidden.single(), cfg.train_adc()) {
+            (Some(nh), None) => Box::new(Mlp::new(inputs, nh, cfg.output)),
+            (_, adc) => {
+                Box::new(DeepMlp::new(inputs, cfg.hidden.widths(), cfg.output).with_adc(adc))
+            }
         }),
         ModelKind::Complex => {
             let nh = cfg.hidden.single().ok_or_else(|| {

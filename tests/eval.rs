@@ -1,6 +1,7 @@
 //! `aqnn eval` end to end: every effect off gives the run's own test accuracy exactly (on a
-//! synthetic run and a real one), the same seed gives the same robustness.json bytes, bad
-//! input fails with one clear line and writes nothing, and the independent numpy check
+//! synthetic run and a real one), the same seed gives the same robustness.json bytes, deep
+//! and complex runs take every effect, the run's own dataset is used, bad input fails with
+//! one clear line and writes nothing, and the independent numpy check
 //! (bench/analog_check.py) agrees when python3 and numpy are present.
 
 mod common;
@@ -156,47 +157,149 @@ fn same_seed_same_bytes_and_noise_lowers_nothing_weird() {
     assert!(v["accuracy"][0]["mean"].as_f64().unwrap() < acc, "{v}");
 }
 
+/// The complex model and deep MLPs take every effect (read and output noise, a per-layer
+/// ADC, DAC INL on Re and Im): same seed, same bytes; noise costs accuracy; a per-layer list
+/// of the wrong length is one clear error.
 #[test]
-fn complex_runs_take_weight_effects_and_refuse_the_rest_clearly() {
+fn complex_and_deep_runs_take_every_effect() {
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture_dir(tmp.path(), 300, 97);
-    let dir = train_run(
+    let complex = train_run(
         tmp.path(),
         &data,
         "c",
         &["--levels", "9", "--model", "complex"],
     );
-    let v = eval_json(
-        &dir,
+    let deep = train_run(
+        tmp.path(),
         &data,
-        &[
+        "deep",
+        &["--levels", "8", "--hidden", "12,8"],
+    );
+    assert_identity(&deep, &data);
+    for (dir, adc_levels, adc_range) in [(&complex, "64", "8"), (&deep, "16,32,64", "4,4,8")] {
+        let args = [
             "--repeats",
             "3",
             "--prog-noise",
-            "0.5",
+            "0.3",
+            "--read-noise",
+            "0.1",
+            "--out-noise",
+            "0.05",
+            "--dac-inl",
+            "0.1",
+            "--adc-levels",
+            adc_levels,
+            "--adc-range",
+            adc_range,
             "--drift",
             "pcm",
             "--times",
             "0,100",
-        ],
-    );
-    assert_eq!(v["accuracy"].as_array().unwrap().len(), 2);
-    std::fs::remove_file(dir.join("robustness.json")).unwrap();
+        ];
+        let file = dir.join("robustness.json");
+        let v = eval_json(dir, &data, &args);
+        let a = std::fs::read(&file).unwrap();
+        eval_json(dir, &data, &args);
+        assert!(
+            a == std::fs::read(&file).unwrap(),
+            "{}: same seed, other bytes",
+            dir.display()
+        );
+        assert_eq!(v["accuracy"].as_array().unwrap().len(), 2);
+        for p in v["accuracy"].as_array().unwrap() {
+            let m = p["mean"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&m), "{p}");
+        }
+        // Heavy output noise costs accuracy.
+        let v = eval_json(dir, &data, &["--repeats", "3", "--out-noise", "50"]);
+        assert!(
+            v["accuracy"][0]["mean"].as_f64().unwrap() < run_accuracy(dir),
+            "{v}"
+        );
+    }
+    std::fs::remove_file(deep.join("robustness.json")).unwrap();
     let e = assert_clean_failure(&run(&[
         "eval",
-        dir.to_str().unwrap(),
+        deep.to_str().unwrap(),
         "--data-dir",
         data.to_str().unwrap(),
         "--adc-levels",
-        "16",
+        "16,32",
         "--adc-range",
         "4",
     ]));
     assert!(
-        e.contains("complex") && e.contains("not yet supported"),
+        e.contains("--adc-levels has 2 values") && e.contains("3 layers"),
         "{e}"
     );
-    assert!(!dir.join("robustness.json").exists());
+    assert!(!deep.join("robustness.json").exists());
+}
+
+/// `aqnn eval` evaluates on the run's own dataset (found as `aqnn train` finds it): a
+/// Fashion-MNIST run, noise-free, gives its own test accuracy; `--dataset` naming another
+/// dataset is refused. Needs Fashion-MNIST under $AQNN_DATA_HOME (skips with one line).
+#[test]
+fn eval_uses_the_runs_own_dataset() {
+    let Some(home) = std::env::var_os("AQNN_DATA_HOME").map(PathBuf::from) else {
+        eprintln!("skipped: AQNN_DATA_HOME is not set");
+        return;
+    };
+    if !home.join("fashion-mnist").is_dir() {
+        eprintln!("skipped: no fashion-mnist under AQNN_DATA_HOME");
+        return;
+    }
+    let run = |args: &[&str]| {
+        aqnn()
+            .env("AQNN_DATA_HOME", &home)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fm");
+    let o = run(&[
+        "train",
+        "--dataset",
+        "fashion-mnist",
+        "--levels",
+        "8",
+        "--epochs",
+        "1",
+        "--no-download",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "eval",
+        out.to_str().unwrap(),
+        "--repeats",
+        "2",
+        "--no-download",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let acc = run_accuracy(&out);
+    assert_eq!(
+        v["accuracy"][0]["mean"].as_f64().unwrap().to_bits(),
+        acc.to_bits()
+    );
+    std::fs::remove_file(out.join("robustness.json")).unwrap();
+    let e = assert_clean_failure(&run(&[
+        "eval",
+        out.to_str().unwrap(),
+        "--dataset",
+        "kmnist",
+        "--no-download",
+    ]));
+    assert!(
+        e.contains("--dataset") && e.contains("fashion-mnist"),
+        "{e}"
+    );
+    assert!(!out.join("robustness.json").exists());
 }
 
 #[test]
@@ -225,6 +328,19 @@ fn bad_input_fails_with_one_line_and_writes_nothing() {
         (&["--stuck", "1.5"], "--stuck"),
         (&["--stuck=-0.1"], "--stuck"),
         (&["--drift-compensation"], "--drift"),
+        (
+            &["--adc-levels", "16,x", "--adc-range", "4"],
+            "--adc-levels",
+        ),
+        (&["--adc-levels", "16", "--adc-range", "4,0"], "--adc-range"),
+        (
+            &["--adc-levels", "16,32,64", "--adc-range", "4"],
+            "--adc-levels",
+        ),
+        (
+            &["--adc-levels", "16", "--adc-range", "4,8,8"],
+            "--adc-range",
+        ),
     ];
     for (extra, name) in cases {
         let mut args = vec!["eval", d.as_str(), "--data-dir", dd.as_str()];
@@ -278,7 +394,7 @@ fn bad_input_fails_with_one_line_and_writes_nothing() {
 }
 
 /// The independent numpy check agrees with aqnn: each mean inside the other's 95% CI, for
-/// n = 4, 8, 9 and two noise levels (with an output ADC). Skips (one line) without python3
+/// n = 4, 8, 9 and two noise levels (with an output ADC), and with read and output noise. Skips (one line) without python3
 /// and numpy.
 #[test]
 fn independent_numpy_check_agrees() {
@@ -311,10 +427,20 @@ fn independent_numpy_check_agrees() {
             assert!(o.status.success());
             out
         };
-        for sigma in ["0.25", "0.5"] {
+        // Two programming-noise levels, and per-pass read and output noise (numpy draws the
+        // read noise per weight and sample; aqnn one normal per output).
+        for (sigma, read, out) in [
+            ("0.25", "0", "0"),
+            ("0.5", "0", "0"),
+            ("0.25", "0.5", "0.2"),
+        ] {
             let noise = [
                 "--prog-noise",
                 sigma,
+                "--read-noise",
+                read,
+                "--out-noise",
+                out,
                 "--adc-levels",
                 "64",
                 "--adc-range",
@@ -334,7 +460,7 @@ fn independent_numpy_check_agrees() {
             let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
             eprintln!(
-                "n={n} sigma={sigma}: aqnn {:.4} [{:.4}, {:.4}], numpy {:.4} [{:.4}, {:.4}]",
+                "n={n} sigma={sigma} read={read} out={out}: aqnn {:.4} [{:.4}, {:.4}], numpy {:.4} [{:.4}, {:.4}]",
                 f(&a, "mean"),
                 f(&a, "ci_low"),
                 f(&a, "ci_high"),

@@ -398,3 +398,127 @@ fn deep_ste_backward_is_identity_through_every_quantizer() {
         );
     }
 }
+
+/// [`deep_reference_loss`] with the output ADC as a clip alone (M huge): every layer's sum
+/// `W x` clipped to [-B, B], then the bias added. Collects the sums in `sums`.
+fn clipped_reference_loss(
+    p: &[f64],
+    x: &[f64],
+    labels: &[u8],
+    dims: &[usize],
+    out: OutputKind,
+    clip: f64,
+    sums: &mut Vec<f64>,
+) -> f64 {
+    let mut total = 0.0;
+    for (s, &y) in labels.iter().enumerate() {
+        let mut h: Vec<f64> = x[s * dims[0]..(s + 1) * dims[0]].to_vec();
+        let mut off = 0;
+        for k in 1..dims.len() {
+            let (din, dout) = (dims[k - 1], dims[k]);
+            let w = &p[off..off + din * dout];
+            let b = &p[off + din * dout..off + din * dout + dout];
+            off += din * dout + dout;
+            let mut z: Vec<f64> = (0..dout)
+                .map(|j| {
+                    let sum = (0..din).map(|i| h[i] * w[i * dout + j]).sum::<f64>();
+                    sums.push(sum);
+                    b[j] + sum.clamp(-clip, clip)
+                })
+                .collect();
+            if k + 1 < dims.len() || out == OutputKind::Tanh {
+                z.iter_mut().for_each(|v| *v = v.tanh());
+            }
+            h = z;
+        }
+        let m = h.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + h.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        total += lse - h[y as usize];
+    }
+    total / labels.len() as f64
+}
+
+/// The output ADC's straight-through backward (`--train-adc-levels`): with M = 2^24 levels
+/// the ADC is the clip alone (to within 1e-7), so away from the clip's edges the gradient
+/// (weights, biases, dL/dx) is the clipped network's, by central finite differences: the
+/// identity where -B < W x < B, 0 where the sum was clipped, the bias unmasked. B is put
+/// where no sum lies within 0.02 of an edge, with sums clipped on both sides of it.
+#[test]
+fn adc_ste_matches_finite_differences_of_the_clip() {
+    use aqnn::nn::mlp::Adc;
+    let cases: [(usize, &[usize], usize, OutputKind, u64); 4] = [
+        (7, &[6], 4, OutputKind::Linear, 31),
+        (6, &[5, 4], 3, OutputKind::Tanh, 32),
+        (9, &[8, 3, 5], 3, OutputKind::Linear, 33),
+        (20, &[17], 5, OutputKind::Tanh, 34),
+    ];
+    for (ni, hidden, b, out, seed) in cases {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let np = DeepMlp::new(ni, hidden, out).n_params();
+        let p: Vec<f32> = (0..np).map(|_| rng.gen_range(-0.8..0.8)).collect();
+        let x: Vec<f32> = (0..b * ni).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..CLASSES as u8)).collect();
+        let mut dims = vec![ni];
+        dims.extend_from_slice(hidden);
+        dims.push(CLASSES);
+        let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let clip = (20..300)
+            .map(|c| c as f64 * 0.01)
+            .find(|&c| {
+                let mut sums = Vec::new();
+                clipped_reference_loss(&p64, &x64, &y, &dims, out, c, &mut sums);
+                let clipped = sums.iter().filter(|s| s.abs() > c).count();
+                sums.iter().all(|s| (s.abs() - c).abs() > 0.02)
+                    && clipped >= 2
+                    && clipped < sums.len() / 2
+            })
+            .expect("a range B away from every sum");
+        let mut net = DeepMlp::new(ni, hidden, out).with_adc(Some(Adc {
+            levels: 1 << 24,
+            range: clip,
+        }));
+        let mut grad = vec![0.0f32; np];
+        let mut dx = vec![0.0f32; x.len()];
+        let fp = Grid::full_precision();
+        let stats = net.train_batch(&p, &x, &y, &fp, 0, &mut grad, Some(&mut dx));
+        let loss = |p: &[f64], x: &[f64]| {
+            clipped_reference_loss(p, x, &y, &dims, out, clip, &mut Vec::new())
+        };
+        let l0 = loss(&p64, &x64);
+        assert!(
+            (stats.loss_sum / b as f64 - l0).abs() < 1e-5,
+            "{hidden:?}: loss {} vs {l0}",
+            stats.loss_sum / b as f64
+        );
+        let h = 1e-5;
+        let mut moving = 0;
+        for k in 0..np {
+            let (mut a, mut c) = (p64.clone(), p64.clone());
+            a[k] += h;
+            c[k] -= h;
+            let d = (loss(&a, &x64) - loss(&c, &x64)) / (2.0 * h);
+            assert!(
+                (grad[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+                "{hidden:?} B {clip}: param {k}: analytic {} vs numeric {d}",
+                grad[k]
+            );
+            moving += (d.abs() > 1e-4) as usize;
+        }
+        assert!(
+            moving > np / 4,
+            "{hidden:?}: most gradients are trivially 0"
+        );
+        for k in 0..x.len() {
+            let (mut a, mut c) = (x64.clone(), x64.clone());
+            a[k] += h;
+            c[k] -= h;
+            let d = (loss(&p64, &a) - loss(&p64, &c)) / (2.0 * h);
+            assert!(
+                (dx[k] as f64 - d).abs() < 1e-5 + 1e-3 * d.abs(),
+                "{hidden:?} dx[{k}]: {} vs {d}",
+                dx[k]
+            );
+        }
+    }
+}

@@ -78,6 +78,8 @@ TRAIN_OPTIONS: Dict[str, str] = {
     "freeze_start_threshold": "oscillation.freeze_start_threshold",
     "freeze_warmup": "oscillation.freeze_warmup",
     "trajectory_steps": "oscillation.trajectory_steps",
+    "train_adc_levels": "train_adc_levels",
+    "train_adc_range": "train_adc_range",
 }
 
 
@@ -333,8 +335,11 @@ def sweep(spec: Union[Mapping[str, Any], PathLike], out: Optional[PathLike] = No
 
     Args:
         spec: a dict shaped like a sweep file (``name``, ``description``, ``train``: fixed
-            config keys, ``grid``: lists or ranges like ``"3..=18"``, ``seeds``), or the
-            path of a sweep TOML file.
+            config keys, ``grid``: lists or ranges like ``"3..=18"``, ``seeds``; ``eval``:
+            optional, chip-model settings every run is evaluated on after training, as a
+            sweep file's ``[eval]`` table, see docs/SWEEPS.md), or the path of a sweep TOML
+            file. With ``eval``, summary.csv gets the robustness columns and
+            ``robustness.csv`` is written beside it.
         out: output directory (default ``runs/<name>``); complete runs found there are
             skipped, so calling again resumes an interrupted sweep.
         jobs: runs at once (default: all cores).
@@ -342,8 +347,8 @@ def sweep(spec: Union[Mapping[str, Any], PathLike], out: Optional[PathLike] = No
         data_dir: directory of the KMNIST files.
 
     Returns the summary (summary.csv): a DataFrame when pandas is installed, else a list
-    of dicts. Raises AqnnError on an invalid spec or when runs failed (the others are
-    saved); Ctrl-C raises KeyboardInterrupt within an epoch.
+    of dicts. Raises AqnnError on an invalid spec or when runs failed or could not be
+    evaluated (the others are saved); Ctrl-C raises KeyboardInterrupt within an epoch.
     """
     if isinstance(jobs, bool) or (jobs is not None and not isinstance(jobs, (int, np.integer))):
         raise AqnnError(f"--jobs {jobs!r} is invalid: give a number of runs at once (at least 1)")

@@ -379,31 +379,11 @@ fn train_arrays(
     run_out(py, &result, &outcome)
 }
 
-/// A sweep from a JSON object shaped like a sweep file: name, description, train, grid.
+/// A sweep from a JSON object shaped like a sweep file: name, description, train, grid and
+/// eval (the library's parser, as for a file).
 fn sweep_from_json(json: &str) -> Result<Sweep> {
-    let origin = "sweep spec";
     let v: Value = serde_json::from_str(json).context("the sweep spec is not valid JSON")?;
-    let Value::Object(m) = v else {
-        bail!("{origin}: expected a dict with name, description, train and grid");
-    };
-    for key in m.keys() {
-        if !["name", "description", "train", "grid"].contains(&key.as_str()) {
-            bail!("{origin}: unknown top-level key '{key}'; allowed: name, description, [train], [grid]");
-        }
-    }
-    let name = m
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("{origin}: missing 'name = \"...\"' (the experiment's name)"))?;
-    let description = m.get("description").and_then(Value::as_str).unwrap_or("");
-    let table = |key: &str| -> Result<Map<String, Value>> {
-        match m.get(key) {
-            None => Ok(Map::new()),
-            Some(Value::Object(t)) => Ok(t.clone()),
-            Some(_) => bail!("{origin}: '{key}' must be a table: [{key}]"),
-        }
-    };
-    spec::build(name, description, table("train")?, table("grid")?, origin)
+    spec::from_json(v, "sweep spec")
 }
 
 /// What a sweep did, for the Python layer.
@@ -417,6 +397,10 @@ struct SweepOut {
     ran: usize,
     failed: Vec<(String, String)>,
     seconds: f64,
+    /// `[eval]`: evaluations stored now, runs whose evaluation failed, robustness.csv.
+    evaluated: usize,
+    eval_failed: Vec<(String, String)>,
+    robustness: Option<PathBuf>,
 }
 
 /// Run a sweep as `aqnn sweep` does (src/experiment/runner.rs: the same run directories,
@@ -474,14 +458,36 @@ fn sweep(
             ran: r.ran,
             failed: r.failed,
             seconds: r.seconds,
+            evaluated: r.evaluated,
+            eval_failed: r.eval_failed,
+            robustness: r.robustness,
         })
     })?;
     let json = serde_json::to_string(&report).map_err(|e| err(e.into()))?;
+    if !report.eval_failed.is_empty() && report.failed.is_empty() {
+        let lines: Vec<String> = report
+            .eval_failed
+            .iter()
+            .map(|(l, e)| format!("eval failed: {l}: {e}"))
+            .collect();
+        return Err(AqnnError::new_err(format!(
+            "{} of {} runs could not be evaluated ({}); their training is complete and saved: fix the cause and rerun the same sweep to evaluate them",
+            report.eval_failed.len(),
+            report.total,
+            lines.join("; ")
+        )));
+    }
     if !report.failed.is_empty() {
         let lines: Vec<String> = report
             .failed
             .iter()
             .map(|(l, e)| format!("failed: {l}: {e}"))
+            .chain(
+                report
+                    .eval_failed
+                    .iter()
+                    .map(|(l, e)| format!("eval failed: {l}: {e}")),
+            )
             .collect();
         return Err(AqnnError::new_err(format!(
             "{} of {} runs failed ({}); the others are saved, rerun the same sweep to retry",

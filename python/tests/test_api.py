@@ -1,6 +1,7 @@
 """train_arrays on synthetic data, sweeps and resume, loaders, analysis, metrics shapes."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -90,6 +91,32 @@ def test_sweep_resume_and_loaders(cli, data_dir, tmp_path):
     cli_an = json.loads(run_cli(cli, "analyze", str(out), "--out", str(tmp_path / "an2")).stdout and
                         (tmp_path / "an2" / "analysis.json").read_text())
     assert cli_an["verdicts"] == json.loads(json.dumps(verdicts))
+
+
+EVAL_SPEC = {"name": "pyeval", "train": {"epochs": 1}, "grid": {"levels": [4, 8]},
+             "eval": {"repeats": 2, "times": [0, 60], "prog_noise": [0, 0.5], "drift": "pcm"}}
+
+
+def test_sweep_with_eval_matches_the_cli(cli, data_dir, tmp_path):
+    out = tmp_path / "pe"
+    aqnn.sweep(EVAL_SPEC, out, jobs=2, data_dir=data_dir)
+    cols = (out / "summary.csv").read_text().splitlines()[0].split(",")
+    assert cols[-1] == "eval prog_noise=0.5 t=60 std", cols[-4:]
+    runs = [p for p in out.iterdir() if (p / "result.json").exists()]
+    assert len(runs) == 2 and all(len(list((p / "eval").iterdir())) == 2 for p in runs)
+    # The same sweep file through the CLI: the same robustness.csv, byte for byte.
+    toml = tmp_path / "e.toml"
+    toml.write_text('name = "pyeval"\n[train]\nepochs = 1\n[grid]\nlevels = [4, 8]\n[eval]\n'
+                    'repeats = 2\ntimes = [0, 60]\nprog_noise = [0, 0.5]\ndrift = "pcm"\n')
+    run_cli(cli, "sweep", str(toml), "--out", str(tmp_path / "cli"), "--data-dir", str(data_dir))
+    assert (tmp_path / "cli" / "robustness.csv").read_bytes() == (out / "robustness.csv").read_bytes()
+    # A path spec with [eval] resumes the Python sweep: nothing left to evaluate.
+    (runs[0] / "eval" / sorted(os.listdir(runs[0] / "eval"))[0]).unlink()
+    aqnn.sweep(toml, out, data_dir=data_dir)
+    assert len(list((runs[0] / "eval").iterdir())) == 2
+    # A bad [eval] key is an AqnnError naming it.
+    with pytest.raises(aqnn.AqnnError, match=r"\[eval\]: unknown key 'prog_nois'"):
+        aqnn.sweep({**EVAL_SPEC, "eval": {"prog_nois": 0.1}}, tmp_path / "bad", data_dir=data_dir)
 
 
 def test_metrics_list_without_pandas(monkeypatch, data_dir):

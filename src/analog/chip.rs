@@ -251,7 +251,7 @@ impl Chip {
             Vec::new()
         };
         let drift = e.drift == DriftModel::Pcm && t > 0.0;
-        let ratio = (t + T0) / T0;
+        let ln_ratio = ((t + T0) / T0).ln();
         let read_amp = if pcm_read {
             e.read_noise * ((t + T0 + T_READ) / (2.0 * T_READ)).ln().sqrt()
         } else {
@@ -274,7 +274,11 @@ impl Chip {
                 }
                 let (p, m) = (a.gp[k], a.gm[k]);
                 let (pd, md) = if drift {
-                    (p * ratio.powf(-a.nup[k]), m * ratio.powf(-a.num[k]))
+                    // ratio^(-nu) = exp(-nu ln ratio): one exp per device instead of a powf.
+                    (
+                        p * (-a.nup[k] * ln_ratio).exp(),
+                        m * (-a.num[k] * ln_ratio).exp(),
+                    )
                 } else {
                     (p, m)
                 };

@@ -6,15 +6,24 @@
 //! standard deviation, 95% Student-t CI of the mean). Repeats run in parallel (rayon);
 //! each draws only from its own stream, so the numbers do not depend on the threads.
 //!
+//! Per-pass noise (read and output noise) comes from counter-based normals keyed by
+//! (seed, repeat, time, layer, sample) ([`noise_key`], [`super::normal`]).
+//!
 //! Two paths: when no effect acts inside the forward pass, the chip's weights go through
 //! the trainer's own evaluation (`train::evaluate`), so with every effect off the accuracy
 //! is the run's test accuracy bit for bit; otherwise the noisy pass of [`super::forward`].
+//! Work that cannot change is skipped: a chip with no random draws and no per-pass noise is
+//! evaluated once and copied to every repeat; a chip that does not change with time and no
+//! per-pass noise is evaluated at the first time only; the test set goes through the input
+//! table once (once per chip with DAC INL).
 
 use super::chip::{quantize_to, Chip};
-use super::forward::{self, Pass};
+use super::forward::{self, Net, Pass};
 use super::Effects;
 use crate::analysis::stats::Moments;
-use crate::config::{CheckedConfig, ModelKind, TrainConfig};
+use crate::config::{CheckedConfig, ModelKind};
+use crate::lookup::Lookup;
+use crate::nn::complex::ComplexMlp;
 use crate::nn::Segment;
 use crate::npy::{read_npz, NpyData};
 use crate::quant::Grid;
@@ -217,21 +226,21 @@ pub fn repeat_rng(seed: u64, r: usize) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(k)
 }
 
+/// The per-pass noise stream of repeat `r` at the `ti`-th time (counter-based normals,
+/// [`super::normal`]; keyed by the evaluation seed, never one of training's streams).
+pub fn noise_key(seed: u64, r: usize, ti: usize) -> u64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let h = mix(seed ^ 0x6161_6e61_6c6f_6721); // "aanalog!"
+    let h = mix(h ^ (r as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    mix(h ^ (ti as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93))
+}
+
 /// What a model supports; a clear error otherwise.
 fn check_supported(run: &LoadedRun, grid: &Grid, e: &Effects) -> Result<()> {
-    if run.config.model == ModelKind::Complex && e.needs_noisy_forward() {
-        bail!(
-            "the complex model supports only weight-side effects in aqnn eval so far (--prog-noise, --drift, --stuck, --bias-noise); --read-noise, --out-noise, --adc-levels/--adc-range and --dac-inl are not yet supported for it"
-        );
-    }
-    if run.config.hidden.depth() > 1 && e.needs_noisy_forward() {
-        bail!(
-            "run {} has {} hidden layers (hidden = {}): aqnn eval's noisy forward pass supports one hidden layer so far; use only weight-side effects (--prog-noise, --drift, --stuck, --bias-noise) for it",
-            run.run_id,
-            run.config.hidden.depth(),
-            run.config.hidden
-        );
-    }
     if !grid.is_quantized() {
         let in_d = [
             (
@@ -279,17 +288,43 @@ pub fn evaluate_run(
             labels.len()
         );
     }
+    let n_layers = run.segments.iter().map(|s| s.layer).max().unwrap_or(0);
+    e.check_layers(n_layers)?;
     let n_times = spec.times.len();
-    let per_repeat: Vec<Result<Vec<f64>>> = (0..spec.repeats)
+    let noisy = e.needs_noisy_forward();
+    let complex = (cfg.model == ModelKind::Complex).then(|| {
+        let net = ComplexMlp::new(ni, cfg.hidden.widths()[0], cfg.output);
+        (net.readout(), net.gain())
+    });
+    // The test set through an input table, once (per chip only with DAC INL).
+    let inputs = |table: &[f32]| -> Vec<f32> {
+        let mut xq = vec![0.0f32; images.len()];
+        Lookup::new(table, &grid).map(images, &mut xq);
+        xq
+    };
+    let shared_xq = (noisy && e.dac_inl == 0.0).then(|| inputs(&run.q_table));
+    // Every repeat programs the same chip and runs the same deterministic pass: one is
+    // enough, the others are copies.
+    let computed = if e.deterministic_chip() && !e.per_pass_noise() {
+        1
+    } else {
+        spec.repeats
+    };
+    let per_repeat: Vec<Result<Vec<f64>>> = (0..computed)
         .into_par_iter()
         .map(|r| -> Result<Vec<f64>> {
             let mut rng = repeat_rng(spec.seed, r);
             let chip = Chip::program(&run.q, &run.segments, &grid, e, &mut rng);
-            let mut net = build_network(cfg, ni)?;
             let table: Vec<f32> = match &chip.input_levels {
                 Some(lv) => run.table.iter().map(|&x| quantize_to(lv, x)).collect(),
                 None => run.q_table.clone(),
             };
+            let own_xq = (noisy && shared_xq.is_none()).then(|| inputs(&table));
+            let xq: &[f32] = own_xq
+                .as_deref()
+                .or(shared_xq.as_deref())
+                .unwrap_or_default();
+            let mut net = (!noisy).then(|| build_network(cfg, ni)).transpose()?;
             let mut acc = Vec::with_capacity(n_times);
             for (ti, &t) in spec.times.iter().enumerate() {
                 if ti > 0 && !e.time_dependent() && !e.per_pass_noise() {
@@ -298,31 +333,27 @@ pub fn evaluate_run(
                     continue;
                 }
                 let state = chip.state_at(&run.q, t, e);
-                let a = if e.needs_noisy_forward() {
-                    let pass = Pass {
-                        effects: e,
-                        ni,
-                        // One hidden layer: `check_supported`.
-                        nh: cfg.hidden.widths()[0],
-                        output: cfg.output,
-                        act: &grid,
-                        table: &table,
-                        act_levels: chip.input_levels.as_deref(),
-                        run_seed: cfg.seed,
-                    };
-                    let mut prng = repeat_rng(spec.seed, r);
-                    prng.set_stream(1 + ti as u64);
-                    let ok = forward::correct(
-                        &pass,
-                        &state.q,
-                        &state.read_var,
-                        images,
-                        labels,
-                        &mut prng,
-                    );
-                    ok as f64 / labels.len().max(1) as f64
-                } else {
-                    evaluate(
+                let a = match net.as_mut() {
+                    None => {
+                        let fnet = Net::build(
+                            &run.segments,
+                            &state.q,
+                            &state.read_var,
+                            e,
+                            grid.step(),
+                            cfg.output,
+                            complex,
+                        );
+                        let pass = Pass {
+                            act: &grid,
+                            act_levels: chip.input_levels.as_deref(),
+                            run_seed: cfg.seed,
+                        };
+                        let key = noise_key(spec.seed, r, ti);
+                        let ok = forward::correct(&fnet, &pass, xq, labels, key);
+                        ok as f64 / labels.len().max(1) as f64
+                    }
+                    Some(net) => evaluate(
                         net.as_mut(),
                         &state.q,
                         &table,
@@ -330,7 +361,7 @@ pub fn evaluate_run(
                         images,
                         labels,
                         cfg.seed,
-                    )
+                    ),
                 };
                 acc.push(a);
             }
@@ -340,6 +371,9 @@ pub fn evaluate_run(
     let mut values = Vec::with_capacity(spec.repeats);
     for r in per_repeat {
         values.push(r?);
+    }
+    while values.len() < spec.repeats {
+        values.push(values[0].clone());
     }
     let accuracy = spec
         .times
@@ -395,24 +429,83 @@ pub fn write_robustness(run: &LoadedRun, r: &Robustness) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::mlp::{Mlp, OutputKind};
-    use crate::nn::Network;
-    use crate::quant::Rounding;
+    use crate::config::TrainConfig;
+    use crate::nn::mlp::OutputKind;
     use rand::Rng;
 
     /// The noisy pass with every effect off predicts exactly what the trainer's evaluation
-    /// predicts (same sums in the same order, same tanh, same activation quantizer).
+    /// predicts (same sums in the same order, same tanh, same activation quantizer), for the
+    /// seed's MLP, deep MLPs and the complex model.
     #[test]
     fn noisy_pass_with_nothing_on_is_the_trainers_evaluation() {
+        use crate::nn::Hidden;
+        use crate::quant::Rounding;
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        for (n, rounding, nh, output) in [
-            (8, Rounding::HalfEven, 16, OutputKind::Linear),
-            (5, Rounding::Stochastic, 10, OutputKind::Tanh),
-            (0, Rounding::HalfEven, 20, OutputKind::Linear),
+        for (n, rounding, hidden, output, model) in [
+            (
+                8,
+                Rounding::HalfEven,
+                vec![16],
+                OutputKind::Linear,
+                ModelKind::Mlp,
+            ),
+            (
+                5,
+                Rounding::Stochastic,
+                vec![10],
+                OutputKind::Tanh,
+                ModelKind::Mlp,
+            ),
+            (
+                0,
+                Rounding::HalfEven,
+                vec![20],
+                OutputKind::Linear,
+                ModelKind::Mlp,
+            ),
+            (
+                6,
+                Rounding::HalfEven,
+                vec![32, 16],
+                OutputKind::Linear,
+                ModelKind::Mlp,
+            ),
+            (
+                7,
+                Rounding::Stochastic,
+                vec![12, 9, 5],
+                OutputKind::Tanh,
+                ModelKind::Mlp,
+            ),
+            (
+                9,
+                Rounding::HalfEven,
+                vec![16],
+                OutputKind::Linear,
+                ModelKind::Complex,
+            ),
+            (
+                4,
+                Rounding::Stochastic,
+                vec![7],
+                OutputKind::Tanh,
+                ModelKind::Complex,
+            ),
         ] {
+            let cfg = TrainConfig {
+                levels: n,
+                rounding,
+                hidden: Hidden::new(hidden.clone()),
+                output,
+                model,
+                seed: 42,
+                ..TrainConfig::default()
+            }
+            .check()
+            .unwrap();
             let grid = Grid::new(n, rounding).unwrap();
             let ni = 49;
-            let mut net = Mlp::new(ni, nh, output);
+            let mut net = build_network(&cfg, ni).unwrap();
             let raw: Vec<f32> = (0..net.n_params())
                 .map(|_| rng.gen_range(-1.0f32..1.0))
                 .collect();
@@ -424,21 +517,144 @@ mod tests {
             let m = 1001;
             let images: Vec<u8> = (0..m * ni).map(|_| rng.gen()).collect();
             let labels: Vec<u8> = (0..m).map(|_| rng.gen_range(0..10)).collect();
-            let want = evaluate(&mut net, &q, &table, &grid, &images, &labels, 42);
+            let want = evaluate(net.as_mut(), &q, &table, &grid, &images, &labels, 42);
+            let complex = (model == ModelKind::Complex).then(|| {
+                let c = ComplexMlp::new(ni, hidden[0], output);
+                (c.readout(), c.gain())
+            });
             let e = Effects::default();
+            let fnet = Net::build(net.segments(), &q, &[], &e, grid.step(), output, complex);
             let pass = Pass {
-                effects: &e,
-                ni,
-                nh,
-                output,
                 act: &grid,
-                table: &table,
                 act_levels: None,
                 run_seed: 42,
             };
-            let ok = forward::correct(&pass, &q, &[], &images, &labels, &mut repeat_rng(0, 0));
-            assert_eq!(ok as f64 / m as f64, want, "n={n} nh={nh}");
+            let xq: Vec<f32> = images.iter().map(|&p| table[p as usize]).collect();
+            let ok = forward::correct(&fnet, &pass, &xq, &labels, 0);
+            assert_eq!(ok as f64 / m as f64, want, "n={n} {hidden:?} {model:?}");
         }
+    }
+
+    /// A small run in memory (random quantized weights of the config's network).
+    fn synthetic_run(cfg: CheckedConfig, seed: u64) -> LoadedRun {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let grid = *cfg.grid();
+        let net = build_network(&cfg, 49).unwrap();
+        let raw: Vec<f32> = (0..net.n_params())
+            .map(|_| rng.gen_range(-1.0f32..1.0))
+            .collect();
+        let mut q = vec![0.0; raw.len()];
+        grid.quantize_slice(&raw, &mut q, 3);
+        let table: Vec<f32> = (0..256).map(|v| v as f32 / 127.5 - 1.0).collect();
+        let q_table = table.iter().map(|&x| grid.quantize(x)).collect();
+        LoadedRun {
+            dir: PathBuf::new(),
+            run_id: cfg.run_id(),
+            test_accuracy: 0.0,
+            segments: net.segments().to_vec(),
+            q,
+            q_table,
+            table,
+            config: cfg,
+        }
+    }
+
+    /// Same seed, same numbers, whatever the threads; the real MLP (one and two hidden
+    /// layers, per-layer ADC) and the complex model with every in-pass effect.
+    #[test]
+    fn same_seed_same_bits_whatever_the_threads() {
+        use crate::nn::Hidden;
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let m = 700;
+        let images: Vec<u8> = (0..m * 49).map(|_| rng.gen()).collect();
+        let labels: Vec<u8> = (0..m).map(|_| rng.gen_range(0..10)).collect();
+        for (model, hidden, adc) in [
+            (ModelKind::Mlp, vec![16], super::super::PerLayer::One(32)),
+            (
+                ModelKind::Mlp,
+                vec![24, 12],
+                super::super::PerLayer::Each(vec![16, 32, 64]),
+            ),
+            (ModelKind::Complex, vec![8], super::super::PerLayer::One(64)),
+        ] {
+            let cfg = TrainConfig {
+                levels: 7,
+                hidden: Hidden::new(hidden),
+                model,
+                ..TrainConfig::default()
+            }
+            .check()
+            .unwrap();
+            let run = synthetic_run(cfg, 4);
+            let spec = EvalSpec {
+                effects: Effects {
+                    prog_noise: 0.2,
+                    read_noise: 0.1,
+                    out_noise: 0.05,
+                    dac_inl: 0.1,
+                    adc_levels: Some(adc),
+                    adc_range: Some(6.0.into()),
+                    ..Effects::default()
+                },
+                repeats: 5,
+                times: vec![0.0, 10.0],
+                seed: 3,
+            };
+            let at = |threads| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| evaluate_run(&run, &spec, &images, &labels).unwrap())
+            };
+            let (a, b) = (at(1), at(3));
+            assert_eq!(to_json(&a), to_json(&b), "{model:?}");
+            // Fresh noise per repeat and per time: not every value is the same.
+            let v: Vec<f64> = a.accuracy.iter().flat_map(|p| p.values.clone()).collect();
+            assert!(v.iter().any(|&x| x != v[0]), "{model:?}: {v:?}");
+        }
+    }
+
+    /// Work that cannot change is skipped without changing the numbers: an ideal chip with
+    /// an ADC is one pass copied to every repeat and time; per-pass noise without drift still
+    /// draws fresh noise at every time.
+    #[test]
+    fn skipped_work_gives_copies_and_noise_stays_fresh() {
+        let cfg = TrainConfig {
+            levels: 8,
+            ..TrainConfig::default()
+        }
+        .check()
+        .unwrap();
+        let run = synthetic_run(cfg, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let m = 500;
+        let images: Vec<u8> = (0..m * 49).map(|_| rng.gen()).collect();
+        let labels: Vec<u8> = (0..m).map(|_| rng.gen_range(0..10)).collect();
+        let spec = |effects| EvalSpec {
+            effects,
+            repeats: 4,
+            times: vec![0.0, 1.0, 2.0],
+            seed: 0,
+        };
+        let adc = Effects {
+            adc_levels: Some(8.into()),
+            adc_range: Some(2.0.into()),
+            ..Effects::default()
+        };
+        let r = evaluate_run(&run, &spec(adc.clone()), &images, &labels).unwrap();
+        let v0 = r.accuracy[0].values[0];
+        for p in &r.accuracy {
+            assert!(p.values.iter().all(|&x| x == v0) && p.std == 0.0 && p.mean == v0);
+        }
+        let noisy = Effects {
+            out_noise: 0.5,
+            ..adc
+        };
+        let r = evaluate_run(&run, &spec(noisy), &images, &labels).unwrap();
+        let v: Vec<f64> = r.accuracy.iter().flat_map(|p| p.values.clone()).collect();
+        assert!(v.iter().any(|&x| x != v[0]), "{v:?}");
+        assert_ne!(r.accuracy[0].values, r.accuracy[1].values);
     }
 
     #[test]
@@ -469,84 +685,4 @@ mod tests {
         assert!(parse_times("0, 1,3600").unwrap() == vec![0.0, 1.0, 3600.0]);
         assert!(parse_times("1,x").is_err());
     }
-}
-
-/// One `aqnn bench` row: `aqnn eval` of a 3-epoch run (levels 8) on one core.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalTiming {
-    pub name: String,
-    pub repeats: usize,
-    pub times: usize,
-    pub test_images: usize,
-    /// Median wall time of the evaluation (without loading), seconds.
-    pub seconds: f64,
-}
-
-/// Time `aqnn eval` (25 repeats x 6 times x the test set, one thread) for three chip models:
-/// weight effects only, plus the output ADC, plus per-pass read and output noise.
-pub fn bench(ds: &crate::data::Dataset, reps: usize) -> Result<Vec<EvalTiming>> {
-    use super::{DriftModel, ProgModel};
-    let cfg = TrainConfig {
-        levels: 8,
-        epochs: 3,
-        ..TrainConfig::default()
-    }
-    .check()?;
-    let out = crate::train::train(&cfg, ds, &mut |_| {})?;
-    let run = LoadedRun {
-        dir: PathBuf::new(),
-        run_id: cfg.run_id(),
-        test_accuracy: out.last().test_accuracy,
-        segments: out.segments.clone(),
-        q: out.quantized.clone(),
-        q_table: out.table_quantized.clone(),
-        table: out.table.clone(),
-        config: cfg,
-    };
-    let weights = Effects {
-        prog_noise: 1.0,
-        prog_noise_model: ProgModel::Pcm,
-        drift: DriftModel::Pcm,
-        drift_compensation: true,
-        ..Effects::default()
-    };
-    let adc = Effects {
-        adc_levels: Some(256),
-        adc_range: Some(8.0),
-        ..weights.clone()
-    };
-    let noisy = Effects {
-        read_noise: 0.1,
-        out_noise: 0.04,
-        ..adc.clone()
-    };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let mut rows = Vec::new();
-    for (name, effects) in [
-        ("pcm prog + drift + compensation", weights),
-        ("  + output ADC (256 levels)", adc),
-        ("  + read and output noise", noisy),
-    ] {
-        let spec = EvalSpec {
-            effects,
-            repeats: 25,
-            times: vec![0.0, 1.0, 3600.0, 86400.0, 2_592_000.0, 31_536_000.0],
-            seed: 0,
-        };
-        let mut secs = Vec::new();
-        for _ in 0..reps.max(1) {
-            let t = std::time::Instant::now();
-            pool.install(|| evaluate_run(&run, &spec, &ds.test_x, &ds.test_y))?;
-            secs.push(t.elapsed().as_secs_f64());
-        }
-        secs.sort_by(f64::total_cmp);
-        rows.push(EvalTiming {
-            name: name.into(),
-            repeats: spec.repeats,
-            times: spec.times.len(),
-            test_images: ds.n_test(),
-            seconds: secs[secs.len() / 2],
-        });
-    }
-    Ok(rows)
 }

@@ -6,9 +6,10 @@
 //! - [`chip`]: programming one chip from a run's quantized weights (DAC INL, programming
 //!   noise, stuck-at faults, PCM conductance pairs) and drifting it to a time.
 //! - [`forward`]: the noisy forward pass (read noise, output noise, output ADC, input DAC
-//!   INL) for the real-valued MLP.
+//!   INL) for the real-valued MLP of any depth and the complex model.
 //! - [`normal`]: fast counter-based f32 normals (training noise, per-pass noise).
 //! - [`eval`]: loading a run, repeats x times, statistics, `robustness.json`.
+//! - [`speed`]: the `aqnn eval` rows of `aqnn bench`.
 //! - [`stored`]: evaluations kept with a run, `eval/<eval-id>.json` (a sweep's `[eval]`).
 //!
 //! With every effect off, the evaluation is the trainer's own (`train::evaluate` on the
@@ -18,6 +19,7 @@ pub mod chip;
 pub mod eval;
 pub mod forward;
 pub mod normal;
+pub mod speed;
 pub mod stored;
 
 use rand::RngCore;
@@ -94,10 +96,11 @@ pub struct Effects {
     /// Fraction of weights stuck, in [0, 1].
     pub stuck: f64,
     pub stuck_mode: StuckMode,
-    /// Output ADC levels (None: no quantization of the outputs).
-    pub adc_levels: Option<u32>,
-    /// Output range [-b, b] (None: no clipping).
-    pub adc_range: Option<f64>,
+    /// Output ADC levels (None: no quantization of the outputs); one value for every
+    /// layer, or one per layer.
+    pub adc_levels: Option<PerLayer<u32>>,
+    /// Output range [-b, b] (None: no clipping); one value, or one per layer.
+    pub adc_range: Option<PerLayer<f64>>,
     /// Additive Gaussian output noise before the ADC, in pre-activation units.
     pub out_noise: f64,
     /// Biases on the chip (an extra row driven by 1): they get every weight effect and go
@@ -131,16 +134,18 @@ impl Effects {
                 self.stuck
             ));
         }
-        if let Some(m) = self.adc_levels {
-            if m < 2 {
-                return Err(anyhow::anyhow!(
-                    "--adc-levels {m} is too few: an ADC needs at least 2 levels"
-                ));
-            }
-            if m > 1 << 24 {
-                return Err(anyhow::anyhow!(
-                    "--adc-levels {m} is too many: at most 2^24"
-                ));
+        if let Some(ms) = &self.adc_levels {
+            for &m in ms.values() {
+                if m < 2 {
+                    return Err(anyhow::anyhow!(
+                        "--adc-levels {m} is too few: an ADC needs at least 2 levels"
+                    ));
+                }
+                if m > 1 << 24 {
+                    return Err(anyhow::anyhow!(
+                        "--adc-levels {m} is too many: at most 2^24"
+                    ));
+                }
             }
             if self.adc_range.is_none() {
                 return Err(anyhow::anyhow!(
@@ -148,11 +153,21 @@ impl Effects {
                 ));
             }
         }
-        if let Some(b) = self.adc_range {
-            if !b.is_finite() || b <= 0.0 {
-                return Err(anyhow::anyhow!(
-                    "--adc-range {b} is not a valid range: give a finite number > 0"
-                ));
+        if let Some(bs) = &self.adc_range {
+            for &b in bs.values() {
+                if !b.is_finite() || b <= 0.0 {
+                    return Err(anyhow::anyhow!(
+                        "--adc-range {b} is not a valid range: give a finite number > 0"
+                    ));
+                }
+            }
+        }
+        for (name, n) in [
+            ("--adc-levels", self.adc_levels.as_ref().map(PerLayer::len)),
+            ("--adc-range", self.adc_range.as_ref().map(PerLayer::len)),
+        ] {
+            if n == Some(0) {
+                return Err(anyhow::anyhow!("{name} needs at least one value"));
             }
         }
         if self.dac_inl_weights && self.dac_inl == 0.0 {
@@ -198,6 +213,104 @@ impl Effects {
     /// True when the forward pass draws fresh noise.
     pub fn per_pass_noise(&self) -> bool {
         self.read_noise > 0.0 || self.out_noise > 0.0
+    }
+
+    /// True when programming a chip draws nothing random, so every repeat programs the
+    /// same chip (no programming noise, INL, faults or drift exponents).
+    pub fn deterministic_chip(&self) -> bool {
+        self.prog_noise == 0.0
+            && self.dac_inl == 0.0
+            && self.stuck == 0.0
+            && self.drift == DriftModel::None
+    }
+
+    /// Check that the per-layer ADC lists fit a network of `layers` arrays.
+    pub fn check_layers(&self, layers: usize) -> anyhow::Result<()> {
+        for (name, n) in [
+            ("--adc-levels", self.adc_levels.as_ref().map(PerLayer::len)),
+            ("--adc-range", self.adc_range.as_ref().map(PerLayer::len)),
+        ] {
+            if let Some(n) = n {
+                if n != 1 && n != layers {
+                    return Err(anyhow::anyhow!(
+                        "{name} has {n} values, but the run has {layers} layers (analog arrays): give one value for every layer or exactly {layers}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The output ADC of layer `k` (from 0), if any.
+    pub fn adc(&self, k: usize) -> Option<forward::Adc> {
+        self.adc_range.as_ref().map(|b| forward::Adc {
+            range: b.get(k) as f32,
+            levels: self.adc_levels.as_ref().map(|m| m.get(k)),
+        })
+    }
+}
+
+/// One value for every layer (serialized as the value itself, as before per-layer values
+/// existed, so earlier settings keep their JSON and eval ids) or one value per layer (a
+/// list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PerLayer<T> {
+    One(T),
+    Each(Vec<T>),
+}
+
+impl<T: Copy> PerLayer<T> {
+    /// The value of layer `k` (from 0); a list shorter than the network is refused by
+    /// [`Effects::check_layers`] before this is asked.
+    pub fn get(&self, k: usize) -> T {
+        match self {
+            PerLayer::One(v) => *v,
+            PerLayer::Each(v) => v[k.min(v.len() - 1)],
+        }
+    }
+
+    /// Every value given.
+    pub fn values(&self) -> &[T] {
+        match self {
+            PerLayer::One(v) => std::slice::from_ref(v),
+            PerLayer::Each(v) => v,
+        }
+    }
+
+    /// How many values were given.
+    pub fn len(&self) -> usize {
+        self.values().len()
+    }
+
+    /// True when no value was given.
+    pub fn is_empty(&self) -> bool {
+        self.values().is_empty()
+    }
+}
+
+impl<T> From<T> for PerLayer<T> {
+    fn from(v: T) -> Self {
+        PerLayer::One(v)
+    }
+}
+
+impl<T: std::str::FromStr> PerLayer<T> {
+    /// Parse "16" (every layer) or "16,32" (one per layer); `name` is the option, for the
+    /// error.
+    pub fn parse(s: &str, name: &str) -> anyhow::Result<PerLayer<T>> {
+        let mut v = Vec::new();
+        for p in s.split(',') {
+            let p = p.trim();
+            v.push(p.parse::<T>().map_err(|_| {
+                anyhow::anyhow!("{name}: '{p}' is not a valid value (give one number, or a comma-separated list with one per layer)")
+            })?);
+        }
+        Ok(if v.len() == 1 {
+            PerLayer::One(v.pop().expect("one value"))
+        } else {
+            PerLayer::Each(v)
+        })
     }
 }
 
@@ -264,15 +377,15 @@ mod tests {
             ),
             (
                 Effects {
-                    adc_levels: Some(1),
-                    adc_range: Some(1.0),
+                    adc_levels: Some(1.into()),
+                    adc_range: Some(1.0.into()),
                     ..Default::default()
                 },
                 "--adc-levels",
             ),
             (
                 Effects {
-                    adc_range: Some(0.0),
+                    adc_range: Some(0.0.into()),
                     ..Default::default()
                 },
                 "--adc-range",
@@ -282,6 +395,88 @@ mod tests {
             let msg = e.check().unwrap_err().to_string();
             assert!(msg.contains(name), "{msg}");
         }
+    }
+
+    /// One ADC value serializes as the number it always was (so stored settings keep their
+    /// JSON and eval ids); a list serializes as a list; both read back.
+    #[test]
+    fn per_layer_adc_keeps_the_old_json_and_eval_id() {
+        let spec = |levels: PerLayer<u32>, range: PerLayer<f64>| eval::EvalSpec {
+            effects: Effects {
+                adc_levels: Some(levels),
+                adc_range: Some(range),
+                ..Default::default()
+            },
+            repeats: 25,
+            times: vec![0.0],
+            seed: 0,
+        };
+        let one = spec(16.into(), 4.0.into());
+        // The JSON of this setting before per-layer values existed (Option<u32>, Option<f64>).
+        let old = r#"{"effects":{"prog_noise":0.0,"prog_noise_model":"gaussian","read_noise":0.0,"read_noise_model":"gaussian","dac_inl":0.0,"dac_inl_weights":false,"drift":"none","drift_compensation":false,"stuck":0.0,"stuck_mode":"random","adc_levels":16,"adc_range":4.0,"out_noise":0.0,"bias_noise":false},"repeats":25,"times":[0.0],"seed":0}"#;
+        assert_eq!(one.canonical_json(), old);
+        assert_eq!(one.eval_id(), "5706c34a9e06");
+        let back: eval::EvalSpec = serde_json::from_str(old).unwrap();
+        assert_eq!(back, one);
+        let each = spec(PerLayer::Each(vec![16, 32]), PerLayer::Each(vec![4.0, 8.0]));
+        let j = each.canonical_json();
+        assert!(
+            j.contains(r#""adc_levels":[16,32],"adc_range":[4.0,8.0]"#),
+            "{j}"
+        );
+        assert_eq!(serde_json::from_str::<eval::EvalSpec>(&j).unwrap(), each);
+        assert_ne!(each.eval_id(), one.eval_id());
+        // An integer range reads as the float it means.
+        let e: Effects = serde_json::from_str(r#"{"prog_noise":0.0,"prog_noise_model":"gaussian","read_noise":0.0,"read_noise_model":"gaussian","dac_inl":0.0,"dac_inl_weights":false,"drift":"none","drift_compensation":false,"stuck":0.0,"stuck_mode":"random","adc_levels":[8,8],"adc_range":4,"out_noise":0.0,"bias_noise":false}"#).unwrap();
+        assert_eq!(e.adc_range, Some(PerLayer::One(4.0)));
+    }
+
+    #[test]
+    fn per_layer_values_parse_check_and_fit_the_network() {
+        assert_eq!(
+            PerLayer::<u32>::parse("16", "--adc-levels").unwrap(),
+            PerLayer::One(16)
+        );
+        assert_eq!(
+            PerLayer::<f64>::parse("4, 8", "--adc-range").unwrap(),
+            PerLayer::Each(vec![4.0, 8.0])
+        );
+        let e = PerLayer::<u32>::parse("16,x", "--adc-levels").unwrap_err();
+        assert!(e.to_string().starts_with("--adc-levels: 'x'"), "{e}");
+        let e = Effects {
+            adc_levels: Some(PerLayer::Each(vec![16, 32])),
+            adc_range: Some(4.0.into()),
+            ..Default::default()
+        };
+        e.check().unwrap();
+        e.check_layers(2).unwrap();
+        let msg = e.check_layers(3).unwrap_err().to_string();
+        assert!(
+            msg.contains("--adc-levels has 2 values") && msg.contains("3 layers"),
+            "{msg}"
+        );
+        assert_eq!(e.adc(0).unwrap().levels, Some(16));
+        assert_eq!(e.adc(1).unwrap().levels, Some(32));
+        assert_eq!(e.adc(1).unwrap().range, 4.0);
+        let bad = Effects {
+            adc_levels: Some(PerLayer::Each(vec![16, 1])),
+            adc_range: Some(PerLayer::Each(vec![4.0, 8.0])),
+            ..Default::default()
+        };
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("--adc-levels 1"));
+        let bad = Effects {
+            adc_range: Some(PerLayer::Each(vec![4.0, -8.0])),
+            ..Default::default()
+        };
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("--adc-range -8"));
     }
 
     #[test]

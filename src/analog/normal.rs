@@ -119,7 +119,13 @@ fn block(k: (u32, u32), j0: u32, a: &mut [f32; BLOCK], b: &mut [f32; BLOCK]) {
 /// `out[i] = base[i] + scale * N_{start + i}` of stream `key` (`start` even); without
 /// `base`, `out[i] = N_{start + i}` (scale ignored).
 #[inline(always)]
-fn fill_portable(key: u64, start: usize, scale: f32, base: Option<&[f32]>, out: &mut [f32]) {
+pub(super) fn fill_portable(
+    key: u64,
+    start: usize,
+    scale: f32,
+    base: Option<&[f32]>,
+    out: &mut [f32],
+) {
     let k = stream_keys(key);
     let j0 = (start / 2) as u32;
     let mut a = [0.0f32; BLOCK];
@@ -140,6 +146,33 @@ fn fill_portable(key: u64, start: usize, scale: f32, base: Option<&[f32]>, out: 
                     *o = if i % 2 == 0 { a[i / 2] } else { b[i / 2] };
                 }
             }
+        }
+    }
+}
+
+/// Normals of stream `key` in block order, for the noisy forward pass: block c of 32 holds
+/// the first normals of pairs `p0 + 16 c .. p0 + 16 c + 16`, then their second normals, with
+/// `p0 = start / 2` (`start` a multiple of 32). The same pairs as [`fill`] in another order
+/// (no interleaving, so every store is a whole vector).
+#[inline(always)]
+pub(super) fn fill_blocked(key: u64, start: usize, out: &mut [f32]) {
+    assert!(
+        start.is_multiple_of(2 * BLOCK),
+        "normal::fill_blocked starts at a block"
+    );
+    let k = stream_keys(key);
+    let j0 = (start / 2) as u32;
+    for (c, chunk) in out.chunks_mut(2 * BLOCK).enumerate() {
+        let jc = j0.wrapping_add((c * BLOCK) as u32);
+        if chunk.len() == 2 * BLOCK {
+            let (a, b) = chunk.split_at_mut(BLOCK);
+            block(k, jc, a.try_into().unwrap(), b.try_into().unwrap());
+        } else {
+            let mut a = [0.0f32; BLOCK];
+            let mut b = [0.0f32; BLOCK];
+            block(k, jc, &mut a, &mut b);
+            let ab: Vec<f32> = a.iter().chain(&b).copied().collect();
+            chunk.copy_from_slice(&ab[..chunk.len()]);
         }
     }
 }
@@ -252,6 +285,21 @@ mod tests {
         for i in 0..1001 {
             assert_eq!(o[i], q[i] + 0.25 * a[i]);
         }
+        // Block order: the same pairs, first normals then second ones, 16 pairs per block.
+        let mut a = vec![0.0f32; 1100];
+        fill(7, &mut a);
+        let mut bl = vec![0.0f32; 1001];
+        fill_blocked(7, 0, &mut bl);
+        for (c, ch) in bl.chunks(32).enumerate() {
+            for (l, &v) in ch.iter().enumerate() {
+                let pair = 16 * c + l % 16;
+                assert_eq!(v, a[2 * pair + l / 16], "block {c} lane {l}");
+            }
+        }
+        let mut bl2 = vec![0.0f32; 1001 - 64];
+        fill_blocked(7, 64, &mut bl2);
+        assert_eq!(bl[64..], bl2[..]);
+        let a = &a[..1001];
         for isa in crate::cpu::available() {
             let mut d = vec![0.0f32; 1001];
             crate::cpu::per_isa!(isa, fn(d: &mut [f32] = &mut d) { fill_portable(7, 0, 1.0, None, d) });

@@ -21,7 +21,7 @@ fn print_row(t: &EpochTiming) {
         t.eval_seconds * 1e3,
         t.ns_per_mac,
         PYTORCH_EPOCH_SECONDS / t.epoch_seconds,
-        2.0 / t.ns_per_mac
+        t.gflops
     );
 }
 
@@ -69,6 +69,9 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         }
     };
     let ds7 = Arc::new(load(7)?);
+    if a.eval_only {
+        return bench_eval(&ds7, a.reps, a.json);
+    }
     let base = TrainConfig {
         levels: 8,
         batch: 32,
@@ -127,6 +130,16 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             },
         ),
         (
+            // The output ADC in training (runs the general kernel, docs/ANALOG.md).
+            "mlp plain, train ADC 16, B 4".to_string(),
+            TrainConfig {
+                scheme: Scheme::Plain,
+                train_adc_levels: Some(16),
+                train_adc_range: Some(4.0),
+                ..base.clone()
+            },
+        ),
+        (
             "mlp learned".to_string(),
             TrainConfig {
                 scheme: Scheme::Learned,
@@ -165,10 +178,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             } else {
                 Arc::new(load(res)?)
             };
-            for hidden in [16usize, 64, 256] {
+            // One hidden layer (the hand-tuned kernels) and two (the general kernel).
+            for hidden in [vec![16usize], vec![64], vec![256], vec![32, 16]] {
+                let hidden = crate::nn::Hidden::new(hidden);
                 // The median of 3 epochs, so the first epoch's warm-up does not count.
                 let cfg = TrainConfig {
-                    hidden: hidden.into(),
+                    hidden: hidden.clone(),
                     resolution: res,
                     epochs: 3,
                     ..base.clone()
@@ -202,14 +217,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         None
     };
     // aqnn eval on simulated chips (docs/ANALOG.md).
-    let ev = crate::analog::eval::bench(&ds7, a.reps)?;
-    println!(
-        "\naqnn eval, one core, 25 chips x 6 times x {} test images:",
-        ds7.n_test()
-    );
-    for t in &ev {
-        println!("{:<36} {:>9.1} ms", t.name, t.seconds * 1e3);
-    }
+    let ev = crate::analog::speed::bench(&ds7, a.reps)?;
+    print_eval(&ev, ds7.n_test());
     if a.json {
         println!(
             "{}",
@@ -217,4 +226,29 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `aqnn bench --eval-only`: the `aqnn eval` timings alone.
+fn bench_eval(ds: &data::Dataset, reps: usize, json: bool) -> Result<()> {
+    let ev = crate::analog::speed::bench(ds, reps)?;
+    print_eval(&ev, ds.n_test());
+    if json {
+        println!("{}", serde_json::json!({ "eval": ev }));
+    }
+    Ok(())
+}
+
+fn print_eval(ev: &[crate::analog::speed::EvalTiming], n_test: usize) {
+    println!(
+        "\naqnn eval, one core, 25 chips x 6 times x {n_test} test images (median wall, median CPU):"
+    );
+    for t in ev {
+        println!(
+            "{:<44} {:>9.1} ms {:>9} ms CPU",
+            t.name,
+            t.seconds * 1e3,
+            t.cpu_seconds
+                .map_or("?".to_string(), |c| format!("{:.1}", c * 1e3))
+        );
+    }
 }

@@ -1,18 +1,34 @@
-//! `aqnn eval`: load a run, the test set and the chip model; evaluate on simulated chips;
-//! write `robustness.json` into the run directory and print a summary (or one JSON object).
+//! `aqnn eval`: load a run, its own test set (the run's dataset and resolution, found and
+//! fetched as `aqnn train` does) and the chip model; evaluate on simulated chips; write
+//! `robustness.json` into the run directory and print a summary (or one JSON object).
 
 use crate::analog::eval::{evaluate_run, load_run, write_robustness};
 use crate::cli::EvalArgs;
 use crate::data;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::time::Instant;
 
 /// Run the command. Every check happens before anything is written.
 pub fn run(a: &EvalArgs) -> Result<()> {
     let spec = a.to_spec()?;
     let run = load_run(&a.run_dir)?;
-    let dir = data::resolve_data_dir(a.data.data_dir.as_deref());
-    let ds = data::load(&dir, run.config.resolution)?;
+    // The run's own dataset; `--dataset` may only repeat it.
+    let dataset = &run.config.dataset;
+    if a.data.dataset.is_some() {
+        let asked = a.data.dataset_id()?;
+        if &asked != dataset {
+            bail!(
+                "--dataset {asked}: run {} was trained on {dataset}, and aqnn eval evaluates a run on its own test set; leave --dataset out",
+                run.run_id
+            );
+        }
+    }
+    let ds = data::load_dataset(
+        dataset,
+        a.data.data_dir.as_deref(),
+        run.config.resolution,
+        !a.data.no_download,
+    )?;
     let start = Instant::now();
     let r = evaluate_run(&run, &spec, &ds.test_x, &ds.test_y)?;
     let seconds = start.elapsed().as_secs_f64();

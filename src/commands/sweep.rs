@@ -684,11 +684,6 @@ pub fn collect(a: &CollectArgs) -> Result<()> {
             &a.out.join("robustness.csv"),
             &evals,
         )?;
-        eprintln!(
-            "  eval: {}; robustness: {}",
-            plan_line(&evals),
-            a.out.join("robustness.csv").display()
-        );
     }
     let identical = if found.identical_copies > 0 {
         format!(", {} identical copies kept once", found.identical_copies)
@@ -702,5 +697,12 @@ pub fn collect(a: &CollectArgs) -> Result<()> {
         copied,
         a.out.join("summary.csv").display()
     );
+    if !evals.is_empty() {
+        eprintln!(
+            "  eval: {}; robustness: {}",
+            plan_line(&evals),
+            a.out.join("robustness.csv").display()
+        );
+    }
     Ok(())
 }

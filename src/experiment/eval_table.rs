@@ -53,8 +53,9 @@ pub const MAX_EVAL_SETTINGS: usize = 1_000;
 /// Repeats when the table does not say (as `aqnn eval`).
 pub const DEFAULT_REPEATS: usize = 10;
 
-/// `aqnn eval`'s option names in an error message, replaced by the table's keys.
-fn key_names(msg: &str) -> String {
+/// `aqnn eval`'s option names in an error message, replaced by the table's keys
+/// (`--prog-noise` is `prog_noise`).
+pub fn key_names(msg: &str) -> String {
     let mut keys: Vec<&str> = EFFECT_KEYS.iter().chain(&RUN_KEYS).copied().collect();
     // Longest first, so `--prog-noise-model` is not read as `--prog-noise` + `-model`.
     keys.sort_by_key(|k| std::cmp::Reverse(k.len()));

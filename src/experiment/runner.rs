@@ -153,6 +153,9 @@ pub fn run_sweep_until(
     let mut cleaned = clean_stale_temp(&opts.out, STALE_TEMP_AGE);
     for c in &sweep.runs {
         cleaned += clean_stale_temp(&opts.out.join(c.run_id()), STALE_TEMP_AGE);
+        if !sweep.eval.is_empty() {
+            cleaned += clean_stale_temp(&opts.out.join(c.run_id()).join(EVAL_DIR), STALE_TEMP_AGE);
+        }
     }
     let mut manifest = serde_json::json!({
         "name": sweep.name,
@@ -402,7 +405,8 @@ pub fn evaluate_missing(
             .and_then(|r| write_eval(dir, spec, &r));
         match r {
             Ok(_) => done += 1,
-            Err(e) => errors.push((spec, format!("{e:#}"))),
+            // In the names of the `[eval]` table (`prog_noise`, not `--prog-noise`).
+            Err(e) => errors.push((spec, super::eval_table::key_names(&format!("{e:#}")))),
         }
     }
     let failed = errors.first().map(|(spec, e)| {

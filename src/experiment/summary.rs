@@ -12,7 +12,8 @@
 //! setting named by the chip-model keys that vary among the settings, e.g.
 //! `eval prog_noise=0.5 t=0 mean`; `eval t=0 mean` for a single setting), and writes
 //! `robustness.csv` beside it: one row per run x setting x time, with the run's config
-//! columns, the eval id, every chip-model key, repeats, seed, t, the run's test accuracy and
+//! columns, the eval id, every chip-model key, repeats, eval_seed (the chips' seed; `seed` is
+//! the run's), t, the run's test accuracy and
 //! mean, std, ci_low, ci_high over the chips ([`write_summary_with_evals`]).
 
 use super::eval_table::{effect_value, setting_text, time_text, varying_keys, EFFECT_KEYS};
@@ -249,7 +250,7 @@ pub fn write_summary_with_evals(
         long_header.extend(EFFECT_KEYS.iter().map(|k| k.to_string()));
         for c in [
             "repeats",
-            "seed",
+            "eval_seed",
             "t",
             "test_accuracy",
             "mean",

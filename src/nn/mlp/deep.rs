@@ -16,20 +16,55 @@
 //! `total` is the number of hidden units of all layers and `offset_k` that of the layers
 //! before k (one layer: `key + s * hidden + j`, as in the one-layer kernels).
 //!
-//! One source, compiled per instruction set by [`crate::cpu::per_isa`]: every build gives
-//! the same bits (the compiler vectorises the contiguous row loops; it never contracts a
-//! multiply and an add).
+//! With an output ADC ([`Adc`], hardware-aware training, docs/ANALOG.md) every layer's
+//! sum starts from 0 instead of the bias and is read out as `aqnn eval` reads it
+//! (`analog/forward.rs`): clipped to [-B, B], rounded half to even to M levels, then the
+//! digital bias added; the backward is straight-through where -B < W x < B and 0 where
+//! the sum was clipped (the bias gradient is not masked). The trainer runs every network
+//! with an ADC here, one hidden layer included.
+//!
+//! One source, compiled per instruction set by [`crate::cpu::per_isa`], except the three
+//! loops of multiply-adds, which the AVX-512 kernel runs written by hand
+//! (`deep_avx512.rs`); every build gives the same bits. The loops are blocked so that
+//! their sums sit in registers, not in memory: the forward pass and dL/dh run 16 units of
+//! a group of samples at once (one independent chain per sample), the weight gradients a
+//! group of samples (AVX-512: 8 rows of W over the whole batch) at once. The weights are
+//! copied once per batch into rows padded to whole 16-unit chunks (zeros), and dL/dz is
+//! kept padded the same way, so every inner loop runs over whole chunks. The blocking
+//! never changes a sum's order, so never a bit.
 
 use super::{Kernel, OutputKind, CLASSES};
 use crate::nn::act::{argmax, softmax_xent, tanh};
 use crate::nn::{BatchStats, Network, Segment};
-use crate::quant::Grid;
+use crate::quant::{Grid, Rounding};
+
+/// Units per chunk: one AVX-512 register (two AVX2 ones).
+const CH: usize = 16;
+
+/// The output ADC of every layer in training: `levels` M >= 2 over [-`range`, `range`]
+/// (the config's `train_adc_levels`, `train_adc_range`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adc {
+    pub levels: u32,
+    pub range: f64,
+}
+
+/// The ADC's reading of the sum `a` (without the bias): `aqnn eval`'s read-out
+/// (`analog/forward.rs`), operation for operation. `half = (M - 1) / (2B)`.
+#[inline(always)]
+fn adc_read(a: f32, b: f32, half: f32) -> f32 {
+    let a = a.clamp(-b, b);
+    let k = ((a + b) * half).round_ties_even();
+    k / half - b
+}
 
 /// The MLP of any depth: dimensions, output kind and scratch buffers (the parameters are
 /// flat and owned by the trainer).
 pub struct DeepMlp {
     /// Layer widths `[inputs, h1, ..., hL, 10]`.
     dims: Vec<usize>,
+    /// The widths rounded up to whole chunks.
+    padded: Vec<usize>,
     output: OutputKind,
     segments: Vec<Segment>,
     kernel: Kernel,
@@ -39,6 +74,10 @@ pub struct DeepMlp {
     /// Hidden units before hidden layer k, and of all of them.
     key_off: Vec<usize>,
     total: usize,
+    /// Per weight layer, this batch's W with rows padded to whole chunks
+    /// (`[i * padded[k] + j]`) and b padded (zeros beyond the width).
+    wp: Vec<Vec<f32>>,
+    bp: Vec<Vec<f32>>,
     /// Samples the buffers below hold.
     cap: usize,
     /// Per hidden layer: tanh (`a`) and its quantization (`hq`), samples x width.
@@ -46,13 +85,20 @@ pub struct DeepMlp {
     hq: Vec<Vec<f32>>,
     /// Logits, samples x 10.
     z: Vec<f32>,
-    /// dL/d(pre-activation) of the current layer and of the one below.
+    /// dL/d(pre-activation) of the current layer and of the one below, samples x padded
+    /// width (zeros beyond the width).
     d: Vec<f32>,
     dn: Vec<f32>,
-    /// Transposed W of the layer being back-propagated through (`[o * in + i]`).
+    /// Transposed W of the layer being back-propagated through, rows padded
+    /// (`[o * padded[k - 1] + i]`).
     wt: Vec<f32>,
     /// The output layer's weight gradient of the batch, summed from 0.
     gout: Vec<f32>,
+    /// The output ADC as (B, (M - 1) / (2B)), if on; zeros to start its sums from; per
+    /// layer, whether each sum was inside (-B, B) (samples x width).
+    adc: Option<(f32, f32)>,
+    zeros: Vec<f32>,
+    inside: Vec<Vec<bool>>,
 }
 
 impl DeepMlp {
@@ -80,10 +126,14 @@ impl DeepMlp {
         let mut dims = vec![inputs];
         dims.extend_from_slice(hidden);
         dims.push(CLASSES);
+        let padded: Vec<usize> = dims.iter().map(|d| d.next_multiple_of(CH)).collect();
         let (mut segments, mut w_off, mut b_off) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut wp, mut bp) = (Vec::new(), Vec::new());
         let mut offset = 0;
         for k in 1..dims.len() {
             let fans = (dims[k - 1], dims[k]);
+            wp.push(vec![0.0; dims[k - 1] * padded[k]]);
+            bp.push(vec![0.0; padded[k]]);
             for (name, shape, is_weight) in [
                 (format!("w{k}"), vec![fans.0, fans.1], true),
                 (format!("b{k}"), vec![fans.1], false),
@@ -113,10 +163,14 @@ impl DeepMlp {
                 Some(o)
             })
             .collect();
-        let widest = dims.iter().copied().max().unwrap_or(CLASSES);
+        let wt = (1..dims.len())
+            .map(|k| dims[k] * padded[k - 1])
+            .max()
+            .unwrap_or(0);
         let last = hidden[hidden.len() - 1];
         DeepMlp {
             dims,
+            padded,
             output,
             segments,
             kernel,
@@ -124,15 +178,33 @@ impl DeepMlp {
             b_off,
             key_off,
             total: hidden.iter().sum(),
+            wp,
+            bp,
             cap: 0,
             a: vec![Vec::new(); hidden.len()],
             hq: vec![Vec::new(); hidden.len()],
             z: Vec::new(),
             d: Vec::new(),
             dn: Vec::new(),
-            wt: vec![0.0; widest * widest],
+            wt: vec![0.0; wt],
             gout: vec![0.0; last * CLASSES],
+            adc: None,
+            zeros: Vec::new(),
+            inside: Vec::new(),
         }
+    }
+
+    /// The same network with the output ADC in every layer (`None`: without).
+    pub fn with_adc(mut self, adc: Option<Adc>) -> DeepMlp {
+        self.adc = adc.map(|a| {
+            let b = a.range as f32;
+            (b, (a.levels - 1) as f32 / (2.0 * b))
+        });
+        let widest = self.padded.iter().copied().max().unwrap_or(CH);
+        self.zeros = vec![0.0; widest];
+        self.inside = vec![Vec::new(); self.dims.len() - 1];
+        self.cap = 0;
+        self
     }
 
     /// Hidden layer widths.
@@ -150,21 +222,41 @@ impl DeepMlp {
             self.a[k].resize(m * w, 0.0);
             self.hq[k].resize(m * w, 0.0);
         }
-        let widest = self.dims.iter().copied().max().unwrap_or(CLASSES);
+        let widest = self.padded.iter().copied().max().unwrap_or(CH);
         self.z.resize(m * CLASSES, 0.0);
+        for (k, inside) in self.inside.iter_mut().enumerate() {
+            inside.resize(m * self.dims[k + 1], false);
+        }
         self.d.resize(m * widest, 0.0);
         self.dn.resize(m * widest, 0.0);
         self.cap = m;
     }
 
-    /// Forward `m` samples: fills `a`, `hq` and `z` (after the output tanh when chosen).
+    /// Copy this batch's weights and biases into the padded rows (the padding stays 0).
     #[inline(always)]
-    fn forward(&mut self, q: &[f32], xq: &[f32], m: usize, act: &Grid, key: u64) {
+    fn prepare(&mut self, q: &[f32]) {
+        for k in 1..self.dims.len() {
+            let (din, dout) = (self.dims[k - 1], self.dims[k]);
+            let w = &q[self.w_off[k - 1]..self.w_off[k - 1] + din * dout];
+            let wp = &mut self.wp[k - 1];
+            for (dst, src) in wp
+                .chunks_exact_mut(self.padded[k])
+                .zip(w.chunks_exact(dout))
+            {
+                dst[..dout].copy_from_slice(src);
+            }
+            let b = &q[self.b_off[k - 1]..self.b_off[k - 1] + dout];
+            self.bp[k - 1][..dout].copy_from_slice(b);
+        }
+    }
+
+    /// Forward `m` samples: fills `a`, `hq` and `z` (after the output tanh when chosen).
+    /// Needs [`DeepMlp::prepare`] to have run on this batch's parameters.
+    #[inline(always)]
+    fn forward<B: Blocks>(&mut self, xq: &[f32], m: usize, act: &Grid, key: u64) {
         let nl = self.dims.len() - 1;
         for k in 1..=nl {
             let (din, dout) = (self.dims[k - 1], self.dims[k]);
-            let w = &q[self.w_off[k - 1]..self.w_off[k - 1] + din * dout];
-            let b = &q[self.b_off[k - 1]..self.b_off[k - 1] + dout];
             let (below, here) = self.hq.split_at_mut(k - 1);
             let input: &[f32] = if k == 1 { xq } else { &below[k - 2] };
             let out: &mut [f32] = if k == nl {
@@ -172,12 +264,23 @@ impl DeepMlp {
             } else {
                 &mut self.a[k - 1]
             };
-            for s in 0..m {
-                let row = &mut out[s * dout..(s + 1) * dout];
-                row.copy_from_slice(b);
-                for (i, &xi) in input[s * din..(s + 1) * din].iter().enumerate() {
-                    for (z, &wv) in row.iter_mut().zip(&w[i * dout..(i + 1) * dout]) {
-                        *z += xi * wv;
+            let pw = self.padded[k];
+            let start = match self.adc {
+                Some(_) => &self.zeros[..pw],
+                None => &self.bp[k - 1][..pw],
+            };
+            let out = &mut out[..m * dout];
+            B::forward(&input[..m * din], din, &self.wp[k - 1], start, dout, out);
+            if let Some((b, half)) = self.adc {
+                let bias = &self.bp[k - 1][..dout];
+                let inside = &mut self.inside[k - 1][..m * dout];
+                for (row, ins) in out
+                    .chunks_exact_mut(dout)
+                    .zip(inside.chunks_exact_mut(dout))
+                {
+                    for ((a, i), &bj) in row.iter_mut().zip(ins.iter_mut()).zip(bias) {
+                        *i = *a > -b && *a < b;
+                        *a = adc_read(*a, b, half) + bj;
                     }
                 }
             }
@@ -187,13 +290,19 @@ impl DeepMlp {
                     *v = tanh(*v);
                 }
                 let hq = &mut here[0];
-                for s in 0..m {
-                    let k0 = key.wrapping_add((s * self.total + self.key_off[k - 1]) as u64);
-                    act.quantize_slice(
-                        &a[s * dout..(s + 1) * dout],
-                        &mut hq[s * dout..(s + 1) * dout],
-                        k0,
-                    );
+                if self.total == dout || act.rounding() != Rounding::Stochastic {
+                    // One hidden layer: the samples' keys run on without a gap; and only
+                    // stochastic rounding reads the keys.
+                    act.quantize_slice(a, &mut hq[..m * dout], key);
+                } else {
+                    for s in 0..m {
+                        let k0 = key.wrapping_add((s * self.total + self.key_off[k - 1]) as u64);
+                        act.quantize_slice(
+                            &a[s * dout..(s + 1) * dout],
+                            &mut hq[s * dout..(s + 1) * dout],
+                            k0,
+                        );
+                    }
                 }
             } else if self.output == OutputKind::Tanh {
                 for v in self.z[..m * dout].iter_mut() {
@@ -205,7 +314,7 @@ impl DeepMlp {
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn train_impl(
+    fn train_impl<B: Blocks>(
         &mut self,
         q: &[f32],
         xq: &[f32],
@@ -219,13 +328,15 @@ impl DeepMlp {
         let nl = self.dims.len() - 1;
         assert!(xq.len() == m * self.dims[0] && grad.len() == self.n_params());
         self.reserve(m);
-        self.forward(q, xq, m, act, key);
+        self.prepare(q);
+        self.forward::<B>(xq, m, act, key);
         let inv_b = 1.0 / m as f32;
         let mut stats = BatchStats::default();
+        let po = self.padded[nl];
         for (s, &label) in labels.iter().enumerate() {
             let z = &self.z[s * CLASSES..(s + 1) * CLASSES];
-            let d = &mut self.d[s * CLASSES..(s + 1) * CLASSES];
-            let (loss, ok) = softmax_xent(z, label as usize, d);
+            let d = &mut self.d[s * po..(s + 1) * po];
+            let (loss, ok) = softmax_xent(z, label as usize, &mut d[..CLASSES]);
             stats.loss_sum += loss as f64;
             stats.correct += ok as usize;
             for (dv, &zv) in d.iter_mut().zip(z) {
@@ -234,17 +345,30 @@ impl DeepMlp {
                     *dv *= 1.0 - zv * zv;
                 }
             }
+            d[CLASSES..].fill(0.0);
         }
         for k in (1..=nl).rev() {
             let (din, dout) = (self.dims[k - 1], self.dims[k]);
+            let (pi, po) = (self.padded[k - 1], self.padded[k]);
             let input: &[f32] = if k == 1 { xq } else { &self.hq[k - 2] };
-            let d = &self.d[..m * dout];
             let gb = &mut grad[self.b_off[k - 1]..self.b_off[k - 1] + dout];
-            for s in 0..m {
-                for (g, &dv) in gb.iter_mut().zip(&d[s * dout..(s + 1) * dout]) {
-                    *g += dv;
+            bias_grad(&self.d[..m * po], po, gb);
+            if self.adc.is_some() {
+                // Straight through the ADC where the sum was inside (-B, B), 0 where clipped
+                // (the digital bias, added after the ADC, keeps its gradient).
+                let inside = &self.inside[k - 1][..m * dout];
+                for (row, ins) in self.d[..m * po]
+                    .chunks_exact_mut(po)
+                    .zip(inside.chunks_exact(dout))
+                {
+                    for (dv, &i) in row.iter_mut().zip(ins) {
+                        if !i {
+                            *dv = 0.0;
+                        }
+                    }
                 }
             }
+            let d = &self.d[..m * po];
             let w_range = self.w_off[k - 1]..self.w_off[k - 1] + din * dout;
             let gw: &mut [f32] = if k == nl {
                 self.gout.fill(0.0);
@@ -252,15 +376,7 @@ impl DeepMlp {
             } else {
                 &mut grad[w_range.clone()]
             };
-            for i in 0..din {
-                let row = &mut gw[i * dout..(i + 1) * dout];
-                for s in 0..m {
-                    let h = input[s * din + i];
-                    for (g, &dv) in row.iter_mut().zip(&d[s * dout..(s + 1) * dout]) {
-                        *g += h * dv;
-                    }
-                }
-            }
+            B::weight_grad(&input[..m * din], din, d, dout, po, gw);
             if k == nl {
                 for (g, &v) in grad[w_range.clone()].iter_mut().zip(&self.gout) {
                     *g += v;
@@ -269,33 +385,25 @@ impl DeepMlp {
             if k == 1 && dx.is_none() {
                 break;
             }
-            // dL/dh_{k-1} = W_k dz_k, along rows of W_k^T.
+            // dL/dh_{k-1} = W_k dz_k, along padded rows of W_k^T.
             let w = &q[w_range];
-            let wt = &mut self.wt[..din * dout];
-            for i in 0..din {
-                for o in 0..dout {
-                    wt[o * din + i] = w[i * dout + o];
+            let wt = &mut self.wt[..dout * pi];
+            for (o, row) in wt.chunks_exact_mut(pi).enumerate() {
+                for (i, r) in row[..din].iter_mut().enumerate() {
+                    *r = w[i * dout + o];
                 }
+                row[din..].fill(0.0);
             }
-            let dn = &mut self.dn[..m * din];
-            for s in 0..m {
-                let row = &mut dn[s * din..(s + 1) * din];
-                row.fill(0.0);
-                for (o, &dv) in d[s * dout..(s + 1) * dout].iter().enumerate() {
-                    for (r, &wv) in row.iter_mut().zip(&wt[o * din..(o + 1) * din]) {
-                        *r += wv * dv;
-                    }
-                }
-            }
+            let a = (k > 1).then(|| &self.a[k - 2][..m * din]);
+            let dn = &mut self.dn[..m * pi];
+            B::backward(d, dout, po, wt, din, pi, a, dn);
             if k == 1 {
                 if let Some(dx) = dx.as_deref_mut() {
-                    dx.copy_from_slice(dn);
+                    for (dst, src) in dx.chunks_exact_mut(din).zip(dn.chunks_exact(pi)) {
+                        dst.copy_from_slice(&src[..din]);
+                    }
                 }
             } else {
-                // STE through Q, then tanh'.
-                for (r, &av) in dn.iter_mut().zip(&self.a[k - 2][..m * din]) {
-                    *r *= 1.0 - av * av;
-                }
                 std::mem::swap(&mut self.d, &mut self.dn);
             }
         }
@@ -303,14 +411,303 @@ impl DeepMlp {
     }
 
     #[inline(always)]
-    fn predict_impl(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
+    fn predict_impl<B: Blocks>(
+        &mut self,
+        q: &[f32],
+        xq: &[f32],
+        act: &Grid,
+        key: u64,
+        out: &mut [u8],
+    ) {
         let m = out.len();
         assert!(xq.len() >= m * self.dims[0]);
         self.reserve(m);
-        self.forward(q, &xq[..m * self.dims[0]], m, act, key);
+        self.prepare(q);
+        self.forward::<B>(&xq[..m * self.dims[0]], m, act, key);
         for (s, o) in out.iter_mut().enumerate() {
             *o = argmax(&self.z[s * CLASSES..(s + 1) * CLASSES]) as u8;
         }
+    }
+}
+
+/// The bias gradient: `gb[j] += d[s * po + j]` for the samples s in order, 16 units at a
+/// time in a local accumulator.
+#[inline(always)]
+fn bias_grad(d: &[f32], po: usize, gb: &mut [f32]) {
+    let dout = gb.len();
+    for c in (0..dout).step_by(CH) {
+        let w = CH.min(dout - c);
+        let mut acc = [0.0f32; CH];
+        acc[..w].copy_from_slice(&gb[c..c + w]);
+        for row in d.chunks_exact(po) {
+            let dv: &[f32; CH] = row[c..c + CH].try_into().unwrap();
+            for (a, &v) in acc.iter_mut().zip(dv) {
+                *a += v;
+            }
+        }
+        gb[c..c + w].copy_from_slice(&acc[..w]);
+    }
+}
+
+/// One layer forward: `out[s * dout + j] = bp[j] + sum_i x[s * din + i] * wp[i * pw + j]`,
+/// every sum over the inputs in order, `G` samples at a time (then one at a time).
+#[inline(always)]
+fn layer_forward<const G: usize>(
+    x: &[f32],
+    din: usize,
+    wp: &[f32],
+    bp: &[f32],
+    dout: usize,
+    out: &mut [f32],
+) {
+    let m = out.len() / dout;
+    let mut s = 0;
+    while s < m {
+        if s + G <= m {
+            forward_group::<G>(&x[s * din..(s + G) * din], din, wp, bp, dout, out, s);
+            s += G;
+        } else {
+            forward_group::<1>(&x[s * din..(s + 1) * din], din, wp, bp, dout, out, s);
+            s += 1;
+        }
+    }
+}
+
+/// [`layer_forward`] of the `G` samples from `s0` (`xs` holds their inputs): 16 units of
+/// each sample in a local accumulator, `G` independent chains.
+#[inline(always)]
+fn forward_group<const G: usize>(
+    xs: &[f32],
+    din: usize,
+    wp: &[f32],
+    bp: &[f32],
+    dout: usize,
+    out: &mut [f32],
+    s0: usize,
+) {
+    let pw = bp.len();
+    let x: [&[f32]; G] = std::array::from_fn(|g| &xs[g * din..(g + 1) * din]);
+    let wp = &wp[..din * pw];
+    for c in (0..pw).step_by(CH) {
+        let w = CH.min(dout - c);
+        let b: [f32; CH] = bp[c..c + CH].try_into().unwrap();
+        let mut acc = [b; G];
+        for (i, row) in wp.chunks_exact(pw).enumerate() {
+            let row: &[f32; CH] = row[c..c + CH].try_into().unwrap();
+            for (a, xg) in acc.iter_mut().zip(&x) {
+                let xi = xg[i];
+                for (av, &wv) in a.iter_mut().zip(row) {
+                    *av += xi * wv;
+                }
+            }
+        }
+        for (g, a) in acc.iter().enumerate() {
+            let o = (s0 + g) * dout + c;
+            out[o..o + w].copy_from_slice(&a[..w]);
+        }
+    }
+}
+
+/// dL/dh of the layer below: `dn[s * pi + i] = (0 + sum_o wt[o * pi + i] * d[s * po + o])`,
+/// over the outputs in order, times `1 - a^2` when `a` (the tanh below, `s * din + i`) is
+/// given; the padding of each row set to 0. `G` samples at a time.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn layer_backward<const G: usize>(
+    d: &[f32],
+    dout: usize,
+    po: usize,
+    wt: &[f32],
+    din: usize,
+    pi: usize,
+    a: Option<&[f32]>,
+    dn: &mut [f32],
+) {
+    let m = dn.len() / pi;
+    let mut s = 0;
+    while s < m {
+        if s + G <= m {
+            backward_group::<G>(d, dout, po, wt, din, pi, a, dn, s);
+            s += G;
+        } else {
+            backward_group::<1>(d, dout, po, wt, din, pi, a, dn, s);
+            s += 1;
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_group<const G: usize>(
+    d: &[f32],
+    dout: usize,
+    po: usize,
+    wt: &[f32],
+    din: usize,
+    pi: usize,
+    a: Option<&[f32]>,
+    dn: &mut [f32],
+    s0: usize,
+) {
+    let ds: [&[f32]; G] = std::array::from_fn(|g| &d[(s0 + g) * po..(s0 + g) * po + dout]);
+    let wt = &wt[..dout * pi];
+    for c in (0..pi).step_by(CH) {
+        let w = CH.min(din - c);
+        let mut acc = [[0.0f32; CH]; G];
+        for (o, row) in wt.chunks_exact(pi).enumerate() {
+            let row: &[f32; CH] = row[c..c + CH].try_into().unwrap();
+            for (av, dg) in acc.iter_mut().zip(&ds) {
+                let dv = dg[o];
+                for (s, &wv) in av.iter_mut().zip(row) {
+                    *s += wv * dv;
+                }
+            }
+        }
+        for (g, av) in acc.iter_mut().enumerate() {
+            if let Some(a) = a {
+                let at = &a[(s0 + g) * din + c..(s0 + g) * din + c + w];
+                for (s, &t) in av[..w].iter_mut().zip(at) {
+                    *s *= 1.0 - t * t;
+                }
+            }
+            av[w..].fill(0.0);
+            let o = (s0 + g) * pi + c;
+            dn[o..o + CH].copy_from_slice(av);
+        }
+    }
+}
+
+/// The weight gradient: `gw[i * dout + j] += h[s * din + i] * d[s * po + j]` for the
+/// samples s in order, `G` samples at a time (then one at a time): for each row of W in
+/// turn, its 16-unit chunk gets the group's terms in a local accumulator.
+#[inline(always)]
+fn weight_grad<const G: usize>(
+    h: &[f32],
+    din: usize,
+    d: &[f32],
+    dout: usize,
+    po: usize,
+    gw: &mut [f32],
+) {
+    let m = h.len() / din;
+    let mut s = 0;
+    while s < m {
+        if s + G <= m {
+            grad_group::<G>(h, din, d, dout, po, gw, s);
+            s += G;
+        } else {
+            grad_group::<1>(h, din, d, dout, po, gw, s);
+            s += 1;
+        }
+    }
+}
+
+#[inline(always)]
+fn grad_group<const G: usize>(
+    h: &[f32],
+    din: usize,
+    d: &[f32],
+    dout: usize,
+    po: usize,
+    gw: &mut [f32],
+    s0: usize,
+) {
+    let hs: [&[f32]; G] = std::array::from_fn(|g| &h[(s0 + g) * din..(s0 + g + 1) * din]);
+    for c in (0..po).step_by(CH) {
+        let w = CH.min(dout - c);
+        let dz: [[f32; CH]; G] = std::array::from_fn(|g| {
+            d[(s0 + g) * po + c..(s0 + g) * po + c + CH]
+                .try_into()
+                .unwrap()
+        });
+        for i in 0..din {
+            let grow = &mut gw[i * dout + c..i * dout + c + w];
+            let mut acc = [0.0f32; CH];
+            acc[..w].copy_from_slice(grow);
+            for (dg, hg) in dz.iter().zip(&hs) {
+                let hi = hg[i];
+                for (a, &dv) in acc.iter_mut().zip(dg) {
+                    *a += hi * dv;
+                }
+            }
+            grow.copy_from_slice(&acc[..w]);
+        }
+    }
+}
+
+/// The three loops of multiply-adds, by build: [`Portable`] (the code above, compiled per
+/// instruction set) or [`Zmm`] (`deep_avx512.rs`). Both give the same bits.
+trait Blocks {
+    fn forward(x: &[f32], din: usize, wp: &[f32], bp: &[f32], dout: usize, out: &mut [f32]);
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        d: &[f32],
+        dout: usize,
+        po: usize,
+        wt: &[f32],
+        din: usize,
+        pi: usize,
+        a: Option<&[f32]>,
+        dn: &mut [f32],
+    );
+    fn weight_grad(h: &[f32], din: usize, d: &[f32], dout: usize, po: usize, gw: &mut [f32]);
+}
+
+/// The portable blocks, 4 samples at a time.
+struct Portable;
+
+impl Blocks for Portable {
+    #[inline(always)]
+    fn forward(x: &[f32], din: usize, wp: &[f32], bp: &[f32], dout: usize, out: &mut [f32]) {
+        layer_forward::<4>(x, din, wp, bp, dout, out)
+    }
+    #[inline(always)]
+    fn backward(
+        d: &[f32],
+        dout: usize,
+        po: usize,
+        wt: &[f32],
+        din: usize,
+        pi: usize,
+        a: Option<&[f32]>,
+        dn: &mut [f32],
+    ) {
+        layer_backward::<4>(d, dout, po, wt, din, pi, a, dn)
+    }
+    #[inline(always)]
+    fn weight_grad(h: &[f32], din: usize, d: &[f32], dout: usize, po: usize, gw: &mut [f32]) {
+        weight_grad::<4>(h, din, d, dout, po, gw)
+    }
+}
+
+/// The AVX-512 blocks (`deep_avx512.rs`); only in the `Avx512` kernel.
+#[cfg(target_arch = "x86_64")]
+struct Zmm;
+
+// SAFETY (every call below): `Zmm` runs only in the `Avx512` kernel, which
+// `DeepMlp::with_kernel` checked the CPU runs (AVX-512 F and VL).
+#[cfg(target_arch = "x86_64")]
+impl Blocks for Zmm {
+    #[inline(always)]
+    fn forward(x: &[f32], din: usize, wp: &[f32], bp: &[f32], dout: usize, out: &mut [f32]) {
+        unsafe { super::deep_avx512::layer_forward(x, din, wp, bp, dout, out) }
+    }
+    #[inline(always)]
+    fn backward(
+        d: &[f32],
+        dout: usize,
+        po: usize,
+        wt: &[f32],
+        din: usize,
+        pi: usize,
+        a: Option<&[f32]>,
+        dn: &mut [f32],
+    ) {
+        unsafe { super::deep_avx512::layer_backward(d, dout, po, wt, din, pi, a, dn) }
+    }
+    #[inline(always)]
+    fn weight_grad(h: &[f32], din: usize, d: &[f32], dout: usize, po: usize, gw: &mut [f32]) {
+        unsafe { super::deep_avx512::weight_grad(h, din, d, dout, po, gw) }
     }
 }
 
@@ -333,171 +730,62 @@ impl Network for DeepMlp {
         grad: &mut [f32],
         dx: Option<&mut [f32]>,
     ) -> BatchStats {
-        crate::cpu::per_isa!(self.kernel, fn(
-            net: &mut DeepMlp = self,
-            q: &[f32] = q,
-            xq: &[f32] = xq,
-            labels: &[u8] = labels,
-            act: &Grid = act,
-            key: u64 = key,
-            grad: &mut [f32] = grad,
-            dx: Option<&mut [f32]> = dx,
-        ) -> BatchStats {
-            net.train_impl(q, xq, labels, act, key, grad, dx)
-        })
+        match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => crate::cpu::per_isa!(self.kernel, [avx512], fn(
+                net: &mut DeepMlp = self,
+                q: &[f32] = q,
+                xq: &[f32] = xq,
+                labels: &[u8] = labels,
+                act: &Grid = act,
+                key: u64 = key,
+                grad: &mut [f32] = grad,
+                dx: Option<&mut [f32]> = dx,
+            ) -> BatchStats {
+                net.train_impl::<Zmm>(q, xq, labels, act, key, grad, dx)
+            }),
+            isa => crate::cpu::per_isa!(isa, [avx2], fn(
+                net: &mut DeepMlp = self,
+                q: &[f32] = q,
+                xq: &[f32] = xq,
+                labels: &[u8] = labels,
+                act: &Grid = act,
+                key: u64 = key,
+                grad: &mut [f32] = grad,
+                dx: Option<&mut [f32]> = dx,
+            ) -> BatchStats {
+                net.train_impl::<Portable>(q, xq, labels, act, key, grad, dx)
+            }),
+        }
     }
 
     fn predict_batch(&mut self, q: &[f32], xq: &[f32], act: &Grid, key: u64, out: &mut [u8]) {
-        crate::cpu::per_isa!(self.kernel, fn(
-            net: &mut DeepMlp = self,
-            q: &[f32] = q,
-            xq: &[f32] = xq,
-            act: &Grid = act,
-            key: u64 = key,
-            out: &mut [u8] = out,
-        ) {
-            net.predict_impl(q, xq, act, key, out)
-        })
+        match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => crate::cpu::per_isa!(self.kernel, [avx512], fn(
+                net: &mut DeepMlp = self,
+                q: &[f32] = q,
+                xq: &[f32] = xq,
+                act: &Grid = act,
+                key: u64 = key,
+                out: &mut [u8] = out,
+            ) {
+                net.predict_impl::<Zmm>(q, xq, act, key, out)
+            }),
+            isa => crate::cpu::per_isa!(isa, [avx2], fn(
+                net: &mut DeepMlp = self,
+                q: &[f32] = q,
+                xq: &[f32] = xq,
+                act: &Grid = act,
+                key: u64 = key,
+                out: &mut [u8] = out,
+            ) {
+                net.predict_impl::<Portable>(q, xq, act, key, out)
+            }),
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::Mlp;
-    use super::*;
-    use crate::quant::Rounding;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
-    /// Everything a training batch and a prediction produce, as bits.
-    #[derive(Debug, PartialEq)]
-    struct Outcome {
-        loss: u64,
-        correct: usize,
-        grad: Vec<u32>,
-        dx: Vec<u32>,
-        pred: Vec<u8>,
-    }
-
-    /// Train twice through the same buffers (the second call must not see the first), then
-    /// predict.
-    fn run(
-        net: &mut dyn Network,
-        q: &[f32],
-        x: &[f32],
-        y: &[u8],
-        grid: &Grid,
-        g0: &[f32],
-    ) -> Outcome {
-        let mut grad = g0.to_vec();
-        let mut dx = vec![f32::NAN; x.len()];
-        let mut stats = BatchStats::default();
-        for _ in 0..2 {
-            grad.copy_from_slice(g0);
-            stats = net.train_batch(q, x, y, grid, 77, &mut grad, Some(&mut dx));
-        }
-        let mut pred = vec![0u8; y.len()];
-        net.predict_batch(q, x, grid, 99, &mut pred);
-        Outcome {
-            loss: stats.loss_sum.to_bits(),
-            correct: stats.correct,
-            grad: grad.iter().map(|v| v.to_bits()).collect(),
-            dx: dx.iter().map(|v| v.to_bits()).collect(),
-            pred,
-        }
-    }
-
-    fn grids() -> [Grid; 4] {
-        [
-            Grid::full_precision(),
-            Grid::new(8, Rounding::HalfEven).unwrap(),
-            Grid::new(8, Rounding::Stochastic).unwrap(),
-            Grid::new(5, Rounding::HalfUp).unwrap(),
-        ]
-    }
-
-    fn random(rng: &mut ChaCha8Rng, n: usize, a: f32) -> Vec<f32> {
-        (0..n).map(|_| rng.gen_range(-a..a)).collect()
-    }
-
-    /// On one hidden layer the general kernel gives the seed model's kernels' bits (every
-    /// build), so it follows their arithmetic conventions exactly.
-    #[test]
-    fn one_layer_gives_the_one_layer_kernels_bits() {
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut cases = 0;
-        for (ni, nh) in [(49, 16), (7, 3), (20, 24), (17, 33)] {
-            for b in [1, 5, 32, 37] {
-                for output in [OutputKind::Linear, OutputKind::Tanh] {
-                    for grid in grids() {
-                        let mut deep = DeepMlp::new(ni, &[nh], output);
-                        let np = deep.n_params();
-                        let q = random(&mut rng, np, 1.0);
-                        let x = random(&mut rng, b * ni, 1.0);
-                        let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..10)).collect();
-                        let g0 = random(&mut rng, np, 0.01);
-                        let want = run(&mut deep, &q, &x, &y, &grid, &g0);
-                        for k in crate::cpu::available() {
-                            let mut one = Mlp::with_kernel(ni, nh, output, k);
-                            assert_eq!(one.segments(), deep.segments());
-                            let got = run(&mut one, &q, &x, &y, &grid, &g0);
-                            assert!(
-                                got == want,
-                                "{k:?}: ni {ni}, nh {nh}, batch {b}, {output:?}, grid {}",
-                                grid.n()
-                            );
-                            cases += 1;
-                        }
-                    }
-                }
-            }
-        }
-        assert!(cases >= 128);
-    }
-
-    /// Every build of the general kernel gives the portable build's bits on 2 and 3 hidden
-    /// layers (and the batch moves the gradient).
-    #[test]
-    fn builds_agree_on_deeper_networks() {
-        let mut rng = ChaCha8Rng::seed_from_u64(4);
-        let kernels = crate::cpu::available();
-        for hidden in [&[32, 16][..], &[5, 17, 9], &[16, 16]] {
-            for b in [1, 4, 33] {
-                for output in [OutputKind::Linear, OutputKind::Tanh] {
-                    for grid in grids() {
-                        let ni = 13;
-                        let mut reference = DeepMlp::with_kernel(ni, hidden, output, kernels[0]);
-                        let np = reference.n_params();
-                        let q = random(&mut rng, np, 1.0);
-                        let x = random(&mut rng, b * ni, 1.0);
-                        let y: Vec<u8> = (0..b).map(|_| rng.gen_range(0..10)).collect();
-                        let g0 = random(&mut rng, np, 0.01);
-                        let want = run(&mut reference, &q, &x, &y, &grid, &g0);
-                        assert!(want.grad.iter().zip(&g0).any(|(g, o)| *g != o.to_bits()));
-                        for &k in &kernels[1..] {
-                            let mut net = DeepMlp::with_kernel(ni, hidden, output, k);
-                            let got = run(&mut net, &q, &x, &y, &grid, &g0);
-                            assert!(got == want, "{k:?}: {hidden:?}, batch {b}, {output:?}");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn segments_tile_the_parameters_layer_by_layer() {
-        let net = DeepMlp::new(49, &[32, 16], OutputKind::Linear);
-        let names: Vec<&str> = net.segments().iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["w1", "b1", "w2", "b2", "w3", "b3"]);
-        let mut end = 0;
-        for s in net.segments() {
-            assert_eq!(s.offset, end);
-            end += s.len();
-        }
-        assert_eq!(end, 49 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
-        assert_eq!(net.segments()[2].shape, [32, 16]);
-        assert_eq!(net.segments()[4].fans, (16, 10));
-        assert_eq!(net.hidden(), [32, 16]);
-    }
-}
+#[path = "deep_tests.rs"]
+mod tests;

@@ -490,7 +490,9 @@ impl Network for Mlp {
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod deep;
-pub use deep::DeepMlp;
+#[cfg(target_arch = "x86_64")]
+mod deep_avx512;
+pub use deep::{Adc, DeepMlp};
 
 #[cfg(test)]
 mod tests {
