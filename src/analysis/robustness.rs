@@ -25,7 +25,7 @@ use super::stats::Moments;
 use super::verdicts::{self, MidpointSample, Status, Verdict};
 use super::{cell, ci_pct, levels_label, opt_pct, pct, series_key};
 use crate::analog::stored::{read_evals, StoredEval, EVAL_DIR};
-use crate::analog::{DriftModel, Effects, ProgModel};
+use crate::analog::{DriftModel, Effects, PerLayer, ProgModel};
 use crate::store::{RunResult, FIND_DEPTH};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -394,7 +394,8 @@ pub fn prog_only(e: &Effects) -> Option<f64> {
         .then_some(e.prog_noise)
 }
 
-/// An output ADC (levels and range) and nothing else: (m, b).
+/// An output ADC (one number of levels and one range for every layer) and nothing else:
+/// (m, b).
 pub fn adc_only(e: &Effects) -> Option<(u32, f64)> {
     let base = Effects {
         adc_levels: None,
@@ -404,7 +405,11 @@ pub fn adc_only(e: &Effects) -> Option<(u32, f64)> {
     if base != Effects::default() {
         return None;
     }
-    Some((e.adc_levels?, e.adc_range?))
+    match (e.adc_levels.as_ref()?, e.adc_range.as_ref()?) {
+        (PerLayer::One(m), PerLayer::One(b)) => Some((*m, *b)),
+        // Per-layer ADCs are another chip model (the "other" table).
+        _ => None,
+    }
 }
 
 /// PCM drift: whether compensated, and the rest of the chip model (compensation off).
@@ -926,8 +931,8 @@ mod tests {
         assert_eq!(prog_only(&p), Some(0.25));
         assert_eq!(adc_only(&p), None);
         let a = Effects {
-            adc_levels: Some(16),
-            adc_range: Some(6.0),
+            adc_levels: Some(16.into()),
+            adc_range: Some(6.0.into()),
             ..Default::default()
         };
         assert_eq!(adc_only(&a), Some((16, 6.0)));

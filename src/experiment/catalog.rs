@@ -145,8 +145,8 @@ mod tests {
         assert_eq!(drift[0].times.len(), 6);
         let adc = specs(&all, "analog-adc");
         assert_eq!(adc.len(), 9);
-        assert_eq!(adc[0].effects.adc_levels, Some(4));
-        assert_eq!(adc[8].effects.adc_range, Some(6.0));
+        assert_eq!(adc[0].effects.adc_levels, Some(4.into()));
+        assert_eq!(adc[8].effects.adc_range, Some(6.0.into()));
         assert_eq!(specs(&quick, "analog-adc")[0].repeats, 1);
         for s in &all {
             assert_eq!(

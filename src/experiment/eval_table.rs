@@ -424,7 +424,10 @@ mod tests {
         );
         // adc_levels none with adc_range set is valid (clipping only).
         let s = s.unwrap();
-        let levels: Vec<Option<u32>> = s.iter().map(|s| s.effects.adc_levels).collect();
+        let levels: Vec<Option<u32>> = s
+            .iter()
+            .map(|s| s.effects.adc_levels.as_ref().map(|l| l.get(0)))
+            .collect();
         assert_eq!(levels, vec![None, Some(4), Some(5), Some(6), Some(8)]);
         // A repeated value is one setting.
         assert_eq!(

@@ -558,8 +558,8 @@ mod tests {
         }
         for m in [4u32, 8, 16, 64] {
             let e = Effects {
-                adc_levels: Some(m),
-                adc_range: Some(6.0),
+                adc_levels: Some(m.into()),
+                adc_range: Some(6.0.into()),
                 ..Default::default()
             };
             cells.push(cell("plain", 0.0, 8, e, 0.0, 0.63 - 0.4 / m as f64));

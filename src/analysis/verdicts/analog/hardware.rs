@@ -364,8 +364,8 @@ mod tests {
 
     fn adc(m: u32) -> Effects {
         Effects {
-            adc_levels: Some(m),
-            adc_range: Some(6.0),
+            adc_levels: Some(m.into()),
+            adc_range: Some(6.0.into()),
             ..Default::default()
         }
     }
