@@ -228,7 +228,8 @@ def train(levels: int = 8, scheme: str = "plain", epochs: int = 10, seed: int = 
     Every option of ``aqnn train`` is a keyword (its long flag, '-' as '_'): model, hidden,
     batch, lr, optimizer, momentum, init, init_scale, rounding, resolution, output, eps,
     table_optimizer, table_lr, dampening, freeze, no_observers, osc_threshold, osc_ema,
-    freeze_start_threshold, freeze_warmup, trajectory_steps (see ``aqnn train --help``).
+    freeze_start_threshold, freeze_warmup, trajectory_steps, train_adc_levels,
+    train_adc_range (see ``aqnn train --help``).
 
     Args:
         levels: quantization levels (0 = full precision).

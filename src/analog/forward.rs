@@ -27,6 +27,7 @@
 use super::chip::quantize_to;
 use super::{normal, Effects, ReadModel};
 use crate::nn::act::{argmax, tanh};
+use crate::nn::adc::AdcRead;
 use crate::nn::complex::Readout;
 use crate::nn::mlp::{OutputKind, CLASSES};
 use crate::nn::Segment;
@@ -360,18 +361,10 @@ fn correct_impl(net: &Net, p: &Pass, xq: &[f32], labels: &[u8], noise: u64) -> u
                 }
             }
             if let Some(adc) = layer.adc {
-                let r = adc.range;
+                // The one definition of the reading, shared with training's ADC.
+                let rd = AdcRead::new(adc.range, adc.levels);
                 for v in y.iter_mut() {
-                    *v = v.clamp(-r, r);
-                }
-                if let Some(m) = adc.levels {
-                    // Level k of [-r, r] is -r + k step; the index is round((v + r) / step).
-                    let step = 2.0 * r / (m - 1) as f32;
-                    let inv = 1.0 / step;
-                    for v in y.iter_mut() {
-                        let q = ((*v + r) * inv).round_ties_even();
-                        *v = q * step - r;
-                    }
+                    *v = rd.read(*v);
                 }
             }
             if let Some(bias) = &layer.bias_after {

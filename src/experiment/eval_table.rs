@@ -92,6 +92,10 @@ fn values_of(key: &str, v: &Value, origin: &str) -> Result<Vec<Value>> {
                 })?;
                 out.extend(r.into_iter().map(Value::from));
             }
+            // One per-layer value: `adc_levels = [[16, 32]]` (an axis of one setting).
+            Value::Array(inner) if key == "adc_levels" || key == "adc_range" => {
+                out.push(Value::Array(inner.clone()))
+            }
             Value::Array(_) | Value::Object(_) => bail!(
                 "{origin}: [eval]: {key}: nested lists or tables are not allowed; give a value or a list of values"
             ),
@@ -429,6 +433,21 @@ mod tests {
             .map(|s| s.effects.adc_levels.as_ref().map(|l| l.get(0)))
             .collect();
         assert_eq!(levels, vec![None, Some(4), Some(5), Some(6), Some(8)]);
+        // A list inside the list is one per-layer setting.
+        let s = parse_eval(
+            &table("adc_levels = [[16, 32], 8]\nadc_range = [[4.0, 8.0]]\n"),
+            "f.toml",
+        )
+        .unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s[0].effects.adc_levels,
+            Some(crate::analog::PerLayer::Each(vec![16, 32]))
+        );
+        assert_eq!(
+            s[1].effects.adc_range,
+            Some(crate::analog::PerLayer::Each(vec![4.0, 8.0]))
+        );
         // A repeated value is one setting.
         assert_eq!(
             parse_eval(&table("prog_noise = [0.1, 0.1]\n"), "f.toml")

@@ -4,6 +4,7 @@
 //! Im, each on the grid).
 
 pub mod act;
+pub mod adc;
 pub mod complex;
 pub mod hidden;
 pub mod init;

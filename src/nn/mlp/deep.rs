@@ -23,9 +23,9 @@
 //! the sum was clipped (the bias gradient is not masked). The trainer runs every network
 //! with an ADC here, one hidden layer included.
 //!
-//! One source, compiled per instruction set by [`crate::cpu::per_isa`], except the three
-//! loops of multiply-adds, which the AVX-512 kernel runs written by hand
-//! (`deep_avx512.rs`); every build gives the same bits. The loops are blocked so that
+//! One source, compiled per instruction set by [`crate::cpu::per_isa`] (its blocks in
+//! `deep_portable.rs`), except the three loops of multiply-adds and the softmax, which the
+//! AVX-512 kernel runs written by hand (`deep_avx512.rs`); every build gives the same bits. The loops are blocked so that
 //! their sums sit in registers, not in memory: the forward pass and dL/dh run 16 units of
 //! a group of samples at once (one independent chain per sample), the weight gradients a
 //! group of samples (AVX-512: 8 rows of W over the whole batch) at once. The weights are
@@ -33,8 +33,10 @@
 //! kept padded the same way, so every inner loop runs over whole chunks. The blocking
 //! never changes a sum's order, so never a bit.
 
+use super::deep_portable::{bias_grad, layer_backward, layer_forward, softmax_one, weight_grad};
 use super::{Kernel, OutputKind, CLASSES};
-use crate::nn::act::{argmax, softmax_xent, tanh};
+use crate::nn::act::{argmax, tanh};
+use crate::nn::adc::AdcRead;
 use crate::nn::{BatchStats, Network, Segment};
 use crate::quant::{Grid, Rounding};
 
@@ -47,15 +49,6 @@ const CH: usize = 16;
 pub struct Adc {
     pub levels: u32,
     pub range: f64,
-}
-
-/// The ADC's reading of the sum `a` (without the bias): `aqnn eval`'s read-out
-/// (`analog/forward.rs`), operation for operation. `half = (M - 1) / (2B)`.
-#[inline(always)]
-fn adc_read(a: f32, b: f32, half: f32) -> f32 {
-    let a = a.clamp(-b, b);
-    let k = ((a + b) * half).round_ties_even();
-    k / half - b
 }
 
 /// The MLP of any depth: dimensions, output kind and scratch buffers (the parameters are
@@ -96,7 +89,7 @@ pub struct DeepMlp {
     gout: Vec<f32>,
     /// The output ADC as (B, (M - 1) / (2B)), if on; zeros to start its sums from; per
     /// layer, whether each sum was inside (-B, B) (samples x width).
-    adc: Option<(f32, f32)>,
+    adc: Option<AdcRead>,
     zeros: Vec<f32>,
     inside: Vec<Vec<bool>>,
 }
@@ -196,10 +189,7 @@ impl DeepMlp {
 
     /// The same network with the output ADC in every layer (`None`: without).
     pub fn with_adc(mut self, adc: Option<Adc>) -> DeepMlp {
-        self.adc = adc.map(|a| {
-            let b = a.range as f32;
-            (b, (a.levels - 1) as f32 / (2.0 * b))
-        });
+        self.adc = adc.map(|a| AdcRead::new(a.range as f32, Some(a.levels)));
         let widest = self.padded.iter().copied().max().unwrap_or(CH);
         self.zeros = vec![0.0; widest];
         self.inside = vec![Vec::new(); self.dims.len() - 1];
@@ -271,7 +261,8 @@ impl DeepMlp {
             };
             let out = &mut out[..m * dout];
             B::forward(&input[..m * din], din, &self.wp[k - 1], start, dout, out);
-            if let Some((b, half)) = self.adc {
+            if let Some(adc) = self.adc {
+                let b = adc.range();
                 let bias = &self.bp[k - 1][..dout];
                 let inside = &mut self.inside[k - 1][..m * dout];
                 for (row, ins) in out
@@ -280,7 +271,7 @@ impl DeepMlp {
                 {
                     for ((a, i), &bj) in row.iter_mut().zip(ins.iter_mut()).zip(bias) {
                         *i = *a > -b && *a < b;
-                        *a = adc_read(*a, b, half) + bj;
+                        *a = adc.read(*a) + bj;
                     }
                 }
             }
@@ -333,20 +324,16 @@ impl DeepMlp {
         let inv_b = 1.0 / m as f32;
         let mut stats = BatchStats::default();
         let po = self.padded[nl];
-        for (s, &label) in labels.iter().enumerate() {
-            let z = &self.z[s * CLASSES..(s + 1) * CLASSES];
-            let d = &mut self.d[s * po..(s + 1) * po];
-            let (loss, ok) = softmax_xent(z, label as usize, &mut d[..CLASSES]);
-            stats.loss_sum += loss as f64;
-            stats.correct += ok as usize;
-            for (dv, &zv) in d.iter_mut().zip(z) {
-                *dv *= inv_b;
-                if self.output == OutputKind::Tanh {
-                    *dv *= 1.0 - zv * zv;
-                }
-            }
-            d[CLASSES..].fill(0.0);
-        }
+        let tanh_out = self.output == OutputKind::Tanh;
+        B::softmax(
+            &self.z,
+            labels,
+            inv_b,
+            tanh_out,
+            &mut self.d,
+            po,
+            &mut stats,
+        );
         for k in (1..=nl).rev() {
             let (din, dout) = (self.dims[k - 1], self.dims[k]);
             let (pi, po) = (self.padded[k - 1], self.padded[k]);
@@ -430,213 +417,8 @@ impl DeepMlp {
     }
 }
 
-/// The bias gradient: `gb[j] += d[s * po + j]` for the samples s in order, 16 units at a
-/// time in a local accumulator.
-#[inline(always)]
-fn bias_grad(d: &[f32], po: usize, gb: &mut [f32]) {
-    let dout = gb.len();
-    for c in (0..dout).step_by(CH) {
-        let w = CH.min(dout - c);
-        let mut acc = [0.0f32; CH];
-        acc[..w].copy_from_slice(&gb[c..c + w]);
-        for row in d.chunks_exact(po) {
-            let dv: &[f32; CH] = row[c..c + CH].try_into().unwrap();
-            for (a, &v) in acc.iter_mut().zip(dv) {
-                *a += v;
-            }
-        }
-        gb[c..c + w].copy_from_slice(&acc[..w]);
-    }
-}
-
-/// One layer forward: `out[s * dout + j] = bp[j] + sum_i x[s * din + i] * wp[i * pw + j]`,
-/// every sum over the inputs in order, `G` samples at a time (then one at a time).
-#[inline(always)]
-fn layer_forward<const G: usize>(
-    x: &[f32],
-    din: usize,
-    wp: &[f32],
-    bp: &[f32],
-    dout: usize,
-    out: &mut [f32],
-) {
-    let m = out.len() / dout;
-    let mut s = 0;
-    while s < m {
-        if s + G <= m {
-            forward_group::<G>(&x[s * din..(s + G) * din], din, wp, bp, dout, out, s);
-            s += G;
-        } else {
-            forward_group::<1>(&x[s * din..(s + 1) * din], din, wp, bp, dout, out, s);
-            s += 1;
-        }
-    }
-}
-
-/// [`layer_forward`] of the `G` samples from `s0` (`xs` holds their inputs): 16 units of
-/// each sample in a local accumulator, `G` independent chains.
-#[inline(always)]
-fn forward_group<const G: usize>(
-    xs: &[f32],
-    din: usize,
-    wp: &[f32],
-    bp: &[f32],
-    dout: usize,
-    out: &mut [f32],
-    s0: usize,
-) {
-    let pw = bp.len();
-    let x: [&[f32]; G] = std::array::from_fn(|g| &xs[g * din..(g + 1) * din]);
-    let wp = &wp[..din * pw];
-    for c in (0..pw).step_by(CH) {
-        let w = CH.min(dout - c);
-        let b: [f32; CH] = bp[c..c + CH].try_into().unwrap();
-        let mut acc = [b; G];
-        for (i, row) in wp.chunks_exact(pw).enumerate() {
-            let row: &[f32; CH] = row[c..c + CH].try_into().unwrap();
-            for (a, xg) in acc.iter_mut().zip(&x) {
-                let xi = xg[i];
-                for (av, &wv) in a.iter_mut().zip(row) {
-                    *av += xi * wv;
-                }
-            }
-        }
-        for (g, a) in acc.iter().enumerate() {
-            let o = (s0 + g) * dout + c;
-            out[o..o + w].copy_from_slice(&a[..w]);
-        }
-    }
-}
-
-/// dL/dh of the layer below: `dn[s * pi + i] = (0 + sum_o wt[o * pi + i] * d[s * po + o])`,
-/// over the outputs in order, times `1 - a^2` when `a` (the tanh below, `s * din + i`) is
-/// given; the padding of each row set to 0. `G` samples at a time.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn layer_backward<const G: usize>(
-    d: &[f32],
-    dout: usize,
-    po: usize,
-    wt: &[f32],
-    din: usize,
-    pi: usize,
-    a: Option<&[f32]>,
-    dn: &mut [f32],
-) {
-    let m = dn.len() / pi;
-    let mut s = 0;
-    while s < m {
-        if s + G <= m {
-            backward_group::<G>(d, dout, po, wt, din, pi, a, dn, s);
-            s += G;
-        } else {
-            backward_group::<1>(d, dout, po, wt, din, pi, a, dn, s);
-            s += 1;
-        }
-    }
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn backward_group<const G: usize>(
-    d: &[f32],
-    dout: usize,
-    po: usize,
-    wt: &[f32],
-    din: usize,
-    pi: usize,
-    a: Option<&[f32]>,
-    dn: &mut [f32],
-    s0: usize,
-) {
-    let ds: [&[f32]; G] = std::array::from_fn(|g| &d[(s0 + g) * po..(s0 + g) * po + dout]);
-    let wt = &wt[..dout * pi];
-    for c in (0..pi).step_by(CH) {
-        let w = CH.min(din - c);
-        let mut acc = [[0.0f32; CH]; G];
-        for (o, row) in wt.chunks_exact(pi).enumerate() {
-            let row: &[f32; CH] = row[c..c + CH].try_into().unwrap();
-            for (av, dg) in acc.iter_mut().zip(&ds) {
-                let dv = dg[o];
-                for (s, &wv) in av.iter_mut().zip(row) {
-                    *s += wv * dv;
-                }
-            }
-        }
-        for (g, av) in acc.iter_mut().enumerate() {
-            if let Some(a) = a {
-                let at = &a[(s0 + g) * din + c..(s0 + g) * din + c + w];
-                for (s, &t) in av[..w].iter_mut().zip(at) {
-                    *s *= 1.0 - t * t;
-                }
-            }
-            av[w..].fill(0.0);
-            let o = (s0 + g) * pi + c;
-            dn[o..o + CH].copy_from_slice(av);
-        }
-    }
-}
-
-/// The weight gradient: `gw[i * dout + j] += h[s * din + i] * d[s * po + j]` for the
-/// samples s in order, `G` samples at a time (then one at a time): for each row of W in
-/// turn, its 16-unit chunk gets the group's terms in a local accumulator.
-#[inline(always)]
-fn weight_grad<const G: usize>(
-    h: &[f32],
-    din: usize,
-    d: &[f32],
-    dout: usize,
-    po: usize,
-    gw: &mut [f32],
-) {
-    let m = h.len() / din;
-    let mut s = 0;
-    while s < m {
-        if s + G <= m {
-            grad_group::<G>(h, din, d, dout, po, gw, s);
-            s += G;
-        } else {
-            grad_group::<1>(h, din, d, dout, po, gw, s);
-            s += 1;
-        }
-    }
-}
-
-#[inline(always)]
-fn grad_group<const G: usize>(
-    h: &[f32],
-    din: usize,
-    d: &[f32],
-    dout: usize,
-    po: usize,
-    gw: &mut [f32],
-    s0: usize,
-) {
-    let hs: [&[f32]; G] = std::array::from_fn(|g| &h[(s0 + g) * din..(s0 + g + 1) * din]);
-    for c in (0..po).step_by(CH) {
-        let w = CH.min(dout - c);
-        let dz: [[f32; CH]; G] = std::array::from_fn(|g| {
-            d[(s0 + g) * po + c..(s0 + g) * po + c + CH]
-                .try_into()
-                .unwrap()
-        });
-        for i in 0..din {
-            let grow = &mut gw[i * dout + c..i * dout + c + w];
-            let mut acc = [0.0f32; CH];
-            acc[..w].copy_from_slice(grow);
-            for (dg, hg) in dz.iter().zip(&hs) {
-                let hi = hg[i];
-                for (a, &dv) in acc.iter_mut().zip(dg) {
-                    *a += hi * dv;
-                }
-            }
-            grow.copy_from_slice(&acc[..w]);
-        }
-    }
-}
-
-/// The three loops of multiply-adds, by build: [`Portable`] (the code above, compiled per
-/// instruction set) or [`Zmm`] (`deep_avx512.rs`). Both give the same bits.
+/// The loops of multiply-adds and the softmax, by build: [`Portable`] (`deep_portable.rs`,
+/// compiled per instruction set) or [`Zmm`] (`deep_avx512.rs`). Both give the same bits.
 trait Blocks {
     fn forward(x: &[f32], din: usize, wp: &[f32], bp: &[f32], dout: usize, out: &mut [f32]);
     #[allow(clippy::too_many_arguments)]
@@ -651,6 +433,18 @@ trait Blocks {
         dn: &mut [f32],
     );
     fn weight_grad(h: &[f32], din: usize, d: &[f32], dout: usize, po: usize, gw: &mut [f32]);
+    /// Softmax cross-entropy of every sample: dL/dz into `d` (rows of `po`, padding 0),
+    /// times `inv_b` (and tanh'), the losses added to `stats` in sample order.
+    #[allow(clippy::too_many_arguments)]
+    fn softmax(
+        z: &[f32],
+        labels: &[u8],
+        inv_b: f32,
+        tanh: bool,
+        d: &mut [f32],
+        po: usize,
+        stats: &mut BatchStats,
+    );
 }
 
 /// The portable blocks, 4 samples at a time.
@@ -677,6 +471,20 @@ impl Blocks for Portable {
     #[inline(always)]
     fn weight_grad(h: &[f32], din: usize, d: &[f32], dout: usize, po: usize, gw: &mut [f32]) {
         weight_grad::<4>(h, din, d, dout, po, gw)
+    }
+    #[inline(always)]
+    fn softmax(
+        z: &[f32],
+        labels: &[u8],
+        inv_b: f32,
+        tanh: bool,
+        d: &mut [f32],
+        po: usize,
+        stats: &mut BatchStats,
+    ) {
+        for s in 0..labels.len() {
+            softmax_one(z, labels, inv_b, tanh, d, po, stats, s);
+        }
     }
 }
 
@@ -708,6 +516,18 @@ impl Blocks for Zmm {
     #[inline(always)]
     fn weight_grad(h: &[f32], din: usize, d: &[f32], dout: usize, po: usize, gw: &mut [f32]) {
         unsafe { super::deep_avx512::weight_grad(h, din, d, dout, po, gw) }
+    }
+    #[inline(always)]
+    fn softmax(
+        z: &[f32],
+        labels: &[u8],
+        inv_b: f32,
+        tanh: bool,
+        d: &mut [f32],
+        po: usize,
+        stats: &mut BatchStats,
+    ) {
+        unsafe { super::deep_avx512::softmax(z, labels, inv_b, tanh, d, po, stats) }
     }
 }
 

@@ -7,12 +7,17 @@
 //! - dL/dh of the layer below: 16 inputs of 8 samples, over the outputs;
 //! - the weight gradients: 16 units of `R` = 8 rows of W in 8 registers, over the batch's
 //!   samples in order (the portable blocks go row by row, a group of samples at a time:
-//!   the same terms, added in the same order).
+//!   the same terms, added in the same order);
+//! - the softmax cross-entropy: 16 samples at once, one per lane (AVX-512 VL too).
 //!
 //! Runs only on a CPU with AVX-512 F (the `Avx512` kernel, which `DeepMlp::with_kernel`
 //! checked against `cpu::available`): the safety argument of every function here. Every
 //! index is checked against its slice's length before the loops (the asserts).
 
+use super::deep_portable::softmax_one;
+use super::CLASSES;
+use crate::nn::act::{exp_avx512, ln_avx512};
+use crate::nn::BatchStats;
 use std::arch::x86_64::*;
 
 /// Units per chunk (one register).
@@ -232,5 +237,118 @@ unsafe fn grad_rows<const N: usize>(
         for (r, a) in acc.iter().enumerate() {
             _mm512_mask_storeu_ps(gw.as_mut_ptr().add((i0 + r) * dout + c), mk, *a);
         }
+    }
+}
+
+/// `act::softmax_xent` of the batch's samples, 16 at a time with one sample per lane (as
+/// the one-layer kernel's `softmax_group` in `avx512.rs`, the same operations), the rest one
+/// at a time: `d[s * po + o]` = dL/dz_o (times `inv_b`, then tanh' when `tanh`), the row's
+/// padding 0; each sample's loss added to `stats` in sample order.
+///
+/// # Safety
+/// The CPU must have AVX-512 F and VL.
+#[target_feature(enable = "avx512f,avx512vl")]
+#[allow(clippy::needless_range_loop)]
+pub(super) unsafe fn softmax(
+    z: &[f32],
+    labels: &[u8],
+    inv_b: f32,
+    tanh: bool,
+    d: &mut [f32],
+    po: usize,
+    stats: &mut BatchStats,
+) {
+    const L: usize = 16;
+    let m = labels.len();
+    assert!(z.len() >= m * CLASSES && d.len() >= m * po && po >= CLASSES);
+    let mut s0 = 0;
+    while s0 + L <= m {
+        // The group's logits, output-major: zt[o][lane] = z of sample s0 + lane.
+        let mut zt = [[0.0f32; L]; CLASSES];
+        for t in 0..L {
+            for o in 0..CLASSES {
+                zt[o][t] = z[(s0 + t) * CLASSES + o];
+            }
+        }
+        let mut zv = [_mm512_setzero_ps(); CLASSES];
+        for o in 0..CLASSES {
+            zv[o] = _mm512_loadu_ps(zt[o].as_ptr());
+        }
+        // Max and argmax lane by lane, as the scalar scan finds them (see `softmax_group`).
+        let mut nan = 0;
+        for v in zv {
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        }
+        let (max, arg) = if nan == 0 {
+            let mut m4 = [_mm512_setzero_ps(); 4];
+            for k in 0..4 {
+                m4[k] = _mm512_max_ps(zv[2 * k], zv[2 * k + 1]);
+            }
+            let mx = _mm512_max_ps(_mm512_max_ps(m4[0], m4[1]), _mm512_max_ps(m4[2], m4[3]));
+            let max = _mm512_max_ps(mx, _mm512_max_ps(zv[8], zv[9]));
+            let mut arg = _mm512_setzero_si512();
+            for o in (0..CLASSES).rev() {
+                let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(zv[o], max);
+                arg = _mm512_mask_blend_epi32(eq, arg, _mm512_set1_epi32(o as i32));
+            }
+            (max, arg)
+        } else {
+            let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+            let mut arg = _mm512_setzero_si512();
+            for o in 0..CLASSES {
+                let gt = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(zv[o], max);
+                max = _mm512_mask_blend_ps(gt, max, zv[o]);
+                arg = _mm512_mask_blend_epi32(gt, arg, _mm512_set1_epi32(o as i32));
+            }
+            (max, arg)
+        };
+        let mut shifted = [_mm512_setzero_ps(); CLASSES];
+        for o in 0..CLASSES {
+            shifted[o] = _mm512_sub_ps(zv[o], max);
+        }
+        let e = exp_avx512(shifted);
+        let mut sum = _mm512_setzero_ps();
+        for eo in e {
+            sum = _mm512_add_ps(sum, eo);
+        }
+        let one = _mm512_set1_ps(1.0);
+        let inv = _mm512_div_ps(one, sum);
+        let label =
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(labels.as_ptr().add(s0) as *const __m128i));
+        let mut zl = _mm512_setzero_ps();
+        for o in 0..CLASSES {
+            let is = _mm512_cmpeq_epi32_mask(label, _mm512_set1_epi32(o as i32));
+            zl = _mm512_mask_blend_ps(is, zl, zv[o]);
+        }
+        let loss = _mm512_sub_ps(ln_avx512(sum), _mm512_sub_ps(zl, max));
+        let mut l = [0.0f32; L];
+        _mm512_storeu_ps(l.as_mut_ptr(), loss);
+        for v in l {
+            stats.loss_sum += v as f64;
+        }
+        stats.correct += _mm512_cmpeq_epi32_mask(arg, label).count_ones() as usize;
+        let ib = _mm512_set1_ps(inv_b);
+        for o in 0..CLASSES {
+            // softmax - onehot, over the batch size.
+            let mut dv = _mm512_mul_ps(e[o], inv);
+            let is = _mm512_cmpeq_epi32_mask(label, _mm512_set1_epi32(o as i32));
+            dv = _mm512_mask_sub_ps(dv, is, dv, one);
+            dv = _mm512_mul_ps(dv, ib);
+            if tanh {
+                dv = _mm512_mul_ps(dv, _mm512_sub_ps(one, _mm512_mul_ps(zv[o], zv[o])));
+            }
+            _mm512_storeu_ps(zt[o].as_mut_ptr(), dv);
+        }
+        for t in 0..L {
+            let row = &mut d[(s0 + t) * po..(s0 + t + 1) * po];
+            for o in 0..CLASSES {
+                row[o] = zt[o][t];
+            }
+            row[CLASSES..].fill(0.0);
+        }
+        s0 += L;
+    }
+    for s in s0..m {
+        softmax_one(z, labels, inv_b, tanh, d, po, stats, s);
     }
 }

@@ -492,6 +492,7 @@ mod avx512;
 mod deep;
 #[cfg(target_arch = "x86_64")]
 mod deep_avx512;
+mod deep_portable;
 pub use deep::{Adc, DeepMlp};
 
 #[cfg(test)]
