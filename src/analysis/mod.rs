@@ -17,6 +17,7 @@
 
 pub mod atlas;
 pub mod group;
+pub mod robustness;
 pub mod stats;
 pub mod verdicts;
 
@@ -41,7 +42,8 @@ use std::path::Path;
 /// - "/ROUNDING" when the quantizer's rounding is not the default half-even, e.g.
 ///   "plain/half-up".
 /// - "+damp" when oscillation dampening is on (lambda > 0), "+freeze" when iterative
-///   freezing is on (in that order).
+///   freezing is on, "+hwa" when trained with weight noise (`train_noise` > 0; in that
+///   order).
 ///
 /// Everything else (epochs, learning rate, width, ...) is not part of the name; when runs of
 /// a series differ in such settings the analysis splits it into one series per combination
@@ -66,8 +68,16 @@ pub fn series_name(r: &RunResult) -> String {
     if c.oscillation.freeze {
         s.push_str("+freeze");
     }
+    if c.train_noise > 0.0 {
+        s.push_str(HWA_SUFFIX);
+    }
     s
 }
+
+/// The series suffix of hardware-aware training (`train_noise > 0`): such runs are a series
+/// of their own (`plain+hwa`), so adding them beside plain QAT runs leaves the seed's series
+/// and verdicts as they are.
+pub const HWA_SUFFIX: &str = "+hwa";
 
 /// Statistics of one (series, levels) point over its seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,6 +121,10 @@ pub struct Analysis {
     /// The configuration label of each run (by run id), as in [`PointStats::series`].
     #[serde(skip)]
     pub labels: BTreeMap<String, String>,
+    /// The analog-hardware analysis ([`robustness`]): set by the caller, which knows where
+    /// the runs' stored evaluations are (absent from the JSON when None).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analog: Option<robustness::AnalogAnalysis>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -390,6 +404,7 @@ pub fn analyze_with(runs: &[RunResult], opts: &AnalysisOptions) -> Analysis {
         mixed_points,
         verdicts_omitted,
         labels: configs.into_iter().map(|(id, c)| (id, c.label())).collect(),
+        analog: None,
     }
 }
 
@@ -419,8 +434,17 @@ fn cell(s: &str) -> String {
 }
 
 /// The analysis as Markdown: one table per series, then the verdict table and each
-/// verdict's details.
+/// verdict's details; then the analog-hardware part, when there is one.
 pub fn to_markdown(a: &Analysis) -> String {
+    let mut s = seed_markdown(a);
+    if let Some(x) = &a.analog {
+        s.push_str(&x.to_markdown());
+    }
+    s
+}
+
+/// The seed's part of [`to_markdown`].
+fn seed_markdown(a: &Analysis) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Analysis\n");
     let _ = writeln!(
@@ -639,6 +663,8 @@ mod tests {
         c.oscillation.dampening = 0.1;
         c.oscillation.freeze = true;
         assert_eq!(name(&c), "complex:plain/half-up+damp+freeze");
+        c.train_noise = 0.5;
+        assert_eq!(name(&c), "complex:plain/half-up+damp+freeze+hwa");
     }
 
     #[test]

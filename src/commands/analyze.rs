@@ -35,17 +35,19 @@ pub fn pool_keys(pool: &[String]) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Analyze `found` as the seed's experiments (every verdict, nothing pooled): see
-/// [`analyze_found_with`].
-pub fn analyze_found(found: &FoundRuns, out: &Path) -> Result<()> {
-    analyze_found_with(found, out, &AnalysisOptions::default())
-}
-
-/// Analyze `found` with `opts`; write analysis.json and analysis.md to `out`; print the
-/// markdown.
-pub fn analyze_found_with(found: &FoundRuns, out: &Path, opts: &AnalysisOptions) -> Result<()> {
+/// Analyze `found` (found under `roots`) with `opts`, with the analog part from the
+/// evaluations stored under `roots` ([`crate::analysis::robustness`]); write analysis.json
+/// and analysis.md to `out`; print the markdown. Runs of several atlas cells also get
+/// atlas.md and atlas.json.
+pub fn analyze_found_with(
+    found: &FoundRuns,
+    roots: &[PathBuf],
+    out: &Path,
+    opts: &AnalysisOptions,
+) -> Result<()> {
     let results = found.results();
-    let a = crate::analysis::analyze_with(&results, opts);
+    let mut a = crate::analysis::analyze_with(&results, opts);
+    a.analog = crate::analysis::robustness::load(roots, &results, opts.all_verdicts);
     crate::analysis::write(out, &a)?;
     println!("{}", crate::analysis::to_markdown(&a));
     eprintln!(
@@ -73,5 +75,5 @@ pub fn run(a: &AnalyzeArgs) -> Result<()> {
         pool: pool_keys(&a.pool)?,
         all_verdicts: a.all_verdicts,
     };
-    analyze_found_with(&found_runs(&a.dirs)?, &out, &opts)
+    analyze_found_with(&found_runs(&a.dirs)?, &a.dirs, &out, &opts)
 }

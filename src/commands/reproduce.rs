@@ -1,11 +1,19 @@
-//! `aqnn reproduce`: every experiment of the seed, then the analysis (and the report);
-//! `--atlas`: the atlas' experiments instead (docs/ATLAS.md), whose analysis adds
-//! `atlas.md` and `atlas.json` (the claims per cell).
+//! `aqnn reproduce`: every experiment of the seed and the analog-hardware experiments, then
+//! the analysis (and the report); `--atlas`: the atlas' experiments instead
+//! (docs/ATLAS.md), whose analysis adds `atlas.md` and `atlas.json` (the claims per cell).
+//!
+//! The analog experiments (`experiments/analog-*.toml`, [`catalog::is_analog`]) are
+//! analysed apart: the seed's analysis, tables and figures are those of the seed's
+//! experiments alone (their bits do not change), and `analysis.md` and the report gain an
+//! "Analog hardware" part computed from the analog experiments' runs and their stored
+//! evaluations ([`crate::analysis::robustness`]); the sweep runner evaluates their runs
+//! with the settings of their `[eval]` tables (`<run>/eval/<eval-id>.json`).
 
 use super::sweep::{jobs, load_data, report, run_sweep, RunOptions};
 use super::{command_line, interactive};
+use crate::analysis::{robustness, AnalysisOptions};
 use crate::cli::ReproduceArgs;
-use crate::experiment::catalog::{atlas, experiments};
+use crate::experiment::catalog::{self, atlas, experiments};
 use crate::report::figures::{FigureContext, Runs};
 use crate::store::{find_runs, FoundRuns};
 use anyhow::{bail, Result};
@@ -14,8 +22,8 @@ use std::time::Instant;
 
 /// The runs under `out` that are not among `found` (e.g. a run trained with
 /// `aqnn train --out runs/one`): printed on one line, and returned.
-fn stray_runs(out: &Path, found: &FoundRuns) -> Result<Vec<PathBuf>> {
-    let ids: std::collections::BTreeSet<&str> = found.ids().into_iter().collect();
+fn stray_runs(out: &Path, found: &[&FoundRuns]) -> Result<Vec<PathBuf>> {
+    let ids: std::collections::BTreeSet<&str> = found.iter().flat_map(|f| f.ids()).collect();
     let strays: Vec<PathBuf> = find_runs(&[out.to_path_buf()])?
         .runs
         .into_iter()
@@ -77,6 +85,7 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         a.out.display()
     );
     let mut dirs = Vec::new();
+    let mut analog_dirs = Vec::new();
     for s in &sweeps {
         let opts = RunOptions {
             out: a.out.join(&s.name),
@@ -87,13 +96,53 @@ pub fn run(a: &ReproduceArgs) -> Result<()> {
         };
         let r = run_sweep(s, &data, &opts)?;
         report(s, &r)?;
+        if catalog::is_analog(&s.name) {
+            analog_dirs.push(opts.out.clone());
+        }
         dirs.push(opts.out);
     }
-    // The analysis and the report are of exactly the runs of these experiments.
-    let found = super::analyze::found_runs(&dirs)?;
-    let strays = stray_runs(&a.out, &found)?;
-    super::analyze::analyze_found(&found, &a.out)?;
-    let cx = FigureContext::new(Runs::from_found(found));
+    // The analysis and the report are of exactly the runs of these experiments: the seed's
+    // part of the seed's experiments (all of them when only analog ones were selected), the
+    // analog part of the analog experiments.
+    let seed_dirs: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|d| !analog_dirs.contains(d))
+        .cloned()
+        .collect();
+    let main_dirs = if seed_dirs.is_empty() {
+        &dirs
+    } else {
+        &seed_dirs
+    };
+    let found = super::analyze::found_runs(main_dirs)?;
+    let found_analog = if analog_dirs.is_empty() {
+        FoundRuns::default()
+    } else {
+        super::analyze::found_runs(&analog_dirs)?
+    };
+    let strays = stray_runs(&a.out, &[&found, &found_analog])?;
+    let mut analysis = crate::analysis::analyze_with(&found.results(), &AnalysisOptions::default());
+    analysis.analog = robustness::load(&analog_dirs, &found_analog.results(), true);
+    crate::analysis::write(&a.out, &analysis)?;
+    println!("{}", crate::analysis::to_markdown(&analysis));
+    eprintln!(
+        "analysis of {} runs ({} in the analog experiments) written to {}",
+        found.runs.len(),
+        found_analog.runs.len(),
+        a.out.join("analysis.md").display()
+    );
+    // The atlas' runs (several cells of dataset x resolution x hidden): verdicts per cell.
+    if let Some(atlas) = crate::analysis::atlas::atlas_if_applies(&found.results()) {
+        crate::analysis::atlas::write(&a.out, &atlas)?;
+        println!("{}", crate::analysis::atlas::to_markdown(&atlas));
+        eprintln!(
+            "atlas of {} cells written to {}",
+            atlas.cells.len(),
+            a.out.join("atlas.md").display()
+        );
+    }
+    let mut cx = FigureContext::new(Runs::from_found(found));
+    cx.analysis.analog = analysis.analog;
     // The report names the output root when it holds nothing else, else the experiments.
     let shown = if strays.is_empty() {
         vec![a.out.clone()]

@@ -40,7 +40,38 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
         "complex.toml",
         include_str!("../../experiments/complex.toml"),
     ),
+    // Issue 13, section 4: the analog-hardware experiments (docs/ANALOG-EXPERIMENTS.md).
+    (
+        "analog-noise.toml",
+        include_str!("../../experiments/analog-noise.toml"),
+    ),
+    (
+        "analog-hwa.toml",
+        include_str!("../../experiments/analog-hwa.toml"),
+    ),
+    (
+        "analog-midpoints.toml",
+        include_str!("../../experiments/analog-midpoints.toml"),
+    ),
+    (
+        "analog-drift.toml",
+        include_str!("../../experiments/analog-drift.toml"),
+    ),
+    (
+        "analog-adc.toml",
+        include_str!("../../experiments/analog-adc.toml"),
+    ),
 ];
+
+/// Whether experiment `name` is one of the analog-hardware experiments: their runs are
+/// analysed apart (the "Analog hardware" part of the analysis and the report), so the seed's
+/// analysis and figures stay those of the seed's experiments.
+pub fn is_analog(name: &str) -> bool {
+    name.starts_with("analog-")
+}
+
+/// Chips per evaluation setting in quick mode (at most).
+pub const QUICK_REPEATS: usize = 5;
 
 /// Settings of `reproduce --quick`: fewer seeds and epochs, same grids.
 pub const QUICK_SEEDS: u64 = 3;
@@ -58,6 +89,9 @@ pub fn experiments(quick: bool) -> Result<Vec<Sweep>> {
                 let mut c = r.config().clone();
                 c.epochs = c.epochs.min(QUICK_EPOCHS);
                 *r = c.check()?;
+            }
+            for e in &mut sweep.eval {
+                e.repeats = e.repeats.min(QUICK_REPEATS);
             }
         }
         out.push(sweep);
@@ -132,6 +166,60 @@ pub fn atlas(quick: bool) -> Result<Vec<Sweep>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn get(all: &[Sweep], name: &str) -> Sweep {
+        all.iter().find(|s| s.name == name).unwrap().clone()
+    }
+
+    #[test]
+    fn analog_experiments_reuse_the_seed_runs_and_parse_their_evals() {
+        let all = experiments(false).unwrap();
+        let ids = |name: &str| -> std::collections::BTreeSet<String> {
+            get(&all, name).runs.iter().map(|r| r.run_id()).collect()
+        };
+        let (plain, learned) = (ids("plain"), ids("learned"));
+        // analog-noise trains nothing of its own.
+        let noise = ids("analog-noise");
+        assert_eq!(noise.len(), 160);
+        assert!(noise
+            .iter()
+            .all(|id| plain.contains(id) || learned.contains(id)));
+        for name in ["analog-drift", "analog-adc"] {
+            assert!(ids(name).is_subset(&plain), "{name}");
+        }
+        // The train_noise 0 halves of analog-hwa and analog-midpoints are plain.toml's runs.
+        let hwa = get(&all, "analog-hwa");
+        assert_eq!(hwa.runs.len(), 160);
+        for r in &hwa.runs {
+            assert_eq!(plain.contains(&r.run_id()), r.train_noise == 0.0);
+        }
+        let mid = get(&all, "analog-midpoints");
+        assert_eq!(mid.runs.len(), 6 * 5 * 5);
+        // Evaluation settings ([eval] tables), repeats capped in quick mode.
+        let quick = experiments(true).unwrap();
+        let specs = |all: &[Sweep], name: &str| get(all, name).eval;
+        let noise = specs(&all, "analog-noise");
+        assert_eq!(noise.len(), 5);
+        assert_eq!(noise[2].effects.prog_noise, 0.25);
+        assert_eq!((noise[0].repeats, &noise[0].times), (10, &vec![0.0]));
+        assert_eq!(specs(&quick, "analog-noise")[0].repeats, QUICK_REPEATS);
+        assert_eq!(specs(&all, "analog-hwa"), noise);
+        let drift = specs(&all, "analog-drift");
+        assert_eq!(drift.len(), 2);
+        assert!(!drift[0].effects.drift_compensation && drift[1].effects.drift_compensation);
+        assert_eq!(drift[0].times.len(), 6);
+        let adc = specs(&all, "analog-adc");
+        assert_eq!(adc.len(), 9);
+        assert_eq!(adc[0].effects.adc_levels, Some(4.into()));
+        assert_eq!(adc[8].effects.adc_range, Some(6.0.into()));
+        assert_eq!(specs(&quick, "analog-adc")[0].repeats, 1);
+        for s in &all {
+            assert_eq!(
+                s.eval.is_empty(),
+                !is_analog(&s.name) || s.name == "analog-midpoints"
+            );
+        }
+    }
 
     #[test]
     fn the_atlas_has_the_intended_cells() {

@@ -24,6 +24,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod analog;
 mod complex;
 mod dips;
 mod learned;

@@ -19,13 +19,15 @@
 //! [`weights`](mod@weights) (histograms, positions between levels), [`oscillation`]
 //! (trajectories, frequencies, midpoint statistic, remedies), [`complex`] (the complex
 //! model), [`atlas`](mod@atlas) (the atlas: verdicts per cell, dips against black pixels;
-//! drawn in the report's own section); [`runs`] holds the loaded runs and how figures pick among them, `helpers` colours,
+//! drawn in the report's own section), [`analog`](mod@analog) (simulated analog chips: noise,
+//! hardware-aware training, drift, ADC); [`runs`] holds the loaded runs and how figures pick among them, `helpers` colours,
 //! labels, display order and the like.
 //!
 //! Conventions: full precision in blue, quantized in orange (as the seed); accuracy in
 //! percent, mean over seeds with 95% confidence bars (Student t) from [`crate::analysis`].
 
 pub mod accuracy;
+pub mod analog;
 pub mod atlas;
 pub mod complex;
 mod helpers;
@@ -36,6 +38,7 @@ pub mod runs;
 pub mod weights;
 
 pub use accuracy::{accuracy, accuracy_panels};
+pub use analog::{analog_adc, analog_drift, analog_hwa, analog_midpoints, analog_noise};
 pub use complex::{complex_accuracy, complex_weights};
 pub use helpers::{display_order, series_color};
 pub use inputs::{inputs, mapping, mapping_levels};
@@ -77,9 +80,12 @@ impl FigureContext {
         FigureContext { runs, analysis }
     }
 
-    /// The context of every complete run under `dirs` ([`crate::store::find_runs`]).
+    /// The context of every complete run under `dirs` ([`crate::store::find_runs`]), with
+    /// the analog part of the analysis from the evaluations stored under `dirs`.
     pub fn load(dirs: &[PathBuf]) -> Result<FigureContext> {
-        Ok(FigureContext::new(Runs::load(dirs)?))
+        let mut cx = FigureContext::new(Runs::load(dirs)?);
+        cx.analysis.analog = crate::analysis::robustness::load(dirs, &cx.runs.results(), true);
+        Ok(cx)
     }
 
     /// Series names present, in the analysis' display order.
@@ -297,6 +303,46 @@ pub const FIGURES: &[FigureDef] = &[
         one_run: false,
         draw: complex_accuracy,
     },
+    FigureDef {
+        name: "analog-noise",
+        file: "analog_noise",
+        title: "Analog chips: accuracy against n under programming noise",
+        needs_runs: true,
+        one_run: false,
+        draw: analog_noise,
+    },
+    FigureDef {
+        name: "analog-hwa",
+        file: "analog_hwa",
+        title: "Analog chips: hardware-aware training against plain QAT",
+        needs_runs: true,
+        one_run: false,
+        draw: analog_hwa,
+    },
+    FigureDef {
+        name: "analog-midpoints",
+        file: "analog_midpoints",
+        title: "Weights at the midpoints against the training noise",
+        needs_runs: true,
+        one_run: false,
+        draw: analog_midpoints,
+    },
+    FigureDef {
+        name: "analog-drift",
+        file: "analog_drift",
+        title: "Analog chips: PCM drift with and without compensation",
+        needs_runs: true,
+        one_run: false,
+        draw: analog_drift,
+    },
+    FigureDef {
+        name: "analog-adc",
+        file: "analog_adc",
+        title: "Analog chips: accuracy against the output ADC's levels",
+        needs_runs: true,
+        one_run: false,
+        draw: analog_adc,
+    },
 ];
 
 /// The atlas' figures (docs/ATLAS.md): drawn by `aqnn plot NAME` and in the report's
@@ -320,6 +366,11 @@ pub const ATLAS_FIGURES: &[FigureDef] = &[
         draw: atlas::atlas_dips,
     },
 ];
+
+/// Whether figure `name` belongs to the report's "Analog hardware" section.
+pub fn is_analog(name: &str) -> bool {
+    name.starts_with("analog-")
+}
 
 /// The figure called `name` (of [`FIGURES`] or [`ATLAS_FIGURES`]).
 pub fn find(name: &str) -> Option<&'static FigureDef> {

@@ -11,7 +11,7 @@
 
 mod sections;
 
-use super::figures::{Drawn, FigureContext, FigureOptions, FIGURES};
+use super::figures::{is_analog, Drawn, FigureContext, FigureOptions, FIGURES};
 use crate::analysis::{Analysis, PointStats, Status};
 use crate::store::{atomic_write, VERSION};
 use anyhow::{bail, Result};
@@ -366,8 +366,18 @@ fn render(
     );
 
     // Contents.
-    let drawn: Vec<&FigureOutcome> = figures.iter().filter(|f| f.svg.is_some()).collect();
-    let missing: Vec<&FigureOutcome> = figures.iter().filter(|f| f.svg.is_none()).collect();
+    let (analog_figs, figures): (Vec<&FigureOutcome>, Vec<&FigureOutcome>) =
+        figures.iter().partition(|f| is_analog(f.name));
+    let drawn: Vec<&FigureOutcome> = figures
+        .iter()
+        .copied()
+        .filter(|f| f.svg.is_some())
+        .collect();
+    let missing: Vec<&FigureOutcome> = figures
+        .iter()
+        .copied()
+        .filter(|f| f.svg.is_none())
+        .collect();
     let _ = writeln!(h, "<nav class=\"toc\"><strong>Contents</strong><ol>");
     let _ = writeln!(
         h,
@@ -387,6 +397,9 @@ fn render(
             i + 1,
             esc(f.title)
         );
+    }
+    if a.analog.is_some() {
+        let _ = writeln!(h, "<li><a href=\"#analog\">Analog hardware</a></li>");
     }
     let _ = writeln!(
         h,
@@ -454,6 +467,9 @@ fn render(
         );
     }
 
+    if a.analog.is_some() {
+        sections::analog(&mut h, cx, &analog_figs, &runs_arg, &fig_out);
+    }
     numbers(&mut h, a);
     configs(&mut h, cx, dirs);
     reproduce(&mut h, runs, dirs, out);
@@ -504,11 +520,19 @@ fn verdicts(h: &mut String, a: &Analysis) {
          runs with a 95% confidence interval over seeds (effects in percentage points, pp). \
          <em>holds</em>: the interval lies on the claimed side; <em>does not hold</em>: it \
          excludes that side; <em>inconclusive</em>: it straddles the boundary (or a single seed \
-         gives no interval); <em>not run</em>: the runs the claim needs are missing.</p>\n\
-         <div class=\"wide\"><table>\n<thead><tr><th>claim</th><th>status</th>\
+         gives no interval); <em>not run</em>: the runs the claim needs are missing.</p>"
+    );
+    verdict_table(h, &a.verdicts);
+}
+
+/// The table of `vs` and, folded, how each is computed.
+fn verdict_table(h: &mut String, vs: &[crate::analysis::Verdict]) {
+    let _ = writeln!(
+        h,
+        "<div class=\"wide\"><table>\n<thead><tr><th>claim</th><th>status</th>\
          <th>effect (pp)</th><th>95% CI (pp)</th><th>reason</th></tr></thead>\n<tbody>"
     );
-    for v in &a.verdicts {
+    for v in vs {
         let e = v.effect.as_ref();
         let _ = writeln!(
             h,
@@ -525,7 +549,7 @@ fn verdicts(h: &mut String, a: &Analysis) {
         h,
         "<details><summary>How each verdict is computed, with its contrasts</summary>"
     );
-    for v in &a.verdicts {
+    for v in vs {
         let _ = writeln!(
             h,
             "<h3>{} {}</h3>\n<p>Statistic: {}</p>",

@@ -474,3 +474,98 @@ pub(super) fn atlas(h: &mut String, cx: &FigureContext, figures: &[super::Figure
         }
     }
 }
+
+/// The "Analog hardware" section: what the chips model, the analog verdicts, the analog
+/// figures (numbered A1, A2, ...) and, folded, the accuracy tables of `analysis.md`'s analog
+/// part. Without stored evaluations it says how to get them.
+pub(super) fn analog(
+    h: &mut String,
+    cx: &FigureContext,
+    figures: &[&super::FigureOutcome],
+    runs_arg: &str,
+    fig_out: &str,
+) {
+    let _ = writeln!(
+        h,
+        "<h2 id=\"analog\">Analog hardware</h2>\n<p>The trained runs on simulated analog chips \
+         (<code>aqnn eval</code>; chip model in <code>docs/ANALOG.md</code>, the experiments \
+         in <code>docs/ANALOG-EXPERIMENTS.md</code>): Gaussian programming noise in units of \
+         the level spacing D, hardware-aware training (<code>--train-noise</code>), PCM drift \
+         with and without global drift compensation, and the output ADC. Every number is \
+         the mean over seeds of each run's mean over its chips; intervals and shaded bands \
+         are 95% CIs over the seeds' chip means, so they hold the chip-to-chip and the \
+         seed-to-seed variation.</p>"
+    );
+    let Some(a) = cx.analysis.analog.as_ref() else {
+        let _ = writeln!(
+            h,
+            "<p>These runs hold no stored evaluations (<code>eval/*.json</code>): run the analog \
+             experiments with <code>aqnn reproduce</code>, or a sweep with an <code>[eval]</code> \
+             table.</p>"
+        );
+        return;
+    };
+    let _ = writeln!(
+        h,
+        "<p>{} evaluated runs, {} stored evaluations.</p>",
+        a.evaluated_runs, a.evaluations
+    );
+    for w in &a.warnings {
+        let _ = writeln!(
+            h,
+            "<div class=\"warn\"><strong>Warning:</strong> {}</div>",
+            super::rich(w)
+        );
+    }
+    super::verdict_table(h, &a.verdicts);
+    for (i, f) in figures.iter().enumerate() {
+        let num = format!("A{}", i + 1);
+        let Some(svg) = &f.svg else {
+            let _ = writeln!(
+                h,
+                "<p><strong>Figure {num}: {}</strong> (<code>aqnn plot {}</code>): not \
+                 available: {}</p>",
+                esc(f.title),
+                f.name,
+                super::rich(&f.text)
+            );
+            continue;
+        };
+        let image = match std::fs::read_to_string(svg) {
+            Ok(doc) => super::inline_svg(&doc, f.title).unwrap_or_else(|why| {
+                format!(
+                    "<p class=\"warn\">The figure could not be embedded ({}).</p>",
+                    esc(&why.to_string())
+                )
+            }),
+            Err(e) => format!(
+                "<p class=\"warn\">The figure could not be read: {}.</p>",
+                esc(&e.to_string())
+            ),
+        };
+        let file = svg
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<figure id=\"fig-{name}\">\n<h3>Figure {num}: {title}</h3>\n{image}\n\
+             <figcaption><strong>Figure {num}.</strong> {cap}\
+             <span class=\"redraw\">Redraw: <code>aqnn plot {name} {runs} --out {figout}</code> \
+             · also written beside this page as <code>figures/{svgf}</code></span></figcaption>\n</figure>",
+            name = f.name,
+            title = esc(f.title),
+            cap = super::rich(&f.text),
+            runs = esc(runs_arg),
+            figout = esc(fig_out),
+            svgf = esc(&file),
+        );
+    }
+    let md = a.to_markdown();
+    let _ = writeln!(
+        h,
+        "<details><summary>Analog accuracy tables (as in <code>analysis.md</code>)</summary>\n\
+         <pre><code>{}</code></pre>\n</details>",
+        esc(&md)
+    );
+}

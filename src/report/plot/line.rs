@@ -12,6 +12,8 @@ const HLINE_W: f64 = 1.5;
 const VLINE_W: f64 = 1.0;
 const ERR_W: f64 = 1.3;
 const CAP: f64 = 4.0;
+/// Opacity of a series' shaded band.
+const BAND_ALPHA: f64 = 0.18;
 
 /// Runs of consecutive finite (x, y) points (a non-finite value breaks the line).
 fn runs(s: &Series) -> Vec<Vec<(f64, f64)>> {
@@ -27,6 +29,35 @@ fn runs(s: &Series) -> Vec<Vec<(f64, f64)>> {
     if !cur.is_empty() {
         out.push(cur);
     }
+    out
+}
+
+/// The shaded areas of a series' band: one polygon per run of consecutive finite points
+/// (upper ends left to right, then lower ends back), x and y clamped to the axes.
+fn bands(s: &Series, xr: (f64, f64), yr: (f64, f64)) -> Vec<Vec<(f64, f64)>> {
+    let Some(band) = &s.band else {
+        return vec![];
+    };
+    let mut out = vec![];
+    let mut cur: Vec<(f64, f64, f64)> = vec![];
+    let flush = |cur: &mut Vec<(f64, f64, f64)>, out: &mut Vec<Vec<(f64, f64)>>| {
+        if cur.len() >= 2 {
+            let cx = |x: f64| x.clamp(xr.0, xr.1);
+            let cy = |y: f64| y.clamp(yr.0, yr.1);
+            let mut poly: Vec<(f64, f64)> = cur.iter().map(|p| (cx(p.0), cy(p.2))).collect();
+            poly.extend(cur.iter().rev().map(|p| (cx(p.0), cy(p.1))));
+            out.push(poly);
+        }
+        cur.clear();
+    };
+    for (&x, &(lo, hi)) in s.x.iter().zip(band) {
+        if [x, lo, hi].iter().all(|&v| frame::usable(v)) {
+            cur.push((x, lo, hi));
+        } else {
+            flush(&mut cur, &mut out);
+        }
+    }
+    flush(&mut cur, &mut out);
     out
 }
 
@@ -85,6 +116,10 @@ impl LineChart {
                 xs.push(x);
                 ys.push(y);
                 if let Some(e) = s.err.as_ref().and_then(|e| e.get(i)) {
+                    ys.push(e.0);
+                    ys.push(e.1);
+                }
+                if let Some(e) = s.band.as_ref().and_then(|e| e.get(i)) {
                     ys.push(e.0);
                     ys.push(e.1);
                 }
@@ -172,6 +207,16 @@ impl Chart for LineChart {
                     s.x.len(),
                     s.y.len()
                 );
+            }
+            if let Some(b) = &s.band {
+                if b.len() != s.x.len() {
+                    bail!(
+                        "series {:?}: {} band ends for {} points",
+                        s.label,
+                        b.len(),
+                        s.x.len()
+                    );
+                }
             }
             if let Some(e) = &s.err {
                 if e.len() != s.x.len() {
@@ -318,6 +363,14 @@ impl Chart for LineChart {
                     true,
                     st,
                 )?;
+            }
+        }
+        for (k, s) in self.series.iter().enumerate() {
+            for poly in bands(s, xr, yr) {
+                chart.plotting_area().draw(&Polygon::new(
+                    poly,
+                    pick_color(s.color, k).mix(BAND_ALPHA).filled(),
+                ))?;
             }
         }
         for d in &drawn {

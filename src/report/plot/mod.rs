@@ -171,6 +171,10 @@ pub struct Series {
     pub style: SeriesStyle,
     /// Marker radius in pixels (at SVG scale) for the marker styles; default 4.5.
     pub marker_size: Option<f64>,
+    /// Optional shaded band: absolute (low, high) ends for each point (same length as `x`),
+    /// drawn as a translucent area behind the lines (e.g. a 95% CI); a non-finite end
+    /// breaks it.
+    pub band: Option<Vec<(f64, f64)>>,
 }
 
 impl Series {
@@ -196,6 +200,11 @@ impl Series {
     /// Set the error bars (absolute low, high ends).
     pub fn with_err(mut self, err: Vec<(f64, f64)>) -> Self {
         self.err = Some(err);
+        self
+    }
+    /// Set the shaded band (absolute low, high ends).
+    pub fn with_band(mut self, band: Vec<(f64, f64)>) -> Self {
+        self.band = Some(band);
         self
     }
     /// Set the marker radius (pixels at SVG scale).
