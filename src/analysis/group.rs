@@ -34,6 +34,10 @@ pub fn config_entries(c: &TrainConfig) -> BTreeMap<String, Value> {
         .or_insert_with(|| Value::from(o.observe));
     out.entry("dataset".into())
         .or_insert_with(|| serde_json::to_value(&c.dataset).unwrap_or(Value::Null));
+    // Left out of the canonical JSON at its default (0) to keep run ids; a setting all the
+    // same, so `--where train_noise=0` selects the runs trained without weight noise.
+    out.entry("train_noise".into())
+        .or_insert_with(|| Value::from(c.train_noise));
     out
 }
 
@@ -270,9 +274,21 @@ mod tests {
             "oscillation.dampening",
             "oscillation.trajectory_steps",
             "oscillation.observe",
+            "train_noise",
         ] {
             assert!(e.contains_key(k), "{k} missing: {e:?}");
         }
+        // train_noise at its default (left out of the canonical JSON) is still a setting.
+        let w = parse_where(&["train_noise=0".to_string()]).unwrap();
+        assert!(w.matches(&c));
+        let hwa = TrainConfig {
+            train_noise: 0.5,
+            ..TrainConfig::default()
+        };
+        assert!(!w.matches(&hwa));
+        assert!(parse_where(&["train_noise=0.5".to_string()])
+            .unwrap()
+            .matches(&hwa));
         assert_eq!(value_text(&e["lr"]), "0.001");
         assert_eq!(value_text(&e["dataset"]), "kmnist");
         assert_eq!(value_text(&e["scheme"]), "plain");
