@@ -183,11 +183,8 @@ fn summary_bytes(results: &[RunResult]) -> Result<Vec<u8>> {
             oscillation_observe: c.oscillation.observe,
             dataset: c.dataset.to_string(),
             train_noise: c.train_noise,
-            train_adc_levels: c.train_adc_levels.filter(|&m| m != 0),
-            train_adc_range: c
-                .train_adc_levels
-                .filter(|&m| m != 0)
-                .and(c.train_adc_range),
+            train_adc_levels: c.train_adc().map(|a| a.levels),
+            train_adc_range: c.train_adc().map(|a| a.range),
             diverged: r.diverged,
         })?;
     }
